@@ -1,0 +1,99 @@
+"""OpenQR: editable QR codes with scan analytics."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import ConfigError, load_settings, secret_key_from_instance
+from .extensions import csrf, db, login_manager, migrate
+
+__all__ = ["create_app", "ConfigError"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets readers and the one writer work at once; foreign keys make deletes cascade."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _derive(app: Flask) -> None:
+    """Settings computed from other settings."""
+    config = app.config
+    if not config.get("OPENQR_DATABASE_URL"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        config["OPENQR_DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'openqr.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = config["OPENQR_DATABASE_URL"]
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config["SECRET_KEY"] = config.get("OPENQR_SECRET_KEY") or secret_key_from_instance(app.instance_path)
+    config["OPENQR_OWN_HOSTS"] = frozenset(
+        urlsplit(config[name]).hostname.lower() for name in ("OPENQR_BASE_URL", "OPENQR_SHORT_BASE_URL")
+    )
+    secure = config["OPENQR_BASE_URL"].startswith("https://")
+    config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        JSON_SORT_KEYS=False,
+    )
+
+
+def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the app: settings from the environment, then `test_config` overrides."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path or os.environ.get("OPENQR_INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_settings())
+    app.config.update(test_config or {})
+    if app.config.get("OPENQR_SHORT_BASE_URL") is None:
+        app.config["OPENQR_SHORT_BASE_URL"] = app.config["OPENQR_BASE_URL"]
+    _derive(app)
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import cli, scans
+    from .api import bp as api_bp
+    from .api import http_error_as_json
+    from .redirect import bp as redirect_bp
+
+    app.extensions["openqr.classifier"] = scans.ScanClassifier(
+        app.config["OPENQR_COUNTRY_HEADER"], app.config["OPENQR_TRUSTED_PROXIES"]
+    )
+    csrf.exempt(api_bp)  # the API authenticates with Bearer keys, not cookies
+    app.register_blueprint(api_bp)
+    app.register_blueprint(redirect_bp)
+    cli.register(app)
+
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        if request.path == "/v1" or request.path.startswith("/v1/"):
+            return http_error_as_json(err)
+        return err
+
+    return app

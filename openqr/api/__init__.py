@@ -1,0 +1,58 @@
+"""The JSON `/v1` API: Bearer-key auth, JSON errors, and the route modules beside this file."""
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .. import keys
+from ..errors import DomainError
+from . import codes, folders, images
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+bp.register_blueprint(codes.bp)
+bp.register_blueprint(folders.bp)
+bp.register_blueprint(images.bp)
+
+# Paths under /v1 that anyone may read (the published contract).
+PUBLIC_ENDPOINTS: set[str] = set()
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
+    body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+@bp.before_request
+def require_key():
+    """Every /v1 call but the public ones needs `Authorization: Bearer oqr_live_...`."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    account = keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    if account is None:
+        message = "Send a valid API key as 'Authorization: Bearer oqr_live_...'."
+        return error_response(401, "unauthorized", message, {"WWW-Authenticate": 'Bearer realm="openqr"'})
+    g.account = account
+    return None
+
+
+@bp.errorhandler(DomainError)
+def domain_error(err: DomainError):
+    response = jsonify(err.to_json())
+    response.status_code = err.status
+    response.headers.update(getattr(err, "headers", {}) or {})
+    return response
+
+
+def http_error_as_json(err: HTTPException):
+    """HTTP errors under /v1 (unknown path, wrong method, body too large...) as JSON."""
+    codes_by_status = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                       415: "unsupported_media_type", 400: "bad_request"}
+    headers = {}
+    if err.code == 405 and err.valid_methods:
+        headers["Allow"] = ", ".join(err.valid_methods)
+    message = {404: "No such resource.", 405: f"{request.method} is not allowed here."}.get(
+        err.code, err.description or err.name)
+    return error_response(err.code or 500, codes_by_status.get(err.code, "error"), message, headers)

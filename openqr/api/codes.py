@@ -1,0 +1,74 @@
+"""`/v1/dynamic`: create, list, read, edit, delete codes, bulk create, and scan analytics."""
+
+from flask import Blueprint, g, jsonify
+
+from .. import analytics, codes
+from .params import int_arg, json_body, str_arg
+
+bp = Blueprint("codes", __name__)
+
+
+@bp.post("/dynamic")
+def create():
+    """Create one code (counts against the hourly single-create limit)."""
+    code, budget = codes.create_code(g.account, json_body())
+    response = jsonify(codes.code_json(code))
+    response.status_code = 201
+    response.headers.update(budget.headers())
+    response.headers["Location"] = f"/v1/dynamic/{code.id}"
+    return response
+
+
+@bp.get("/dynamic")
+def list_():
+    """The account's codes, newest first; filters tag, folder_id, q; limit and offset."""
+    found = codes.list_codes(
+        g.account,
+        limit=int_arg("limit", 200, 1, 500),
+        offset=int_arg("offset", 0, 0, 10_000_000),
+        tag=str_arg("tag"),
+        folder_id=str_arg("folder_id"),
+        q=str_arg("q"),
+    )
+    return {"codes": [codes.code_json(code) for code in found]}
+
+
+@bp.post("/dynamic/bulk")
+def bulk():
+    """Create 1..200 codes at once, all or nothing."""
+    created = codes.bulk_create(g.account, json_body())
+    return {"codes": [codes.code_json(code) for code in created]}, 201
+
+
+@bp.get("/dynamic/<code_id>")
+def get(code_id):
+    """One code."""
+    return codes.code_json(codes.get_code(g.account, code_id))
+
+
+@bp.patch("/dynamic/<code_id>")
+def patch(code_id):
+    """Change only the fields sent."""
+    return codes.code_json(codes.update_code(g.account, code_id, json_body()))
+
+
+@bp.delete("/dynamic/<code_id>")
+def delete(code_id):
+    """Delete a code; its slug stops resolving at once."""
+    codes.delete_code(g.account, code_id)
+    return {"deleted": True}
+
+
+@bp.get("/dynamic/<code_id>/scans")
+def scans(code_id):
+    """Scan analytics: lifetime summary plus a `days` window (1..365, default 30)."""
+    code = codes.get_code(g.account, code_id)
+    days = int_arg("days", analytics.DEFAULT_DAYS, analytics.MIN_DAYS, analytics.MAX_DAYS)
+    summary = analytics.scan_summary(code, days)
+    return {
+        "id": code.id,
+        "slug": code.slug,
+        "short_url": codes.short_url(code),
+        "destination": code.destination,
+        **summary,
+    }

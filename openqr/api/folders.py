@@ -1,0 +1,33 @@
+"""`/v1/folders`: list, create, rename, delete."""
+
+from flask import Blueprint, g
+
+from .. import folders
+from .params import json_body
+
+bp = Blueprint("folders", __name__)
+
+
+@bp.get("/folders")
+def list_():
+    """The account's folders by name, with their code counts."""
+    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(g.account)]}
+
+
+@bp.post("/folders")
+def create():
+    """Create a folder."""
+    return folders.folder_json(folders.create_folder(g.account, json_body())), 201
+
+
+@bp.patch("/folders/<folder_id>")
+def rename(folder_id):
+    """Rename a folder."""
+    return folders.folder_json(folders.rename_folder(g.account, folder_id, json_body()))
+
+
+@bp.delete("/folders/<folder_id>")
+def delete(folder_id):
+    """Delete a folder; its codes become un-filed."""
+    folders.delete_folder(g.account, folder_id)
+    return {"deleted": True}

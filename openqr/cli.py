@@ -1,0 +1,103 @@
+"""Shell commands for operators: `flask keys ...`, `flask users ...`, `flask codes ...`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from . import keys as api_keys
+from . import links
+from .extensions import db
+from .models import Account, Code
+
+keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
+users_cli = AppGroup("users", help="Manage accounts.")
+codes_cli = AppGroup("codes", help="Operator controls for codes.")
+
+
+def _account(email: str) -> Account:
+    account = db.session.execute(
+        select(Account).where(Account.email == api_keys.normalise_email(email))
+    ).scalar_one_or_none()
+    if account is None:
+        raise click.ClickException(f"no account for {email}")
+    return account
+
+
+def _check_email(email: str) -> str:
+    email = api_keys.normalise_email(email)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    return email
+
+
+@keys_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="A name to recognise the key by.")
+def keys_create(email: str, name: str) -> None:
+    """Create a key (and the account if needed); print the key alone on stdout."""
+    account = api_keys.get_or_create_account(_check_email(email))
+    _key, plain = api_keys.create_key(account, name)
+    click.echo(plain)
+
+
+@keys_cli.command("list")
+@click.argument("email")
+def keys_list(email: str) -> None:
+    """List an account's keys: prefix, name, created, last used, state."""
+    for key in api_keys.list_keys(_account(email)):
+        state = "revoked" if key.revoked_at else "active"
+        last = key.last_used_at.isoformat(timespec="seconds") + "Z" if key.last_used_at else "never"
+        click.echo(f"{key.prefix}\t{key.name or '-'}\t{key.created_at.isoformat(timespec='seconds')}Z\t{last}\t{state}")
+
+
+@keys_cli.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (as `keys list` shows it)."""
+    key = api_keys.find_by_prefix(prefix)
+    if key is None:
+        raise click.ClickException(f"no key with prefix {prefix}")
+    api_keys.revoke_key(key)
+    click.echo(f"revoked {prefix}", err=True)
+
+
+@users_cli.command("create")
+@click.argument("email")
+def users_create(email: str) -> None:
+    """Create an account that may sign in (needed when sign-ups are closed)."""
+    api_keys.get_or_create_account(_check_email(email))
+    db.session.commit()
+    click.echo(f"account {api_keys.normalise_email(email)} ready", err=True)
+
+
+def _set_status(slug: str, status: str) -> None:
+    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
+    if code is None:
+        raise click.ClickException(f"no code with slug {slug}")
+    code.status = status
+    db.session.commit()
+    links.changed(slug)
+    click.echo(f"{slug} {status}", err=True)
+
+
+@codes_cli.command("disable")
+@click.argument("slug")
+def codes_disable(slug: str) -> None:
+    """Switch a code off: it answers 410 and counts nothing."""
+    _set_status(slug, "disabled")
+
+
+@codes_cli.command("enable")
+@click.argument("slug")
+def codes_enable(slug: str) -> None:
+    """Switch a disabled code back on."""
+    _set_status(slug, "active")
+
+
+def register(app: Flask) -> None:
+    for group in (keys_cli, users_cli, codes_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,182 @@
+"""Every setting the service reads from the environment, validated in one place.
+
+Each `Setting` names its environment variable, its default and a parser; the README's
+configuration table lists the same names (tests/test_config.py keeps the two in step).
+A bad value raises ConfigError, which `app.py` turns into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    parse: Callable[[str], object]
+    doc: str
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL such as https://qr.example.com")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    return raw.strip().rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+    return raw
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _networks(raw: str) -> tuple:
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()
+        )
+    except ValueError as err:
+        raise ValueError(f"must be a comma-separated list of IP addresses or networks ({err})") from None
+
+
+def _patterns(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _header_name(raw: str) -> str:
+    value = raw.strip()
+    if value and not all(ch.isalnum() or ch == "-" for ch in value):
+        raise ValueError("must be an HTTP header name such as CF-IPCountry")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+SETTINGS: list[Setting] = [
+    Setting("OPENQR_DATABASE_URL", None, _database_url,
+            "Database URL. Default: a SQLite file `instance/openqr.db`. PostgreSQL: `postgresql+psycopg://user@host/db`."),
+    Setting("OPENQR_BASE_URL", "http://localhost:8080", _base_url,
+            "Public URL of the dashboard and the `/v1` API."),
+    Setting("OPENQR_SHORT_BASE_URL", None, _base_url,
+            "Public URL that short links start with (`<short base>/<slug>`). Default: the base URL."),
+    Setting("OPENQR_SECRET_KEY", None, _text,
+            "Key that signs sessions and sign-in links. Default: generated once into `instance/secret_key` and kept."),
+    Setting("OPENQR_HOST", "127.0.0.1", _text, "Address `python app.py` / `make run` listens on."),
+    Setting("OPENQR_PORT", "8080", _int_range(1, 65535), "Port `python app.py` / `make run` listens on."),
+    Setting("OPENQR_THREADS", "8", _int_range(1, 256), "Waitress worker threads."),
+    Setting("OPENQR_CREATE_LIMIT", "20", _int_range(1, 1_000_000),
+            "Single creates (`POST /v1/dynamic`) per account per rolling hour."),
+    Setting("OPENQR_BULK_LIMIT", "10", _int_range(1, 1_000_000),
+            "Bulk requests (`POST /v1/dynamic/bulk`) per account per rolling hour."),
+    Setting("OPENQR_COUNTRY_HEADER", "CF-IPCountry", _header_name,
+            "Trusted request header carrying the visitor's country (set by your CDN). Empty: none."),
+    Setting("OPENQR_TRUSTED_PROXIES", "", _networks,
+            "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed. Default: none."),
+    Setting("OPENQR_LOG_LEVEL", "INFO", _log_level, "Log level: DEBUG, INFO, WARNING or ERROR."),
+]
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Parse every setting from `environ` (default: os.environ); raise ConfigError on the first bad one."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or raw == "":
+            raw = setting.default
+        if raw is None:
+            values[setting.name] = None
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as err:
+            raise ConfigError(f"{setting.name}={raw!r} {err}") from None
+    if values["OPENQR_SHORT_BASE_URL"] is None:
+        values["OPENQR_SHORT_BASE_URL"] = values["OPENQR_BASE_URL"]
+    return values
+
+
+def secret_key_from_instance(instance_path: str) -> str:
+    """The instance folder's secret key, generated on first use and never regenerated."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when two processes start at once, one writes and both read the same key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,52 @@
+"""Domain errors: raised by the rules of codes, folders and limits, shown by the API and the dashboard."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the rules refuse. `code` is machine-readable, str(err) is for a person."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
+                 details: list | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+        if code:
+            self.code = code
+
+    def to_json(self) -> dict:
+        body = {"error": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationError(DomainError):
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "slug_taken"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, headers: dict[str, str]):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = headers

@@ -1,0 +1,76 @@
+"""The rules of folders: a name, an owner; deleting one un-files its codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import func, select, update
+
+from .errors import NotFound, ValidationError
+from .extensions import db
+from .models import Account, Code, Folder
+
+MAX_NAME_LENGTH = 100
+
+
+def clean_name(data: object) -> str:
+    if not isinstance(data, Mapping) or set(data) != {"name"}:
+        raise ValidationError('The body must be {"name": "..."}.', field="name")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("Folder name is required.", field="name")
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"Folder name must be at most {MAX_NAME_LENGTH} characters.", field="name")
+    return name
+
+
+def list_folders(account: Account) -> list[tuple[Folder, int]]:
+    """The account's folders by name, each with how many codes it holds."""
+    counts = (
+        select(Code.folder_id, func.count().label("n")).where(Code.account_id == account.id)
+        .group_by(Code.folder_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Folder, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.folder_id == Folder.id)
+        .where(Folder.account_id == account.id)
+        .order_by(func.lower(Folder.name), Folder.id)
+    ).all()
+    return [(folder, n) for folder, n in rows]
+
+
+def get_folder(account: Account, folder_id: str) -> Folder:
+    folder = db.session.get(Folder, folder_id) if isinstance(folder_id, str) else None
+    if folder is None or folder.account_id != account.id:
+        raise NotFound("No such folder.")
+    return folder
+
+
+def create_folder(account: Account, data: object) -> Folder:
+    folder = Folder(account_id=account.id, name=clean_name(data))
+    db.session.add(folder)
+    db.session.commit()
+    return folder
+
+
+def rename_folder(account: Account, folder_id: str, data: object) -> Folder:
+    folder = get_folder(account, folder_id)
+    folder.name = clean_name(data)
+    db.session.commit()
+    return folder
+
+
+def delete_folder(account: Account, folder_id: str) -> None:
+    folder = get_folder(account, folder_id)
+    # Explicit un-filing: SQLite enforces ON DELETE SET NULL only with foreign keys on.
+    db.session.execute(update(Code).where(Code.folder_id == folder.id).values(folder_id=None))
+    db.session.delete(folder)
+    db.session.commit()
+
+
+def folder_json(folder: Folder, code_count: int | None = None) -> dict:
+    body = {"id": folder.id, "name": folder.name, "created_at": folder.created_at.isoformat(timespec="seconds") + "Z"}
+    if code_count is not None:
+        body["code_count"] = code_count
+    return body

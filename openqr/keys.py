@@ -1,0 +1,80 @@
+"""API keys: `oqr_live_<43 random chars>`, stored as a SHA-256 hash with a readable prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Account, ApiKey, utcnow
+
+KEY_PREFIX = "oqr_live_"
+KEY_SHAPE = re.compile(r"oqr_live_[A-Za-z0-9_-]{32,128}")
+# last_used_at is written at most this often per key, so reads do not become writes.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_or_create_account(email: str) -> Account:
+    email = normalise_email(email)
+    account = db.session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
+    if account is None:
+        account = Account(email=email)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def create_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
+    """Make a key for the account; the plain key is returned once and never stored."""
+    secret = secrets.token_urlsafe(32)
+    plain = KEY_PREFIX + secret
+    key = ApiKey(account_id=account.id, name=name.strip()[:100], prefix=KEY_PREFIX + secret[:8],
+                 key_hash=_hash(plain))
+    db.session.add(key)
+    db.session.commit()
+    return key, plain
+
+
+def authenticate(plain: str) -> Account | None:
+    """The account of a live key, or None. Marks the key as used."""
+    if not KEY_SHAPE.fullmatch(plain):
+        return None
+    digest = _hash(plain)
+    key = db.session.execute(select(ApiKey).where(ApiKey.key_hash == digest)).scalar_one_or_none()
+    # The look-up is by hash, so timing says nothing about the key; compare anyway, in constant time.
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        db.session.commit()
+    return key.account
+
+
+def list_keys(account: Account) -> list[ApiKey]:
+    return list(db.session.execute(
+        select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    ).scalars())
+
+
+def revoke_key(key: ApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+
+
+def find_by_prefix(prefix: str) -> ApiKey | None:
+    return db.session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()

@@ -1,0 +1,158 @@
+"""Database models. Timestamps are naive UTC datetimes; days are UTC dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> dt.datetime:
+    """The current UTC time as a naive datetime (how every timestamp is stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    """An opaque, unguessable id for rows that appear in URLs."""
+    return secrets.token_hex(8)
+
+
+class Account(UserMixin, db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Bumped by sign-out so every session cookie issued before it stops working.
+    session_version: Mapped[int] = mapped_column(default=0)
+    # Written at the start of rate-limited transactions: takes the account's row lock
+    # (PostgreSQL) or the write lock (SQLite) so concurrent limit checks serialise.
+    lock_seq: Mapped[int] = mapped_column(default=0)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    account: Mapped[Account] = relationship()
+
+
+class Folder(db.Model):
+    __tablename__ = "folders"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Code(db.Model):
+    __tablename__ = "codes"
+    __table_args__ = (Index("ix_codes_account_created", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(48), unique=True)
+    destination: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(200))
+    folder_id: Mapped[str | None] = mapped_column(
+        ForeignKey("folders.id", ondelete="SET NULL"), index=True
+    )
+    style: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tag_rows: Mapped[list[CodeTag]] = relationship(
+        order_by="CodeTag.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+
+class CodeTag(db.Model):
+    """One tag of a code; its own table so `?tag=` filters use an index."""
+
+    __tablename__ = "code_tags"
+    __table_args__ = (Index("ix_code_tags_tag", "tag", "code_id"),)
+
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Scan(db.Model):
+    """One counted scan: nothing in it identifies a person."""
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_code_time", "code_id", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"))
+    scanned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    country: Mapped[str | None] = mapped_column(String(2))
+    device: Mapped[str | None] = mapped_column(String(8))
+    referrer: Mapped[str | None] = mapped_column(String(255))
+
+
+class ScanDay(db.Model):
+    """Scans of one code on one UTC day: analytics read these, never the raw rows."""
+
+    __tablename__ = "scan_days"
+
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class ScanDayValue(db.Model):
+    """Scans of one code on one day by one value of a dimension ('' = none)."""
+
+    __tablename__ = "scan_day_values"
+
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # country|device|referrer
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class RateEvent(db.Model):
+    """One rate-limited action (a create, a bulk request), kept for the rolling window."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_lookup", "account_id", "action", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoginToken(db.Model):
+    """A sent magic link: the signed link carries `id`; `used_at` makes it single-use."""
+
+    __tablename__ = "login_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    used_at: Mapped[dt.datetime | None]

@@ -1,0 +1,42 @@
+"""The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan."""
+
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import text
+
+from .. import links, scans
+from ..extensions import db
+
+bp = Blueprint("redirect", __name__)
+
+VERSION = "0.1.0"
+
+
+def not_found_page():
+    return render_template("redirect/not_found.html"), 404, {"Cache-Control": "no-store"}
+
+
+@bp.route("/<slug>", methods=["GET", "HEAD"])
+def follow(slug: str):
+    """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
+    link = links.resolve(slug)
+    if link is None:
+        return not_found_page()
+    if link.status != "active":
+        return render_template("redirect/disabled.html"), 410, {"Cache-Control": "no-store"}
+    if request.method == "GET" and not scans.is_bot(request.headers.get("User-Agent", "")):
+        scans.record_scan(link.code_id, request.environ)
+    return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
+
+
+@bp.get("/healthz")
+def healthz():
+    """For load balancers and monitors: is the database reachable?"""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"; the monitor wants a status
+        db.session.rollback()
+        database = False
+    body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
+    body.update(current_app.extensions.get("openqr.health", lambda: {})())
+    return body, 200 if database else 503, {"Cache-Control": "no-store"}

@@ -1,0 +1,187 @@
+"""Recording scans: classify a request into coarse, anonymous facts, then store them.
+
+A scan keeps time, country, device class and referrer host. The IP address and the
+user agent are used only in memory to derive those and are never stored or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import iptocc
+import ua_parser
+from crawlerdetect import CrawlerDetect
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Code, Scan, ScanDay, ScanDayValue, utcnow
+
+log = logging.getLogger(__name__)
+
+# Values CDNs send when they do not know the country (unknown, Tor, anonymous proxy...).
+_NOT_COUNTRIES = {"XX", "T1", "A1", "A2", "O1", "ZZ", "EU", "AP"}
+_DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "ChromeOS", "Fedora", "FreeBSD",
+               "Debian", "OpenBSD", "NetBSD")
+_crawlers = CrawlerDetect()
+
+
+@dataclass(frozen=True)
+class ScanEvent:
+    code_id: str
+    at: dt.datetime
+    country: str | None
+    device: str | None
+    referrer: str | None
+
+
+@lru_cache(maxsize=8192)
+def is_bot(user_agent: str) -> bool:
+    """Crawlers and link-preview bots: redirected, never counted."""
+    return bool(user_agent) and _crawlers.isCrawler(user_agent)
+
+
+@lru_cache(maxsize=8192)
+def device_class(user_agent: str) -> str | None:
+    """mobile, tablet, desktop, or None when the user agent says nothing useful."""
+    if not user_agent:
+        return None
+    result = ua_parser.parse(user_agent)
+    device = (result.device.family if result.device else "Other") or "Other"
+    os_family = (result.os.family if result.os else "Other") or "Other"
+    lowered = device.lower()
+    if "ipad" in lowered or "tablet" in lowered or "kindle" in lowered or "Tablet" in user_agent:
+        return "tablet"
+    if os_family == "Android" and "Mobile" not in user_agent:
+        return "tablet"
+    if os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS") or (
+        device not in ("Other", "Mac", "Spider") and os_family not in _DESKTOP_OS
+    ):
+        return "mobile"
+    if os_family in _DESKTOP_OS or device == "Mac":
+        return "desktop"
+    return None
+
+
+def referrer_host(referer: str) -> str | None:
+    if not referer:
+        return None
+    try:
+        host = urlsplit(referer.strip()).hostname
+    except ValueError:
+        return None
+    return host[:255] if host else None
+
+
+class ScanClassifier:
+    """Turns a WSGI environ into (country, device, referrer) under the configured trust rules."""
+
+    def __init__(self, country_header: str, trusted_proxies: tuple):
+        self.country_key = "HTTP_" + country_header.upper().replace("-", "_") if country_header else None
+        self.trusted_proxies = trusted_proxies
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+    def client_address(self, environ: dict) -> str:
+        """The visitor's address: X-Forwarded-For is believed only hop by hop through trusted proxies."""
+        address = environ.get("REMOTE_ADDR", "")
+        if not self.trusted_proxies or not self._trusted(address):
+            return address
+        hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        for hop in reversed(hops):
+            address = hop
+            if not self._trusted(hop):
+                break
+        return address
+
+    def country(self, environ: dict) -> str | None:
+        if self.country_key:
+            value = environ.get(self.country_key, "").strip().upper()
+            if len(value) == 2 and value.isalpha() and value.isascii() and value not in _NOT_COUNTRIES:
+                return value
+        try:
+            return iptocc.country_code(self.client_address(environ))
+        except ValueError:
+            return None
+
+    def classify(self, code_id: str, environ: dict) -> ScanEvent:
+        return ScanEvent(
+            code_id=code_id,
+            at=utcnow(),
+            country=self.country(environ),
+            device=device_class(environ.get("HTTP_USER_AGENT", "")),
+            referrer=referrer_host(environ.get("HTTP_REFERER", "")),
+        )
+
+
+def _insert(table):
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
+    if not counts:
+        return
+    rows = [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in counts.items()]
+    statement = _insert(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n}
+    )
+    db.session.execute(statement)
+
+
+def store_scans(events: list[ScanEvent]) -> int:
+    """Write raw rows and daily roll-ups in one transaction; return how many were stored.
+
+    Scans of codes deleted meanwhile are dropped (their code, and so their analytics, is gone).
+    """
+    for _attempt in range(2):
+        ids = {event.code_id for event in events}
+        live = set(db.session.execute(select(Code.id).where(Code.id.in_(ids))).scalars())
+        kept = [event for event in events if event.code_id in live]
+        if not kept:
+            return 0
+        db.session.execute(Scan.__table__.insert(), [
+            {"code_id": e.code_id, "scanned_at": e.at, "country": e.country, "device": e.device,
+             "referrer": e.referrer} for e in kept
+        ])
+        per_day = Counter((e.code_id, e.at.date()) for e in kept)
+        per_value = Counter()
+        for e in kept:
+            day = e.at.date()
+            per_value[(e.code_id, day, "country", e.country or "")] += 1
+            per_value[(e.code_id, day, "device", e.device or "")] += 1
+            per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1
+        _add_counts(ScanDay.__table__, ("code_id", "day"), per_day)
+        _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
+        try:
+            db.session.commit()
+            return len(kept)
+        except IntegrityError:
+            # A code was deleted between the check and the insert: look again.
+            db.session.rollback()
+    return 0
+
+
+def record_scan(code_id: str, environ: dict) -> None:
+    """Count one scan of a code. Never raises: a failed write must not fail the redirect."""
+    from flask import current_app
+
+    event = current_app.extensions["openqr.classifier"].classify(code_id, environ)
+    try:
+        store_scans([event])
+    except Exception:  # noqa: BLE001 - any database failure; the visitor still gets redirected
+        db.session.rollback()
+        log.warning("could not record a scan of code %s", code_id, exc_info=True)
