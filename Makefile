@@ -1,0 +1,46 @@
+# OpenQR: `make run` serves on http://localhost:8080 (SQLite); `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.testing: requirements-test.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $(VENV)/.runtime $@
+
+## Serve dashboard, API and redirects with waitress (migrations are applied at start).
+run: $(VENV)/.runtime
+	$(BIN)/python app.py
+
+## Debian's chromium for the browser tests (Playwright drives it with executable_path).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## The whole suite on SQLite, and on PostgreSQL too when OPENQR_TEST_DATABASE_URL is set.
+test: $(VENV)/.testing browser-deps
+	$(BIN)/pytest -q -p no:cacheprovider tests
+	@if [ -n "$$OPENQR_TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL =="; \
+	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests; fi
+
+lint: $(VENV)/.testing
+	$(BIN)/ruff check openqr app.py tests
+	$(BIN)/ruff format --check openqr app.py tests
+
+## Benchmarks (by hand; they print ratios against baselines measured in the same run).
+bench: $(VENV)/.testing
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
