@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     csrf.init_app(app)
 
     from . import cli, scans
+    from .api import ALL_BLUEPRINTS as api_blueprints
     from .api import bp as api_bp
     from .api import http_error_as_json
     from .redirect import bp as redirect_bp
@@ -83,7 +84,8 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.extensions["openqr.classifier"] = scans.ScanClassifier(
         app.config["OPENQR_COUNTRY_HEADER"], app.config["OPENQR_TRUSTED_PROXIES"]
     )
-    csrf.exempt(api_bp)  # the API authenticates with Bearer keys, not cookies
+    for blueprint in api_blueprints:
+        csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
     app.register_blueprint(api_bp)
     app.register_blueprint(redirect_bp)
     cli.register(app)

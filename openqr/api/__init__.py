@@ -11,6 +11,8 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.register_blueprint(codes.bp)
 bp.register_blueprint(folders.bp)
 bp.register_blueprint(images.bp)
+# The parent and every nested blueprint: CSRF exemption is checked per nested blueprint.
+ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp)
 
 # Paths under /v1 that anyone may read (the published contract).
 PUBLIC_ENDPOINTS: set[str] = set()

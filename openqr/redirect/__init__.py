@@ -1,6 +1,6 @@
 """The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan."""
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, request, url_for
 from sqlalchemy import text
 
 from .. import links, scans
@@ -11,8 +11,10 @@ bp = Blueprint("redirect", __name__)
 VERSION = "0.1.0"
 
 
-def not_found_page():
-    return render_template("redirect/not_found.html"), 404, {"Cache-Control": "no-store"}
+def plain_page(template: str, status: int):
+    """A stand-alone page for visitors: rendered without the dashboard's context (no session look-up)."""
+    html = current_app.jinja_env.get_template(template).render(url_for=url_for)
+    return html, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
 
 
 @bp.route("/<slug>", methods=["GET", "HEAD"])
@@ -20,9 +22,9 @@ def follow(slug: str):
     """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
     link = links.resolve(slug)
     if link is None:
-        return not_found_page()
+        return plain_page("redirect/not_found.html", 404)
     if link.status != "active":
-        return render_template("redirect/disabled.html"), 410, {"Cache-Control": "no-store"}
+        return plain_page("redirect/disabled.html", 410)
     if request.method == "GET" and not scans.is_bot(request.headers.get("User-Agent", "")):
         scans.record_scan(link.code_id, request.environ)
     return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}

@@ -1,0 +1,50 @@
+"""Settings: defaults, validation, the instance secret key, and the README's table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from openqr.config import SETTINGS, ConfigError, load_settings, secret_key_from_instance
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_defaults_are_safe():
+    values = load_settings({})
+    assert values["OPENQR_BASE_URL"] == "http://localhost:8080"
+    assert values["OPENQR_SHORT_BASE_URL"] == "http://localhost:8080"
+    assert values["OPENQR_HOST"] == "127.0.0.1" and values["OPENQR_PORT"] == 8080
+    assert values["OPENQR_CREATE_LIMIT"] == 20
+    assert values["OPENQR_TRUSTED_PROXIES"] == ()
+    assert values["OPENQR_COUNTRY_HEADER"] == "CF-IPCountry"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OPENQR_PORT", "0"), ("OPENQR_PORT", "http"), ("OPENQR_BASE_URL", "localhost:8080"),
+     ("OPENQR_SHORT_BASE_URL", "ftp://x.example"), ("OPENQR_DATABASE_URL", "mysql://x"),
+     ("OPENQR_CREATE_LIMIT", "-1"), ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
+     ("OPENQR_COUNTRY_HEADER", "CF IPCountry"), ("OPENQR_LOG_LEVEL", "loud")],
+)
+def test_bad_values_raise_one_line_naming_the_setting(name, value):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({name: value})
+    assert str(caught.value).startswith(f"{name}=") and "\n" not in str(caught.value)
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    first = secret_key_from_instance(str(tmp_path))
+    assert len(first) >= 32
+    assert secret_key_from_instance(str(tmp_path)) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_every_setting_is_documented_in_the_readme():
+    text = README.read_text()
+    documented = set(re.findall(r"^\| `(OPENQR_[A-Z0-9_]+)`", text, re.MULTILINE))
+    declared = {setting.name for setting in SETTINGS}
+    assert declared - documented == set(), "settings missing from the README table"
+    assert documented - declared == set(), "README documents settings that do not exist"
