@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         app.config["OPENQR_SHORT_BASE_URL"] = app.config["OPENQR_BASE_URL"]
     _derive(app)
     app.json.sort_keys = False
+    app.json.ensure_ascii = False  # labels such as "Spring poster — bus stops" stay readable
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
