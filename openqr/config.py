@@ -140,6 +140,24 @@ SETTINGS: list[Setting] = [
     Setting("OPENQR_TRUSTED_PROXIES", "", _networks,
             "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed. Default: none."),
     Setting("OPENQR_LOG_LEVEL", "INFO", _log_level, "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("OPENQR_SMTP_HOST", "", _text,
+            "SMTP server for sign-in emails. Empty: sign-in links are written to the server log instead."),
+    Setting("OPENQR_SMTP_PORT", None, _int_range(1, 65535),
+            "SMTP port. Default: 25, 587 with `starttls`, 465 with `tls`."),
+    Setting("OPENQR_SMTP_USER", "", _text, "SMTP user name. Empty: no SMTP login."),
+    Setting("OPENQR_SMTP_PASSWORD", "", _text, "SMTP password."),
+    Setting("OPENQR_SMTP_SECURITY", "starttls", _choice("none", "starttls", "tls"),
+            "SMTP connection security: `none`, `starttls` or `tls`."),
+    Setting("OPENQR_MAIL_FROM", "OpenQR <openqr@localhost>", _text, "From address of sign-in emails."),
+    Setting("OPENQR_SIGNUPS", "open", _choice("open", "closed"),
+            "`open`: any allowed address gets an account at first sign-in. `closed`: only existing accounts "
+            "(`flask users create EMAIL`)."),
+    Setting("OPENQR_ALLOWED_EMAILS", "", _patterns,
+            "Comma-separated address patterns that may sign in, such as `*@example.com`. Empty: any address."),
+    Setting("OPENQR_LOGIN_LIMIT_PER_EMAIL", "5", _int_range(1, 1_000_000),
+            "Sign-in emails per address per rolling hour."),
+    Setting("OPENQR_LOGIN_LIMIT_PER_CLIENT", "20", _int_range(1, 1_000_000),
+            "Sign-in requests per client address per rolling hour."),
 ]
 
 
