@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
 
-__all__ = ["create_app", "ConfigError"]
+__all__ = ["ConfigError", "create_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +89,11 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
     app.register_blueprint(api_bp)
     app.register_blueprint(redirect_bp)
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
     cli.register(app)
 
     from werkzeug.exceptions import HTTPException

@@ -28,9 +28,7 @@ def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = N
     end = on or today()
     start = end - dt.timedelta(days=days - 1)
     week_start = end - dt.timedelta(days=6)
-    per_day = dict(db.session.execute(
-        select(ScanDay.day, ScanDay.n).where(ScanDay.code_id == code.id)
-    ).all())
+    per_day = dict(db.session.execute(select(ScanDay.day, ScanDay.n).where(ScanDay.code_id == code.id)).all())
     total = sum(per_day.values())
     last7 = sum(n for day, n in per_day.items() if week_start <= day <= end)
     daily = [
@@ -44,8 +42,11 @@ def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = N
     ).all()
     leaders = db.session.execute(
         select(ScanDayValue.dimension, ScanDayValue.value, func.sum(ScanDayValue.n))
-        .where(ScanDayValue.code_id == code.id, ScanDayValue.dimension.in_(("country", "device")),
-               ScanDayValue.value != "")
+        .where(
+            ScanDayValue.code_id == code.id,
+            ScanDayValue.dimension.in_(("country", "device")),
+            ScanDayValue.value != "",
+        )
         .group_by(ScanDayValue.dimension, ScanDayValue.value)
     ).all()
 
@@ -57,7 +58,12 @@ def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = N
         return best[0]["value"] if best else None
 
     return {
-        "scans": {"total": total, "last7": last7, "topCountry": leader("country"), "topDevice": leader("device")},
+        "scans": {
+            "total": total,
+            "last7": last7,
+            "topCountry": leader("country"),
+            "topDevice": leader("device"),
+        },
         "analytics": {
             "days_window": days,
             "total": total,

@@ -9,8 +9,9 @@ class DomainError(Exception):
     status = 400
     code = "invalid_request"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 details: list | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, code: str | None = None, details: list | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.field = field

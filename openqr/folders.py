@@ -28,8 +28,10 @@ def clean_name(data: object) -> str:
 def list_folders(account: Account) -> list[tuple[Folder, int]]:
     """The account's folders by name, each with how many codes it holds."""
     counts = (
-        select(Code.folder_id, func.count().label("n")).where(Code.account_id == account.id)
-        .group_by(Code.folder_id).subquery()
+        select(Code.folder_id, func.count().label("n"))
+        .where(Code.account_id == account.id)
+        .group_by(Code.folder_id)
+        .subquery()
     )
     rows = db.session.execute(
         select(Folder, func.coalesce(counts.c.n, 0))
@@ -70,7 +72,11 @@ def delete_folder(account: Account, folder_id: str) -> None:
 
 
 def folder_json(folder: Folder, code_count: int | None = None) -> dict:
-    body = {"id": folder.id, "name": folder.name, "created_at": folder.created_at.isoformat(timespec="seconds") + "Z"}
+    body = {
+        "id": folder.id,
+        "name": folder.name,
+        "created_at": folder.created_at.isoformat(timespec="seconds") + "Z",
+    }
     if code_count is not None:
         body["code_count"] = code_count
     return body

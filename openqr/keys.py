@@ -41,8 +41,9 @@ def create_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
     """Make a key for the account; the plain key is returned once and never stored."""
     secret = secrets.token_urlsafe(32)
     plain = KEY_PREFIX + secret
-    key = ApiKey(account_id=account.id, name=name.strip()[:100], prefix=KEY_PREFIX + secret[:8],
-                 key_hash=_hash(plain))
+    key = ApiKey(
+        account_id=account.id, name=name.strip()[:100], prefix=KEY_PREFIX + secret[:8], key_hash=_hash(plain)
+    )
     db.session.add(key)
     db.session.commit()
     return key, plain
@@ -65,9 +66,13 @@ def authenticate(plain: str) -> Account | None:
 
 
 def list_keys(account: Account) -> list[ApiKey]:
-    return list(db.session.execute(
-        select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(ApiKey)
+            .where(ApiKey.account_id == account.id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        ).scalars()
+    )
 
 
 def revoke_key(key: ApiKey) -> None:

@@ -71,9 +71,7 @@ class Code(db.Model):
     slug: Mapped[str] = mapped_column(String(48), unique=True)
     destination: Mapped[str] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(200))
-    folder_id: Mapped[str | None] = mapped_column(
-        ForeignKey("folders.id", ondelete="SET NULL"), index=True
-    )
+    folder_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id", ondelete="SET NULL"), index=True)
     style: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

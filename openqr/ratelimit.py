@@ -41,9 +41,7 @@ def consume(account_id: int, action: str, limit: int) -> Budget:
     now = utcnow()
     since = now - WINDOW
     # Writing the account row first serialises concurrent checks across threads and processes.
-    db.session.execute(
-        update(Account).where(Account.id == account_id).values(lock_seq=Account.lock_seq + 1)
-    )
+    db.session.execute(update(Account).where(Account.id == account_id).values(lock_seq=Account.lock_seq + 1))
     db.session.execute(
         delete(RateEvent).where(
             RateEvent.account_id == account_id, RateEvent.action == action, RateEvent.created_at <= since

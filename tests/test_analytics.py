@@ -62,14 +62,18 @@ def test_days_out_of_range_is_400(api, days):
 
 def test_window_versus_lifetime_and_last7(app, api):
     code = api.create()
-    seed(app, code["id"], [
-        (0, "GB", "mobile", None, 5),        # today
-        (6, "GB", "desktop", "t.co", 3),     # last day of the trailing week
-        (7, "IE", "mobile", None, 4),        # just outside last7
-        (13, "IE", "tablet", None, 2),       # last day of a 14-day window
-        (14, "FR", "mobile", None, 10),      # outside 14 days
-        (400, "US", "mobile", None, 7),      # outside every window
-    ])
+    seed(
+        app,
+        code["id"],
+        [
+            (0, "GB", "mobile", None, 5),  # today
+            (6, "GB", "desktop", "t.co", 3),  # last day of the trailing week
+            (7, "IE", "mobile", None, 4),  # just outside last7
+            (13, "IE", "tablet", None, 2),  # last day of a 14-day window
+            (14, "FR", "mobile", None, 10),  # outside 14 days
+            (400, "US", "mobile", None, 7),  # outside every window
+        ],
+    )
     body = scans_of(api, code["id"], 14)
     assert body["scans"]["total"] == 31 and body["analytics"]["total"] == 31
     assert body["scans"]["last7"] == 8
@@ -81,8 +85,11 @@ def test_window_versus_lifetime_and_last7(app, api):
     assert by_day[today.isoformat()] == 5
     assert by_day[(today - dt.timedelta(days=13)).isoformat()] == 2
     assert analytics["by_country"] == [{"value": "GB", "n": 8}, {"value": "IE", "n": 6}]
-    assert analytics["by_device"] == [{"value": "mobile", "n": 9}, {"value": "desktop", "n": 3},
-                                      {"value": "tablet", "n": 2}]
+    assert analytics["by_device"] == [
+        {"value": "mobile", "n": 9},
+        {"value": "desktop", "n": 3},
+        {"value": "tablet", "n": 2},
+    ]
     assert analytics["by_referrer"] == [{"value": "Direct", "n": 11}, {"value": "t.co", "n": 3}]
     # Lifetime leaders: FR has 10, more than GB's 8; mobile leads devices.
     assert body["scans"]["topCountry"] == "FR" and body["scans"]["topDevice"] == "mobile"
@@ -102,12 +109,19 @@ def test_unknown_never_leads_and_missing_values_are_labelled(app, api):
 def test_top_lists_keep_eight_ordered_by_count_then_value(app, api):
     code = api.create()
     countries = ["AT", "BE", "CH", "DE", "ES", "FR", "GB", "IE", "IT", "NL"]
-    seed(app, code["id"], [(0, cc, "mobile", f"r{i}.example", i + 1) for i, cc in enumerate(countries)]
-         + [(0, "ZA", "mobile", None, 10)])
+    seed(
+        app,
+        code["id"],
+        [(0, cc, "mobile", f"r{i}.example", i + 1) for i, cc in enumerate(countries)]
+        + [(0, "ZA", "mobile", None, 10)],
+    )
     analytics = scans_of(api, code["id"], 1)["analytics"]
     assert len(analytics["by_country"]) == 8 and len(analytics["by_referrer"]) == 8
-    assert analytics["by_country"][:3] == [{"value": "NL", "n": 10}, {"value": "ZA", "n": 10},
-                                           {"value": "IT", "n": 9}]
+    assert analytics["by_country"][:3] == [
+        {"value": "NL", "n": 10},
+        {"value": "ZA", "n": 10},
+        {"value": "IT", "n": 9},
+    ]
 
 
 def test_scans_of_another_code_are_not_mixed_in(app, api):
@@ -128,7 +142,7 @@ def test_the_guides_python_reporting_script_runs(app, api, capsys):
     data = api.get(f"/v1/dynamic/{code['id']}/scans", query_string={"days": 14}).get_json()
     a = data["analytics"]
     busiest = max(a["daily"], key=lambda d: d["n"])
-    top = lambda xs: f'{xs[0]["value"]} ({xs[0]["n"]})' if xs else "none"  # noqa: E731 - as in the guide
-    assert f'Lifetime: {data["scans"]["total"]} | 14d: {a["window_total"]}' == "Lifetime: 5 | 14d: 5"
+    top = lambda xs: f"{xs[0]['value']} ({xs[0]['n']})" if xs else "none"  # noqa: E731 - as in the guide
+    assert f"Lifetime: {data['scans']['total']} | 14d: {a['window_total']}" == "Lifetime: 5 | 14d: 5"
     assert busiest["n"] == 4
     assert top(a["by_country"]) == "GB (4)" and top(a["by_referrer"]) == "t.co (4)"

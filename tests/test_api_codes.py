@@ -7,13 +7,26 @@ import pytest
 from openqr.extensions import db
 from openqr.models import Code
 
-CODE_FIELDS = {"id", "slug", "short_url", "destination", "label", "tags", "folder_id", "style", "status",
-               "created_at", "updated_at"}
+CODE_FIELDS = {
+    "id",
+    "slug",
+    "short_url",
+    "destination",
+    "label",
+    "tags",
+    "folder_id",
+    "style",
+    "status",
+    "created_at",
+    "updated_at",
+}
 
 
 def test_create_returns_201_with_the_guides_fields(api):
-    response = api.post("/v1/dynamic", json={"destination": "https://example.com/spring-launch",
-                                             "label": "Spring poster — bus stops"})
+    response = api.post(
+        "/v1/dynamic",
+        json={"destination": "https://example.com/spring-launch", "label": "Spring poster — bus stops"},
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == CODE_FIELDS
@@ -66,8 +79,11 @@ def test_create_rejects_bad_input_with_a_json_400(api, body, field):
 
 
 def test_create_rejects_non_json_with_415_and_bad_json_with_400(api):
-    response = api.post("/v1/dynamic", data="destination=https://example.com",
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = api.post(
+        "/v1/dynamic",
+        data="destination=https://example.com",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 415
     assert response.get_json()["error"] == "unsupported_media_type"
     response = api.post("/v1/dynamic", data="{not json", headers={"Content-Type": "application/json"})
@@ -90,9 +106,15 @@ def test_list_is_newest_first_with_limit_and_filters(api, app):
     listed = api.get("/v1/dynamic").get_json()["codes"]
     assert [c["id"] for c in listed] == [third["id"], second["id"], first["id"]]
     assert set(listed[0]) == CODE_FIELDS
-    assert [c["id"] for c in api.get("/v1/dynamic?limit=2").get_json()["codes"]] == [third["id"], second["id"]]
+    assert [c["id"] for c in api.get("/v1/dynamic?limit=2").get_json()["codes"]] == [
+        third["id"],
+        second["id"],
+    ]
     assert [c["id"] for c in api.get("/v1/dynamic?limit=2&offset=2").get_json()["codes"]] == [first["id"]]
-    assert [c["id"] for c in api.get("/v1/dynamic?tag=MENU").get_json()["codes"]] == [third["id"], first["id"]]
+    assert [c["id"] for c in api.get("/v1/dynamic?tag=MENU").get_json()["codes"]] == [
+        third["id"],
+        first["id"],
+    ]
     assert [c["id"] for c in api.get("/v1/dynamic?q=shop.").get_json()["codes"]] == [third["id"]]
     assert [c["id"] for c in api.get("/v1/dynamic?q=poster").get_json()["codes"]] == [second["id"]]
     assert api.get("/v1/dynamic?q=100%25").get_json()["codes"] == []
@@ -139,9 +161,16 @@ def test_patch_changes_only_the_fields_sent(api):
 def test_patch_every_editable_field(api):
     folder = api.post("/v1/folders", json={"name": "Events"}).get_json()
     code = api.create(label="Old")
-    body = api.patch(f"/v1/dynamic/{code['id']}", json={
-        "label": None, "slug": "spring-sale", "tags": ["A", "b", "a"], "folder_id": folder["id"],
-        "style": {"dark": "#223344", "ecc": "H", "margin": 2}}).get_json()
+    body = api.patch(
+        f"/v1/dynamic/{code['id']}",
+        json={
+            "label": None,
+            "slug": "spring-sale",
+            "tags": ["A", "b", "a"],
+            "folder_id": folder["id"],
+            "style": {"dark": "#223344", "ecc": "H", "margin": 2},
+        },
+    ).get_json()
     assert body["label"] is None and body["slug"] == "spring-sale" and body["tags"] == ["a", "b"]
     assert body["folder_id"] == folder["id"]
     assert body["style"] == {"dark": "#223344", "ecc": "H", "margin": 2}
@@ -153,13 +182,18 @@ def test_patch_errors(api):
     code = api.create()
     other = api.create(slug="taken-slug")
     assert api.patch(f"/v1/dynamic/{code['id']}", json={"nickname": "x"}).status_code == 400
-    assert api.patch(f"/v1/dynamic/{code['id']}", json={"destination": "javascript:alert(1)"}).status_code == 400
+    assert (
+        api.patch(f"/v1/dynamic/{code['id']}", json={"destination": "javascript:alert(1)"}).status_code == 400
+    )
     response = api.patch(f"/v1/dynamic/{code['id']}", json={"slug": "taken-slug"})
     assert response.status_code == 409
     # Setting a code's own slug again is not a conflict.
     assert api.patch(f"/v1/dynamic/{other['id']}", json={"slug": "taken-slug"}).status_code == 200
     assert api.patch("/v1/dynamic/nope", json={"label": "x"}).status_code == 404
-    assert api.patch(f"/v1/dynamic/{code['id']}", data="x", headers={"Content-Type": "text/plain"}).status_code == 415
+    assert (
+        api.patch(f"/v1/dynamic/{code['id']}", data="x", headers={"Content-Type": "text/plain"}).status_code
+        == 415
+    )
 
 
 def test_delete_answers_deleted_true_then_404(api, app):
@@ -175,8 +209,13 @@ def test_delete_answers_deleted_true_then_404(api, app):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer oqr_live_" + "x" * 43}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "Bearer "}, {"Authorization": "oqr_live_" + "x" * 43}],
+    [
+        {},
+        {"Authorization": "Bearer oqr_live_" + "x" * 43},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "oqr_live_" + "x" * 43},
+    ],
 )
 def test_missing_or_unknown_key_is_401_with_www_authenticate(client, headers):
     response = client.get("/v1/dynamic", headers=headers)
@@ -209,10 +248,14 @@ class TestBulk:
 
     def test_one_bad_item_rejects_all_with_details(self, api):
         api.create(slug="taken")
-        items = [{"destination": "https://example.com/ok"}, {"destination": "http://10.0.0.1/"},
-                 {"destination": "https://example.com/x", "slug": "taken"}, {"label": "no destination"},
-                 {"destination": "https://example.com/y", "slug": "dup-slug"},
-                 {"destination": "https://example.com/z", "slug": "dup-slug"}]
+        items = [
+            {"destination": "https://example.com/ok"},
+            {"destination": "http://10.0.0.1/"},
+            {"destination": "https://example.com/x", "slug": "taken"},
+            {"label": "no destination"},
+            {"destination": "https://example.com/y", "slug": "dup-slug"},
+            {"destination": "https://example.com/z", "slug": "dup-slug"},
+        ]
         response = api.post("/v1/dynamic/bulk", json={"codes": items})
         assert response.status_code == 400
         error = response.get_json()
@@ -222,8 +265,16 @@ class TestBulk:
         assert error["details"][1]["error"] == "slug_taken"
         assert len(api.get("/v1/dynamic").get_json()["codes"]) == 1  # only the earlier one
 
-    @pytest.mark.parametrize("body", [{"codes": []}, {"codes": [{"destination": "https://e.com/x"}] * 201},
-                                      {"codes": "x"}, [], {"items": []}])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"codes": []},
+            {"codes": [{"destination": "https://e.com/x"}] * 201},
+            {"codes": "x"},
+            [],
+            {"items": []},
+        ],
+    )
     def test_bad_shapes_are_400(self, api, body):
         response = api.post("/v1/dynamic/bulk", json=body)
         assert response.status_code == 400

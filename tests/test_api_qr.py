@@ -19,8 +19,9 @@ def decode_png(data: bytes) -> tuple[str, tuple[int, int]]:
 @pytest.mark.parametrize("size", [128, 300, 1024])
 @pytest.mark.parametrize("ecc", ["L", "M", "Q", "H"])
 def test_png_decodes_to_its_data_at_the_requested_size(api, size, ecc):
-    response = api.get("/v1/qr", query_string={"data": "https://go.test/k7Pm2qR", "format": "png",
-                                               "size": size, "ecc": ecc})
+    response = api.get(
+        "/v1/qr", query_string={"data": "https://go.test/k7Pm2qR", "format": "png", "size": size, "ecc": ecc}
+    )
     assert response.status_code == 200 and response.mimetype == "image/png"
     text, dimensions = decode_png(response.data)
     assert text == "https://go.test/k7Pm2qR"
@@ -28,8 +29,16 @@ def test_png_decodes_to_its_data_at_the_requested_size(api, size, ecc):
 
 
 def test_colours_margin_and_transparent_background_still_decode(api):
-    response = api.get("/v1/qr", query_string={"data": "Hello, café ☕", "dark": "#1A237E", "light": "#FFF8E1",
-                                               "margin": 8, "size": 400})
+    response = api.get(
+        "/v1/qr",
+        query_string={
+            "data": "Hello, café ☕",
+            "dark": "#1A237E",
+            "light": "#FFF8E1",
+            "margin": 8,
+            "size": 400,
+        },
+    )
     assert decode_png(response.data)[0] == "Hello, café ☕"
     response = api.get("/v1/qr", query_string={"data": "transparent", "light": "transparent", "size": 400})
     image = Image.open(io.BytesIO(response.data)).convert("RGBA")
@@ -60,11 +69,19 @@ def test_same_parameters_same_bytes_strong_etag_and_304(api):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({}, "data"), ({"data": ""}, "data"), ({"data": "x", "format": "gif"}, "format"),
-     ({"data": "x", "size": "10"}, "size"), ({"data": "x", "size": "99999"}, "size"),
-     ({"data": "x", "size": "big"}, "size"), ({"data": "x", "ecc": "Z"}, "ecc"),
-     ({"data": "x", "margin": "-1"}, "margin"), ({"data": "x", "dark": "red"}, "dark"),
-     ({"data": "x", "dark": "#fff", "light": "#fff"}, None), ({"data": "x" * 3000}, "data")],
+    [
+        ({}, "data"),
+        ({"data": ""}, "data"),
+        ({"data": "x", "format": "gif"}, "format"),
+        ({"data": "x", "size": "10"}, "size"),
+        ({"data": "x", "size": "99999"}, "size"),
+        ({"data": "x", "size": "big"}, "size"),
+        ({"data": "x", "ecc": "Z"}, "ecc"),
+        ({"data": "x", "margin": "-1"}, "margin"),
+        ({"data": "x", "dark": "red"}, "dark"),
+        ({"data": "x", "dark": "#fff", "light": "#fff"}, None),
+        ({"data": "x" * 3000}, "data"),
+    ],
 )
 def test_bad_image_parameters_are_json_400(api, query, field):
     response = api.get("/v1/qr", query_string=query)
@@ -89,8 +106,11 @@ def test_code_image_uses_its_short_url_and_saved_style(api):
     assert (13, 71, 161) in {colour for _count, colour in pixels.getcolors(1 << 16)}
     etag = response.headers["ETag"]
     api.patch(f"/v1/dynamic/{code['id']}", json={"style": {"dark": "#000000"}})
-    restyled = api.get(f"/v1/dynamic/{code['id']}/qr", query_string={"format": "png", "size": 600},
-                       headers={"If-None-Match": etag})
+    restyled = api.get(
+        f"/v1/dynamic/{code['id']}/qr",
+        query_string={"format": "png", "size": 600},
+        headers={"If-None-Match": etag},
+    )
     assert restyled.status_code == 200 and restyled.headers["ETag"] != etag
     svg = api.get(f"/v1/dynamic/{code['id']}/qr?format=svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"

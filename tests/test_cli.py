@@ -71,8 +71,9 @@ def test_flask_finds_app_py_without_flask_app(tmp_path):
     flask = [sys.executable, "-m", "flask"]
     upgrade = subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr
-    created = subprocess.run([*flask, "keys", "create", "shell@example.com"], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
+    created = subprocess.run(
+        [*flask, "keys", "create", "shell@example.com"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("oqr_live_") and created.stdout.count("\n") == 1
 
@@ -80,7 +81,11 @@ def test_flask_finds_app_py_without_flask_app(tmp_path):
 def test_bad_setting_stops_start_up_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENQR_")}
     env.update(OPENQR_PORT="eighty", OPENQR_INSTANCE_PATH=str(tmp_path))
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
-    assert result.stderr.strip() == "openqr: configuration error: OPENQR_PORT='eighty' must be a whole number from 1 to 65535"
+    assert (
+        result.stderr.strip()
+        == "openqr: configuration error: OPENQR_PORT='eighty' must be a whole number from 1 to 65535"
+    )

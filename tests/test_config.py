@@ -24,10 +24,17 @@ def test_defaults_are_safe():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("OPENQR_PORT", "0"), ("OPENQR_PORT", "http"), ("OPENQR_BASE_URL", "localhost:8080"),
-     ("OPENQR_SHORT_BASE_URL", "ftp://x.example"), ("OPENQR_DATABASE_URL", "mysql://x"),
-     ("OPENQR_CREATE_LIMIT", "-1"), ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
-     ("OPENQR_COUNTRY_HEADER", "CF IPCountry"), ("OPENQR_LOG_LEVEL", "loud")],
+    [
+        ("OPENQR_PORT", "0"),
+        ("OPENQR_PORT", "http"),
+        ("OPENQR_BASE_URL", "localhost:8080"),
+        ("OPENQR_SHORT_BASE_URL", "ftp://x.example"),
+        ("OPENQR_DATABASE_URL", "mysql://x"),
+        ("OPENQR_CREATE_LIMIT", "-1"),
+        ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("OPENQR_COUNTRY_HEADER", "CF IPCountry"),
+        ("OPENQR_LOG_LEVEL", "loud"),
+    ],
 )
 def test_bad_values_raise_one_line_naming_the_setting(name, value):
     with pytest.raises(ConfigError) as caught:

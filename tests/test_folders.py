@@ -19,8 +19,18 @@ def test_folder_lifecycle(api):
     assert api.delete(f"/v1/folders/{folder['id']}").status_code == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "   "}, {"name": 3}, {"name": "x" * 101},
-                                  {"name": "ok", "colour": "red"}, ["x"]])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": ""},
+        {"name": "   "},
+        {"name": 3},
+        {"name": "x" * 101},
+        {"name": "ok", "colour": "red"},
+        ["x"],
+    ],
+)
 def test_bad_folder_bodies_are_400(api, body):
     response = api.post("/v1/folders", json=body)
     assert response.status_code == 400

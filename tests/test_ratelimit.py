@@ -50,6 +50,8 @@ def test_the_window_rolls(api, app):
     assert create(api).status_code == 201
     assert create(api).status_code == 429
     with app.app_context():
-        db.session.execute(update(RateEvent).values(created_at=RateEvent.created_at - dt.timedelta(minutes=61)))
+        db.session.execute(
+            update(RateEvent).values(created_at=RateEvent.created_at - dt.timedelta(minutes=61))
+        )
         db.session.commit()
     assert create(api).status_code == 201

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from openqr.extensions import db
 from openqr.models import Scan
 
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-IPAD = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
-ANDROID_TABLET = "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
-DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+IPAD = (
+    "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+ANDROID_TABLET = (
+    "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36"
+)
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36"
+)
 SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 def scan_rows(app):
-    from openqr import scans
 
     flush = app.extensions.get("openqr.flush")  # the buffered recorder, when there is one
     if flush:
@@ -40,15 +51,24 @@ def test_redirects_with_302_and_no_store(client, api, app):
 
 def test_scan_records_country_device_and_referrer_host_only(client, api, app):
     code = api.create()
-    client.get(f"/{code['slug']}", headers={"User-Agent": IPHONE, "CF-IPCountry": "gb",
-                                            "Referer": "https://t.co/abc?x=1"})
+    client.get(
+        f"/{code['slug']}",
+        headers={"User-Agent": IPHONE, "CF-IPCountry": "gb", "Referer": "https://t.co/abc?x=1"},
+    )
     client.get(f"/{code['slug']}", headers={"User-Agent": IPAD})
     client.get(f"/{code['slug']}", headers={"User-Agent": ANDROID_TABLET, "CF-IPCountry": "XX"})
     client.get(f"/{code['slug']}", headers={"User-Agent": DESKTOP}, environ_base={"REMOTE_ADDR": "8.8.8.8"})
     client.get(f"/{code['slug']}")
-    assert sorted(scan_rows(app), key=str) == sorted([
-        ("GB", "mobile", "t.co"), (None, "tablet", None), (None, "tablet", None), ("US", "desktop", None),
-        (None, None, None)], key=str)
+    assert sorted(scan_rows(app), key=str) == sorted(
+        [
+            ("GB", "mobile", "t.co"),
+            (None, "tablet", None),
+            (None, "tablet", None),
+            ("US", "desktop", None),
+            (None, None, None),
+        ],
+        key=str,
+    )
 
 
 def test_repoint_slug_change_and_delete_take_effect_on_the_next_scan(client, api):
@@ -100,10 +120,10 @@ def test_database_error_while_recording_never_fails_the_redirect(client, api, ap
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path):
-    from tests.conftest import make_app
+
+    import ipaddress
 
     from openqr.scans import ScanClassifier
-    import ipaddress
 
     trusting = ScanClassifier("", (ipaddress.ip_network("10.0.0.0/8"),))
     environ = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "81.2.69.160, 10.9.9.9"}
@@ -111,7 +131,10 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path):
     # From an untrusted peer the header is ignored: the peer's own address decides.
     environ = {"REMOTE_ADDR": "8.8.8.8", "HTTP_X_FORWARDED_FOR": "81.2.69.160"}
     assert trusting.country(environ) == "US"
-    assert ScanClassifier("", ()).country({"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "81.2.69.160"}) is None
+    assert (
+        ScanClassifier("", ()).country({"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "81.2.69.160"})
+        is None
+    )
 
 
 def test_healthz_reports_database_and_version(client):

@@ -38,13 +38,15 @@ def test_another_accounts_resources_are_404_and_unchanged(api, other_api, owned,
 def test_lists_show_only_ones_own(api, other_api, owned):
     assert other_api.get("/v1/dynamic").get_json()["codes"] == []
     assert other_api.get("/v1/folders").get_json()["folders"] == []
-    code, folder = owned
+    _code, folder = owned
     assert other_api.get(f"/v1/dynamic?folder_id={folder['id']}").get_json()["codes"] == []
 
 
 def test_cannot_file_into_another_accounts_folder(api, other_api, owned):
     _code, folder = owned
-    response = other_api.post("/v1/dynamic", json={"destination": "https://example.com", "folder_id": folder["id"]})
+    response = other_api.post(
+        "/v1/dynamic", json={"destination": "https://example.com", "folder_id": folder["id"]}
+    )
     assert response.status_code == 400 and response.get_json()["field"] == "folder_id"
     mine = other_api.create()
     response = other_api.patch(f"/v1/dynamic/{mine['id']}", json={"folder_id": folder["id"]})
@@ -53,5 +55,7 @@ def test_cannot_file_into_another_accounts_folder(api, other_api, owned):
 
 def test_cannot_take_another_accounts_slug(api, other_api):
     api.create(slug="shared-name")
-    response = other_api.post("/v1/dynamic", json={"destination": "https://example.com", "slug": "shared-name"})
+    response = other_api.post(
+        "/v1/dynamic", json={"destination": "https://example.com", "slug": "shared-name"}
+    )
     assert response.status_code == 409
