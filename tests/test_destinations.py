@@ -225,18 +225,13 @@ def test_private_message_reads_as_a_sentence():
 
 def test_own_hosts_match_in_any_spelling():
     own = frozenset({"bücher.example", "203.0.113.5"})
-    assert "back at this server" in refused(
-        "https://xn--bcher-kva.example/", own_hosts=own
-    )
+    assert "back at this server" in refused("https://xn--bcher-kva.example/", own_hosts=own)
     assert "back at this server" in refused("https://203.0.113.5/", own_hosts=own)
 
 
 def fake_getaddrinfo(*addresses):
     def getaddrinfo(host, port, *args, **kwargs):
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, 1, 6, "", (a, 0))
-            for a in addresses
-        ]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, 1, 6, "", (a, 0)) for a in addresses]
 
     return getaddrinfo
 
@@ -251,10 +246,7 @@ def test_resolve_refuses_when_any_address_is_private(monkeypatch):
     fake = fake_getaddrinfo("93.184.215.14", "fe80::1%eth0")
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     message = refused("https://rebind.example.com/", resolve=True)
-    assert message == (
-        "The destination host rebind.example.com resolves to fe80::1, "
-        "a link-local address."
-    )
+    assert message == ("The destination host rebind.example.com resolves to fe80::1, a link-local address.")
 
 
 def test_resolve_refuses_a_name_that_does_not_resolve(monkeypatch):
