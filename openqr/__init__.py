@@ -11,6 +11,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import security
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
 
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     if app.config.get("OPENQR_SHORT_BASE_URL") is None:
         app.config["OPENQR_SHORT_BASE_URL"] = app.config["OPENQR_BASE_URL"]
     _derive(app)
+    security.init_app(app)  # body limit, blocklist, security headers
     app.json.sort_keys = False
     app.json.ensure_ascii = False  # labels such as "Spring poster — bus stops" stay readable
 

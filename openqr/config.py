@@ -158,6 +158,14 @@ SETTINGS: list[Setting] = [
             "Sign-in emails per address per rolling hour."),
     Setting("OPENQR_LOGIN_LIMIT_PER_CLIENT", "20", _int_range(1, 1_000_000),
             "Sign-in requests per client address per rolling hour."),
+    Setting("OPENQR_MAX_BODY_BYTES", "1048576", _int_range(1024, 1024 * 1024 * 1024),
+            "Largest request body accepted, in bytes; a larger one answers 413."),
+    Setting("OPENQR_BLOCKLIST_FILE", "", _text,
+            "File of domains destinations may not use (one a line, `#` comments; subdomains too). "
+            "Read at start; a missing file stops start-up. Empty: none."),
+    Setting("OPENQR_RESOLVE_DESTINATIONS", "false", _bool,
+            "`true`: also refuse destination host names that do not resolve or resolve to a non-public "
+            "address (needs DNS)."),
 ]
 
 
