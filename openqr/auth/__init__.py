@@ -1,0 +1,7 @@
+"""Magic-link sign-in: an email form, a single-use signed link, sign-out that ends every session."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from . import routes  # noqa: E402,F401  (routes attach themselves to bp)

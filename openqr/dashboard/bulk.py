@@ -1,0 +1,151 @@
+"""Bulk: paste lines or upload a CSV, preview each line's problems, create all, download a ZIP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+from flask import Response, request
+from flask_login import current_user
+
+from .. import codes, qr
+from ..errors import Conflict, ValidationError
+from ..extensions import db
+from ..models import Code
+from . import bp
+from .forms import tags_from_text
+from .htmx import page_or_block
+
+COLUMNS = ("destination", "label", "slug", "tags")
+MAX_UPLOAD = 512 * 1024
+
+
+def parse_lines(text: str) -> list[dict]:
+    """CSV rows (`destination,label,slug,tags`) -> API items; a header row and blank lines are skipped."""
+    items = []
+    for cells in csv.reader(io.StringIO(text)):
+        cells = [cell.strip() for cell in cells]
+        if not any(cells) or (cells and cells[0].lower() == "destination"):
+            continue
+        cells += [""] * (len(COLUMNS) - len(cells))
+        item = {"destination": cells[0]}
+        if cells[1]:
+            item["label"] = cells[1]
+        if cells[2]:
+            item["slug"] = cells[2]
+        if cells[3]:
+            item["tags"] = tags_from_text(cells[3], "bulk")
+        item["_extra"] = len([c for c in cells[len(COLUMNS):] if c])
+        items.append(item)
+    return items
+
+
+def _source_text() -> str:
+    upload = request.files.get("file")
+    if upload and upload.filename:
+        raw = upload.read(MAX_UPLOAD + 1)
+        if len(raw) > MAX_UPLOAD:
+            raise ValidationError("The file is larger than 512 KB; split it up.", field="file")
+        return raw.decode("utf-8-sig", errors="replace")
+    return request.form.get("lines", "")
+
+
+def preview_rows(items: list[dict]) -> list[dict]:
+    """Each line with the domain's own message for its first problem (codes.clean_fields)."""
+    rows, seen = [], {}
+    for index, item in enumerate(items):
+        body = {k: v for k, v in item.items() if k != "_extra"}
+        error = None
+        try:
+            codes.clean_fields(current_user, body, creating=True)
+            slug = body.get("slug")
+            if slug and slug in seen:
+                error = f"The slug '{slug}' is repeated (line {seen[slug] + 1})."
+            elif slug:
+                seen[slug] = index
+            if item["_extra"]:
+                error = error or "Too many columns: use destination,label,slug,tags."
+        except (ValidationError, Conflict) as err:
+            error = err.message
+        rows.append({"line": index + 1, "item": body, "error": error})
+    return rows
+
+
+def _render(status: int = 200, **context):
+    base = {"text": "", "rows": None, "created": None, "message": None, "max": codes.MAX_BULK}
+    return page_or_block("dashboard/bulk.html", "work", status=status, **{**base, **context})
+
+
+@bp.get("/codes/bulk")
+def bulk():
+    """The bulk page: paste or upload."""
+    return _render()
+
+
+@bp.post("/codes/bulk")
+def bulk_post():
+    """`preview` shows each line's problems; `create` makes them all (or none) and offers the ZIP."""
+    try:
+        text = _source_text()
+    except ValidationError as err:
+        return _render(400, message=err.message)
+    items = parse_lines(text)
+    if not items:
+        return _render(400, text=text, message="Paste at least one line, or choose a CSV file.")
+    if len(items) > codes.MAX_BULK:
+        return _render(400, text=text, message=f"At most {codes.MAX_BULK} lines at a time; you sent {len(items)}.")
+    rows = preview_rows(items)
+    bad = sum(1 for row in rows if row["error"])
+    if request.form.get("action") != "create" or bad:
+        message = f"{bad} of {len(rows)} lines need fixing; nothing was created." if bad else None
+        return _render(400 if bad and request.form.get("action") == "create" else 200,
+                       text=text, rows=rows, message=message)
+    try:
+        created = codes.bulk_create(current_user, {"codes": [row["item"] for row in rows]})
+    except ValidationError as err:
+        db.session.rollback()
+        for problem in err.details or []:
+            rows[problem["index"]]["error"] = problem["message"]
+        return _render(err.status, text=text, rows=rows, message=err.message)
+    return _render(201, created=created, ids=",".join(code.id for code in created))
+
+
+def safe_names(created: list[Code]) -> list[str]:
+    """One file name per code, from its label or slug: safe characters only, never repeated."""
+    names, used = [], set()
+    for code in created:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", code.label or code.slug).strip("-._")[:60] or code.slug
+        name, n = stem, 2
+        while name.lower() in used:
+            name, n = f"{stem}-{n}", n + 1
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _selected() -> list[Code]:
+    ids = [part for part in request.args.get("ids", "").split(",") if part][: codes.MAX_BULK]
+    found = {code.id: code for code in (codes.get_code(current_user, code_id) for code_id in ids)}
+    return [found[code_id] for code_id in ids]
+
+
+@bp.get("/codes/export.zip")
+def export_zip():
+    """A ZIP with one PNG per code (print-ready, 1024 px) and codes.csv of the short URLs."""
+    selected = _selected()
+    buffer = io.BytesIO()
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["file", "short_url", "destination", "label", "slug", "tags"])
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for code, name in zip(selected, safe_names(selected), strict=True):
+            params = qr.parse_query({"size": "1024"}, style=code.style or {}, data=codes.short_url(code))
+            archive.writestr(f"{name}.png", qr.render(params))
+            writer.writerow([f"{name}.png", codes.short_url(code), code.destination, code.label or "", code.slug,
+                             "|".join(code.tags)])
+        archive.writestr("codes.csv", table.getvalue())
+    response = Response(buffer.getvalue(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = 'attachment; filename="openqr-codes.zip"'
+    return response

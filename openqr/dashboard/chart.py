@@ -1,0 +1,67 @@
+"""A daily bar chart as inline SVG, drawn on the server: no script, no inline styles (CSS classes only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 720, 240
+LEFT, RIGHT, TOP, BOTTOM = 40, 10, 12, 28
+
+
+def _nice_max(value: int) -> int:
+    """A round top for the y axis (1, 2, 5 x 10^n) at or above `value`."""
+    if value <= 4:
+        return max(value, 1) if value > 1 else 2 if value else 4
+    power = 10 ** int(math.floor(math.log10(value)))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return int(step * power)
+    return value
+
+
+def _day_label(day: dt.date, span: int) -> str:
+    return day.strftime("%b %Y") if span > 120 else f"{day.strftime('%b')} {day.day}"
+
+
+def bar_chart(daily: list[dict]) -> Markup:
+    """`daily` as the API gives it ([{day, n}], oldest first) -> an accessible SVG bar chart."""
+    count = len(daily)
+    top = _nice_max(max((entry["n"] for entry in daily), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(count, 1)
+    gap = slot * 0.2 if slot > 4 else 0
+    total = sum(entry["n"] for entry in daily)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="Scans per day: {total} in {count} days" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    ticks = sorted({0, top // 2 if top % 2 == 0 else top / 2, top})
+    for tick in ticks:
+        y = TOP + plot_h - plot_h * tick / top
+        label = f"{tick:g}"
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
+    for i, entry in enumerate(daily):
+        n = entry["n"]
+        h = plot_h * n / top
+        x = LEFT + i * slot + gap / 2
+        day = dt.date.fromisoformat(entry["day"])
+        title = escape(f"{day.strftime('%a %d %b %Y')}: {n} scan{'s' if n != 1 else ''}")
+        parts.append(
+            f'<rect class="bar" x="{x:.2f}" y="{TOP + plot_h - h:.2f}" width="{max(slot - gap, 0.6):.2f}" '
+            f'height="{h:.2f}"><title>{title}</title></rect>'
+        )
+    labels = 6 if count > 6 else count
+    for k in range(labels):
+        i = round(k * (count - 1) / max(labels - 1, 1))
+        x = LEFT + i * slot + slot / 2
+        day = dt.date.fromisoformat(daily[i]["day"])
+        anchor = "start" if k == 0 else "end" if k == labels - 1 else "middle"
+        parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
+                     f'{escape(_day_label(day, count))}</text>')
+    parts.append(f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,96 @@
+"""A code's own page: big preview, style controls saved live, downloads, and its analytics."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, request, url_for
+from flask_login import current_user
+
+from .. import analytics, codes, qr
+from ..countries import country_name
+from ..errors import DomainError
+from ..extensions import db
+from . import bp
+from .chart import bar_chart
+from .forms import field_errors
+from .htmx import hx_redirect, is_htmx, page_or_block
+
+WINDOWS = (7, 30, 90, 365)
+DOWNLOAD_SIZES = (256, 512, 1024, 2048)
+
+
+def _days() -> int:
+    raw = request.args.get("days", "30")
+    return int(raw) if raw.isdigit() and int(raw) in WINDOWS else 30
+
+
+def _style_values(code) -> dict:
+    style = {**{"dark": qr.QrParams.dark, "light": qr.QrParams.light, "ecc": qr.QrParams.ecc,
+                "margin": qr.QrParams.margin}, **(code.style or {})}
+    return style
+
+
+def _context(code, days: int, *, style_form: dict | None = None, errors: dict | None = None,
+             saved: bool = False) -> dict:
+    summary = analytics.scan_summary(code, days)
+    data = summary["analytics"]
+    for key in ("by_country",):
+        data[key] = [{**row, "name": country_name(row["value"])} for row in data[key]]
+    preview = qr.parse_query({"size": "512"}, style=code.style or {}, data=codes.short_url(code))
+    return {
+        "code": code, "days": days, "windows": WINDOWS, "summary": summary, "chart": bar_chart(data["daily"]),
+        "top_country": country_name(summary["scans"]["topCountry"]) if summary["scans"]["topCountry"] else None,
+        "style": style_form or _style_values(code), "errors": errors or {}, "saved": saved,
+        "version": qr.etag(preview).strip('"')[:12], "sizes": DOWNLOAD_SIZES,
+        "short_url": codes.short_url(code),
+    }
+
+
+@bp.get("/codes/<code_id>")
+def code(code_id: str):
+    """The code page; the window selector (HTMX) gets only the analytics block."""
+    item = codes.get_code(current_user, code_id)
+    return page_or_block("dashboard/code.html", "analytics", **_context(item, _days()))
+
+
+@bp.post("/codes/<code_id>/style")
+def style(code_id: str):
+    """Save the style controls to the code and send back the controls with the new preview."""
+    item = codes.get_code(current_user, code_id)
+    form = request.form
+    wanted = {"dark": form.get("dark", ""), "light": form.get("light", ""), "ecc": form.get("ecc", ""),
+              "margin": form.get("margin", "")}
+    if form.get("transparent"):
+        wanted["light"] = qr.TRANSPARENT
+    try:
+        item = codes.update_code(current_user, code_id, {"style": wanted})
+    except DomainError as err:
+        db.session.rollback()
+        return page_or_block("dashboard/code.html", "style", status=err.status,
+                             **_context(item, _days(), style_form=wanted, errors=field_errors(err)))
+    if not is_htmx():
+        return hx_redirect(url_for("dashboard.code", code_id=code_id))
+    return page_or_block("dashboard/code.html", "style", **_context(item, _days(), saved=True))
+
+
+@bp.get("/codes/<code_id>/scans.csv")
+def scans_csv(code_id: str):
+    """The window's analytics as CSV: the daily series, then each breakdown."""
+    item = codes.get_code(current_user, code_id)
+    days = _days()
+    data = analytics.scan_summary(item, days)["analytics"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "key", "name", "scans"])
+    for entry in data["daily"]:
+        writer.writerow(["day", entry["day"], "", entry["n"]])
+    for entry in data["by_country"]:
+        writer.writerow(["country", entry["value"], country_name(entry["value"]), entry["n"]])
+    for section, key in (("device", "by_device"), ("referrer", "by_referrer")):
+        for entry in data[key]:
+            writer.writerow([section, entry["value"], "", entry["n"]])
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.slug}-scans-{days}d.csv"'
+    return response

@@ -1,0 +1,153 @@
+"""The codes page: list with search, filters and pages; create; inline edit; delete; QR images."""
+
+from __future__ import annotations
+
+from flask import Response, flash, make_response, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import analytics, codes, folders, qr
+from ..errors import DomainError, ValidationError
+from ..extensions import db
+from ..models import Code, CodeTag
+from . import bp
+from .forms import code_body, field_errors
+from .htmx import hx_redirect, is_htmx, page_or_block
+
+PAGE_SIZE = 20
+
+
+def _filters() -> dict:
+    """The list's filters from the query string; empty ones left out so URLs stay short."""
+    args = request.args
+    page = args.get("page", "1")
+    values = {
+        "q": args.get("q", "").strip()[:200],
+        "tag": args.get("tag", "").strip()[:40],
+        "folder": args.get("folder", "").strip()[:32],
+        "page": int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
+    }
+    return values
+
+
+def _account_tags() -> list[str]:
+    return list(db.session.execute(
+        select(CodeTag.tag).join(Code, Code.id == CodeTag.code_id)
+        .where(Code.account_id == current_user.id).distinct().order_by(CodeTag.tag)
+    ).scalars())
+
+
+def list_context(form: dict | None = None, errors: dict | None = None, created: Code | None = None) -> dict:
+    """Everything the codes page shows: one list query plus one scan-count query for the page."""
+    f = _filters()
+    rows = codes.list_codes(current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE,
+                            tag=f["tag"] or None, folder_id=f["folder"] or None, q=f["q"] or None)
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    folder_list = [folder for folder, _n in folders.list_folders(current_user)]
+
+    def page_url(page: int) -> str:
+        return url_for("dashboard.codes", **{k: v for k, v in {**f, "page": page}.items() if v and v != 1})
+
+    return {
+        "rows": rows,
+        "counts": analytics.scan_counts([code.id for code in rows]),
+        "filters": f,
+        "filtered": bool(f["q"] or f["tag"] or f["folder"]),
+        "folders": folder_list,
+        "folder_names": {folder.id: folder.name for folder in folder_list},
+        "tags": _account_tags(),
+        "prev_url": page_url(f["page"] - 1) if f["page"] > 1 else None,
+        "next_url": page_url(f["page"] + 1) if has_next else None,
+        "form": form or {},
+        "errors": errors or {},
+        "created": created,
+    }
+
+
+@bp.get("/codes", endpoint="codes")
+def codes_page():
+    """Your codes, newest first; HTMX filter changes get only the results."""
+    return page_or_block("dashboard/codes.html", "results", **list_context())
+
+
+
+@bp.post("/codes")
+def create():
+    """Create a code from the form; errors come back beside their fields."""
+    form = request.form
+    try:
+        code, _budget = codes.create_code(current_user, code_body(form, creating=True))
+    except DomainError as err:
+        context = list_context(form=form.to_dict(), errors=field_errors(err))
+        return page_or_block("dashboard/codes.html", "page", status=err.status, **context)
+    if not is_htmx():
+        flash(f"Created {codes.short_url(code)}")
+        return hx_redirect(url_for("dashboard.codes"))
+    return page_or_block("dashboard/codes.html", "page", **list_context(created=code))
+
+
+def _row(code: Code, *, editing: bool = False, form: dict | None = None, errors: dict | None = None,
+         status: int = 200):
+    folder_list = [folder for folder, _n in folders.list_folders(current_user)]
+    context = {
+        "code": code, "editing": editing, "form": form or {}, "errors": errors or {},
+        "counts": analytics.scan_counts([code.id]), "folders": folder_list,
+        "folder_names": {folder.id: folder.name for folder in folder_list},
+    }
+    return page_or_block("dashboard/row.html", "row", status=status, **context)
+
+
+@bp.get("/codes/<code_id>/row")
+def row(code_id: str):
+    """One code's row (what "Cancel" on an inline edit brings back)."""
+    return _row(codes.get_code(current_user, code_id))
+
+
+@bp.route("/codes/<code_id>/edit", methods=["GET", "POST"])
+def edit(code_id: str):
+    """Inline edit: GET the row as a form, POST it back; only that row is swapped."""
+    code = codes.get_code(current_user, code_id)
+    if request.method == "GET":
+        return _row(code, editing=True)
+    try:
+        code = codes.update_code(current_user, code_id, code_body(request.form, creating=False))
+    except DomainError as err:
+        db.session.rollback()
+        return _row(code, editing=True, form=request.form.to_dict(), errors=field_errors(err), status=err.status)
+    if not is_htmx():
+        return hx_redirect(url_for("dashboard.codes"))
+    return _row(code)
+
+
+@bp.post("/codes/<code_id>/delete")
+def delete(code_id: str):
+    """Delete after the browser's confirmation; the row disappears (HTMX) or the list reloads."""
+    codes.delete_code(current_user, code_id)
+    if is_htmx():
+        response = make_response("", 200)
+        response.vary.add("HX-Request")
+        return response
+    flash("Code deleted.")
+    return hx_redirect(url_for("dashboard.codes"))
+
+
+@bp.get("/codes/<code_id>/qr.<fmt>")
+def image(code_id: str, fmt: str):
+    """The code's short URL as PNG or SVG in its saved style; `?download=1` saves it as a file."""
+    code = codes.get_code(current_user, code_id)
+    args = {k: v for k, v in request.args.items() if k in ("size", "margin", "ecc", "dark", "light")}
+    try:
+        params = qr.parse_query({**args, "format": fmt}, style=code.style or {}, data=codes.short_url(code))
+    except qr.QrParamError as err:
+        raise ValidationError(str(err), field=err.field) from None
+    tag = qr.etag(params)
+    if request.if_none_match.contains(tag.strip('"')):
+        response = Response(status=304)
+    else:
+        response = Response(qr.render(params), mimetype=qr.media_type(params.format))
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = "private, no-cache"
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{code.slug}-{params.size}.{params.format}"'
+    return response
