@@ -12,9 +12,9 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from .. import keys, mail
+from ..dashboard.htmx import hx_redirect, is_htmx
 from ..extensions import db, login_manager
 from ..models import Account
-from ..dashboard.htmx import hx_redirect, is_htmx
 from . import bp, tokens
 from .throttle import Throttle
 
@@ -66,14 +66,21 @@ def may_sign_in(email: str) -> bool:
 
 
 def _send_link(email: str, next_path: str | None) -> None:
-    link = current_app.config["OPENQR_BASE_URL"] + url_for("auth.confirm", token=tokens.issue(email), next=next_path)
+    link = current_app.config["OPENQR_BASE_URL"] + url_for(
+        "auth.confirm", token=tokens.issue(email), next=next_path
+    )
     context = {"link": link, "minutes": tokens.MAX_AGE // 60}
     if not mail.configured(current_app.config):
         log.warning("No SMTP host configured; sign-in link for %s: %s", email, link)
         return
     try:
-        mail.send(current_app.config, email, "Your OpenQR sign-in link",
-                  render_template("mail/login.txt", **context), render_template("mail/login.html", **context))
+        mail.send(
+            current_app.config,
+            email,
+            "Your OpenQR sign-in link",
+            render_template("mail/login.txt", **context),
+            render_template("mail/login.html", **context),
+        )
     except (smtplib.SMTPException, OSError) as err:
         # The page must not differ (it would reveal the account); the operator needs to know.
         log.error("Could not send the sign-in email to %s: %s", email, err)
@@ -81,7 +88,7 @@ def _send_link(email: str, next_path: str | None) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The sign-in form; a valid address gets a link by email, and the page never says whether it has an account."""
+    """The sign-in form: an allowed address gets a link; the page never says whether it has an account."""
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
@@ -89,14 +96,21 @@ def login():
         return render_template("auth/login.html", next=next_path)
     email = keys.normalise_email(request.form.get("email", ""))
     if not EMAIL.fullmatch(email) or len(email) > 254:
-        return render_template("auth/login.html", next=next_path, email=email,
-                               error="Enter an email address such as you@example.com."), 400
+        return render_template(
+            "auth/login.html",
+            next=next_path,
+            email=email,
+            error="Enter an email address such as you@example.com.",
+        ), 400
     config = current_app.config
     client = current_app.extensions["openqr.classifier"].client_address(request.environ)
     wait = _throttle().hit("client:" + client, config["OPENQR_LOGIN_LIMIT_PER_CLIENT"]) or _throttle().hit(
-        "email:" + email, config["OPENQR_LOGIN_LIMIT_PER_EMAIL"])
+        "email:" + email, config["OPENQR_LOGIN_LIMIT_PER_EMAIL"]
+    )
     if wait:
-        response = current_app.make_response((render_template("auth/too_many.html", minutes=-(-wait // 60)), 429))
+        response = current_app.make_response(
+            (render_template("auth/too_many.html", minutes=-(-wait // 60)), 429)
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     if may_sign_in(email):

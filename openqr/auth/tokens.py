@@ -52,7 +52,9 @@ def use(signed: str) -> str:
     row = peek(signed)
     # Conditional update: of two concurrent uses, exactly one changes the row.
     result = db.session.execute(
-        update(LoginToken).where(LoginToken.id == row.id, LoginToken.used_at.is_(None)).values(used_at=utcnow())
+        update(LoginToken)
+        .where(LoginToken.id == row.id, LoginToken.used_at.is_(None))
+        .values(used_at=utcnow())
     )
     if result.rowcount != 1:
         db.session.rollback()

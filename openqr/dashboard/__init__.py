@@ -33,14 +33,20 @@ def index():
 
 def _respond(template: str, status: int, title: str, message: str):
     """A readable error: the fragment for HTMX (swapped in place), the full page otherwise."""
-    return with_vary(make_response(render_template(template, title=title, message=message, status=status), status))
+    return with_vary(
+        make_response(render_template(template, title=title, message=message, status=status), status)
+    )
 
 
 @bp.errorhandler(DomainError)
 def domain_error(err: DomainError):
     titles = {404: "Not found", 409: "Already taken", 429: "Slow down"}
-    response = _respond("errors/_error.html" if is_htmx() else "errors/error.html", err.status,
-                        titles.get(err.status, "That did not work"), err.message)
+    response = _respond(
+        "errors/_error.html" if is_htmx() else "errors/error.html",
+        err.status,
+        titles.get(err.status, "That did not work"),
+        err.message,
+    )
     response.headers.update(getattr(err, "headers", {}) or {})
     return response
 
@@ -48,9 +54,12 @@ def domain_error(err: DomainError):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(err: CSRFError):
     """A stale or missing CSRF token: say how to recover instead of a bare 400."""
-    return _respond("errors/_error.html" if is_htmx() else "errors/error.html", 400,
-                    "Please reload the page",
-                    "This form expired or was sent from elsewhere (missing security token). Reload and try again.")
+    return _respond(
+        "errors/_error.html" if is_htmx() else "errors/error.html",
+        400,
+        "Please reload the page",
+        "This form expired or was sent from elsewhere (missing security token). Reload and try again.",
+    )
 
 
 @bp.app_template_filter("ago")
@@ -63,8 +72,13 @@ def ago(moment: dt.datetime | None) -> Markup:
     if seconds < 45:
         text = "just now"
     else:
-        for unit, size in (("year", 31536000), ("month", 2592000), ("day", 86400), ("hour", 3600),
-                           ("minute", 60)):
+        for unit, size in (
+            ("year", 31536000),
+            ("month", 2592000),
+            ("day", 86400),
+            ("hour", 3600),
+            ("minute", 60),
+        ):
             if seconds >= size:
                 n = round(seconds / size) if unit == "minute" else seconds // size
                 text = f"{n} {unit}{'s' if n != 1 else ''} ago"

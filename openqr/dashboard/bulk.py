@@ -37,7 +37,7 @@ def parse_lines(text: str) -> list[dict]:
             item["slug"] = cells[2]
         if cells[3]:
             item["tags"] = tags_from_text(cells[3], "bulk")
-        item["_extra"] = len([c for c in cells[len(COLUMNS):] if c])
+        item["_extra"] = len([c for c in cells[len(COLUMNS) :] if c])
         items.append(item)
     return items
 
@@ -95,13 +95,19 @@ def bulk_post():
     if not items:
         return _render(400, text=text, message="Paste at least one line, or choose a CSV file.")
     if len(items) > codes.MAX_BULK:
-        return _render(400, text=text, message=f"At most {codes.MAX_BULK} lines at a time; you sent {len(items)}.")
+        return _render(
+            400, text=text, message=f"At most {codes.MAX_BULK} lines at a time; you sent {len(items)}."
+        )
     rows = preview_rows(items)
     bad = sum(1 for row in rows if row["error"])
     if request.form.get("action") != "create" or bad:
         message = f"{bad} of {len(rows)} lines need fixing; nothing was created." if bad else None
-        return _render(400 if bad and request.form.get("action") == "create" else 200,
-                       text=text, rows=rows, message=message)
+        return _render(
+            400 if bad and request.form.get("action") == "create" else 200,
+            text=text,
+            rows=rows,
+            message=message,
+        )
     try:
         created = codes.bulk_create(current_user, {"codes": [row["item"] for row in rows]})
     except ValidationError as err:
@@ -143,8 +149,16 @@ def export_zip():
         for code, name in zip(selected, safe_names(selected), strict=True):
             params = qr.parse_query({"size": "1024"}, style=code.style or {}, data=codes.short_url(code))
             archive.writestr(f"{name}.png", qr.render(params))
-            writer.writerow([f"{name}.png", codes.short_url(code), code.destination, code.label or "", code.slug,
-                             "|".join(code.tags)])
+            writer.writerow(
+                [
+                    f"{name}.png",
+                    codes.short_url(code),
+                    code.destination,
+                    code.label or "",
+                    code.slug,
+                    "|".join(code.tags),
+                ]
+            )
         archive.writestr("codes.csv", table.getvalue())
     response = Response(buffer.getvalue(), mimetype="application/zip")
     response.headers["Content-Disposition"] = 'attachment; filename="openqr-codes.zip"'

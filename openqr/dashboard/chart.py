@@ -14,8 +14,8 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 10, 12, 28
 def _nice_max(value: int) -> int:
     """A round top for the y axis (1, 2, 5 x 10^n) at or above `value`."""
     if value <= 4:
-        return max(value, 1) if value > 1 else 2 if value else 4
-    power = 10 ** int(math.floor(math.log10(value)))
+        return 4
+    power = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power:
             return int(step * power)
@@ -60,8 +60,12 @@ def bar_chart(daily: list[dict]) -> Markup:
         x = LEFT + i * slot + slot / 2
         day = dt.date.fromisoformat(daily[i]["day"])
         anchor = "start" if k == 0 else "end" if k == labels - 1 else "middle"
-        parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
-                     f'{escape(_day_label(day, count))}</text>')
-    parts.append(f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
+        parts.append(
+            f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
+            f"{escape(_day_label(day, count))}</text>"
+        )
+    parts.append(
+        f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>'
+    )
     parts.append("</svg>")
     return Markup("".join(parts))

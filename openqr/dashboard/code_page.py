@@ -27,23 +27,40 @@ def _days() -> int:
 
 
 def _style_values(code) -> dict:
-    style = {**{"dark": qr.QrParams.dark, "light": qr.QrParams.light, "ecc": qr.QrParams.ecc,
-                "margin": qr.QrParams.margin}, **(code.style or {})}
+    style = {
+        **{
+            "dark": qr.QrParams.dark,
+            "light": qr.QrParams.light,
+            "ecc": qr.QrParams.ecc,
+            "margin": qr.QrParams.margin,
+        },
+        **(code.style or {}),
+    }
     return style
 
 
-def _context(code, days: int, *, style_form: dict | None = None, errors: dict | None = None,
-             saved: bool = False) -> dict:
+def _context(
+    code, days: int, *, style_form: dict | None = None, errors: dict | None = None, saved: bool = False
+) -> dict:
     summary = analytics.scan_summary(code, days)
     data = summary["analytics"]
     for key in ("by_country",):
         data[key] = [{**row, "name": country_name(row["value"])} for row in data[key]]
     preview = qr.parse_query({"size": "512"}, style=code.style or {}, data=codes.short_url(code))
     return {
-        "code": code, "days": days, "windows": WINDOWS, "summary": summary, "chart": bar_chart(data["daily"]),
-        "top_country": country_name(summary["scans"]["topCountry"]) if summary["scans"]["topCountry"] else None,
-        "style": style_form or _style_values(code), "errors": errors or {}, "saved": saved,
-        "version": qr.etag(preview).strip('"')[:12], "sizes": DOWNLOAD_SIZES,
+        "code": code,
+        "days": days,
+        "windows": WINDOWS,
+        "summary": summary,
+        "chart": bar_chart(data["daily"]),
+        "top_country": country_name(summary["scans"]["topCountry"])
+        if summary["scans"]["topCountry"]
+        else None,
+        "style": style_form or _style_values(code),
+        "errors": errors or {},
+        "saved": saved,
+        "version": qr.etag(preview).strip('"')[:12],
+        "sizes": DOWNLOAD_SIZES,
         "short_url": codes.short_url(code),
     }
 
@@ -60,16 +77,24 @@ def style(code_id: str):
     """Save the style controls to the code and send back the controls with the new preview."""
     item = codes.get_code(current_user, code_id)
     form = request.form
-    wanted = {"dark": form.get("dark", ""), "light": form.get("light", ""), "ecc": form.get("ecc", ""),
-              "margin": form.get("margin", "")}
+    wanted = {
+        "dark": form.get("dark", ""),
+        "light": form.get("light", ""),
+        "ecc": form.get("ecc", ""),
+        "margin": form.get("margin", ""),
+    }
     if form.get("transparent"):
         wanted["light"] = qr.TRANSPARENT
     try:
         item = codes.update_code(current_user, code_id, {"style": wanted})
     except DomainError as err:
         db.session.rollback()
-        return page_or_block("dashboard/code.html", "style", status=err.status,
-                             **_context(item, _days(), style_form=wanted, errors=field_errors(err)))
+        return page_or_block(
+            "dashboard/code.html",
+            "style",
+            status=err.status,
+            **_context(item, _days(), style_form=wanted, errors=field_errors(err)),
+        )
     if not is_htmx():
         return hx_redirect(url_for("dashboard.code", code_id=code_id))
     return page_or_block("dashboard/code.html", "style", **_context(item, _days(), saved=True))

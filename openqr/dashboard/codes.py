@@ -31,17 +31,28 @@ def _filters() -> dict:
 
 
 def _account_tags() -> list[str]:
-    return list(db.session.execute(
-        select(CodeTag.tag).join(Code, Code.id == CodeTag.code_id)
-        .where(Code.account_id == current_user.id).distinct().order_by(CodeTag.tag)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(CodeTag.tag)
+            .join(Code, Code.id == CodeTag.code_id)
+            .where(Code.account_id == current_user.id)
+            .distinct()
+            .order_by(CodeTag.tag)
+        ).scalars()
+    )
 
 
 def list_context(form: dict | None = None, errors: dict | None = None, created: Code | None = None) -> dict:
     """Everything the codes page shows: one list query plus one scan-count query for the page."""
     f = _filters()
-    rows = codes.list_codes(current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE,
-                            tag=f["tag"] or None, folder_id=f["folder"] or None, q=f["q"] or None)
+    rows = codes.list_codes(
+        current_user,
+        limit=PAGE_SIZE + 1,
+        offset=(f["page"] - 1) * PAGE_SIZE,
+        tag=f["tag"] or None,
+        folder_id=f["folder"] or None,
+        q=f["q"] or None,
+    )
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     folder_list = [folder for folder, _n in folders.list_folders(current_user)]
@@ -71,7 +82,6 @@ def codes_page():
     return page_or_block("dashboard/codes.html", "results", **list_context())
 
 
-
 @bp.post("/codes")
 def create():
     """Create a code from the form; errors come back beside their fields."""
@@ -87,12 +97,22 @@ def create():
     return page_or_block("dashboard/codes.html", "page", **list_context(created=code))
 
 
-def _row(code: Code, *, editing: bool = False, form: dict | None = None, errors: dict | None = None,
-         status: int = 200):
+def _row(
+    code: Code,
+    *,
+    editing: bool = False,
+    form: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+):
     folder_list = [folder for folder, _n in folders.list_folders(current_user)]
     context = {
-        "code": code, "editing": editing, "form": form or {}, "errors": errors or {},
-        "counts": analytics.scan_counts([code.id]), "folders": folder_list,
+        "code": code,
+        "editing": editing,
+        "form": form or {},
+        "errors": errors or {},
+        "counts": analytics.scan_counts([code.id]),
+        "folders": folder_list,
         "folder_names": {folder.id: folder.name for folder in folder_list},
     }
     return page_or_block("dashboard/row.html", "row", status=status, **context)
@@ -111,10 +131,15 @@ def edit(code_id: str):
     if request.method == "GET":
         return _row(code, editing=True)
     try:
-        code = codes.update_code(current_user, code_id, code_body(request.form, creating=False))
+        body = code_body(request.form, creating=False)
+        if body.get("slug") == code.slug:
+            del body["slug"]  # unchanged: random slugs (mixed case) would fail the custom-slug rule
+        code = codes.update_code(current_user, code_id, body)
     except DomainError as err:
         db.session.rollback()
-        return _row(code, editing=True, form=request.form.to_dict(), errors=field_errors(err), status=err.status)
+        return _row(
+            code, editing=True, form=request.form.to_dict(), errors=field_errors(err), status=err.status
+        )
     if not is_htmx():
         return hx_redirect(url_for("dashboard.codes"))
     return _row(code)
@@ -149,5 +174,7 @@ def image(code_id: str, fmt: str):
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = "private, no-cache"
     if request.args.get("download"):
-        response.headers["Content-Disposition"] = f'attachment; filename="{code.slug}-{params.size}.{params.format}"'
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{code.slug}-{params.size}.{params.format}"'
+        )
     return response

@@ -19,6 +19,11 @@ def render_block(template_name: str, block: str, **context) -> str:
     app = current_app._get_current_object()
     template = app.jinja_env.get_template(template_name)
     app.update_template_context(context)
+    # A block rendered alone skips the page's top-level `{% from "macros.html" import ... %}`.
+    macros = app.jinja_env.get_template("macros.html").module
+    for name in dir(macros):
+        if not name.startswith("_"):
+            context.setdefault(name, getattr(macros, name))
     return "".join(template.blocks[block](template.new_context(context)))
 
 
