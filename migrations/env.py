@@ -1,7 +1,9 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy import text
 
 from alembic import context
 
@@ -18,12 +20,7 @@ logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.get_engine()
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
+    return current_app.extensions['migrate'].db.engine
 
 
 def get_engine_url():
@@ -51,6 +48,32 @@ def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
     return target_db.metadata
+
+
+# Any fixed 64-bit number: processes upgrading one PostgreSQL database take turns on it.
+MIGRATION_LOCK_ID = 0x4F70656E5152  # "OpenQR"
+
+
+@contextmanager
+def migration_lock(connection):
+    """Run one upgrade at a time per PostgreSQL database.
+
+    Several app processes may start at once and each runs `upgrade()`: the first takes
+    the lock and migrates; the others wait, then find the database at head and do nothing.
+    SQLite needs nothing: its write lock already lets one migration run at a time.
+    """
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    connection.commit()  # a session-level lock: it outlives this transaction
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()  # only left open when the upgrade failed
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
 
 
 def run_migrations_offline():
@@ -105,8 +128,9 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        with migration_lock(connection):
+            with context.begin_transaction():
+                context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -1,18 +1,80 @@
-"""Shared fixtures: an app with a fresh database per test, clients, keys."""
+"""Shared fixtures: an app with a fresh database per test, clients, keys.
+
+The suite runs on SQLite, or on PostgreSQL with `OPENQR_TEST_DB=postgresql` (see
+tests/databases.py). Either way the schema comes from the migrations, applied once per
+run: SQLite tests each get a copy of a migrated file; PostgreSQL tests share the run's
+own database and start from truncated tables.
+"""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+from sqlalchemy import text
 
 from openqr import create_app
 from openqr.extensions import db
 from openqr.keys import create_key, get_or_create_account
 
+from . import databases
+
+# Set once per run by the `migrated_database` fixture.
+_run = {"postgresql_url": None, "sqlite_template": None}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database(tmp_path_factory):
+    """The run's migrated database: a PostgreSQL database of its own, or a SQLite file to copy."""
+    tmp = tmp_path_factory.mktemp("migrated")
+    if databases.ON_POSTGRESQL:
+        url = databases.create_postgresql_database()
+        _run["postgresql_url"] = url
+        try:
+            databases.upgrade(url, tmp)
+            yield url
+        finally:
+            _run["postgresql_url"] = None
+            databases.drop_postgresql_database(url)
+    else:
+        template = tmp / "template.db"
+        databases.upgrade(f"sqlite:///{template}", tmp)
+        _run["sqlite_template"] = template
+        yield f"sqlite:///{template}"
+
+
+def database_url(tmp_path) -> str:
+    """The URL a test's app (or a server process it starts) uses: the run's PostgreSQL
+    database, or a SQLite file in the test's own folder."""
+    return _run["postgresql_url"] or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def empty_database(tmp_path) -> str:
+    """`database_url(tmp_path)`, migrated and with no rows."""
+    url = database_url(tmp_path)
+    if databases.ON_POSTGRESQL:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                _truncate(connection)
+        finally:
+            engine.dispose()
+    else:
+        shutil.copyfile(_run["sqlite_template"], tmp_path / "test.db")
+    return url
+
+
+def _truncate(connection) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
 
 def make_app(tmp_path, **overrides):
     config = {
         "TESTING": True,
-        "OPENQR_DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "OPENQR_DATABASE_URL": database_url(tmp_path),
         "OPENQR_SECRET_KEY": "test-secret",
         "OPENQR_BASE_URL": "http://qr.test",
         "OPENQR_SHORT_BASE_URL": "https://go.test",
@@ -23,9 +85,8 @@ def make_app(tmp_path, **overrides):
 
 @pytest.fixture
 def app(tmp_path):
+    empty_database(tmp_path)  # at the start, so a test never sees an earlier one's rows
     app = make_app(tmp_path)
-    with app.app_context():
-        db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
