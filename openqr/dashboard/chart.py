@@ -38,7 +38,7 @@ def bar_chart(daily: list[dict]) -> Markup:
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="Scans per day: {total} in {count} days" xmlns="http://www.w3.org/2000/svg">'
     ]
-    ticks = sorted({0, top // 2 if top % 2 == 0 else top / 2, top})
+    ticks = sorted({0, top} | ({top // 2} if top % 2 == 0 else set()))
     for tick in ticks:
         y = TOP + plot_h - plot_h * tick / top
         label = f"{tick:g}"
