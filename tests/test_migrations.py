@@ -1,0 +1,124 @@
+"""The migrations build exactly the models' schema, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+
+from openqr import create_app
+from openqr.extensions import db
+
+from . import databases
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PY = ROOT / "migrations" / "env.py"
+FLASK = [sys.executable, "-m", "flask"]
+
+
+@pytest.fixture
+def empty_url(tmp_path):
+    """A database with no tables at all, of the kind the run is on."""
+    if databases.ON_POSTGRESQL:
+        url = databases.create_postgresql_database("mig")
+        yield url
+        databases.drop_postgresql_database(url)
+    else:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+def _app(url, tmp_path):
+    return create_app(
+        {"OPENQR_DATABASE_URL": url, "OPENQR_SECRET_KEY": "test-secret"},
+        instance_path=str(tmp_path / "instance"),
+    )
+
+
+def _differences(url):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_migrations_build_the_models_schema(empty_url, tmp_path):
+    app = _app(empty_url, tmp_path)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert _differences(empty_url) == []
+
+
+def test_downgrade_to_nothing_and_up_again(empty_url, tmp_path):
+    app = _app(empty_url, tmp_path)
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        db.engine.dispose()
+    assert _differences(empty_url) == []
+
+
+@pytest.mark.skipif(
+    not databases.ON_POSTGRESQL, reason="the advisory lock is PostgreSQL's; SQLite needs none"
+)
+def test_processes_starting_together_take_turns(empty_url, tmp_path):
+    """Three `flask db upgrade` at once wait for the migration lock; then one migrates, two find it done."""
+    lock_id = int(re.search(r"MIGRATION_LOCK_ID = (0x[0-9A-Fa-f]+)", ENV_PY.read_text()).group(1), 16)
+    env = {
+        **os.environ,
+        "OPENQR_DATABASE_URL": empty_url,
+        "OPENQR_SECRET_KEY": "test-secret",
+        "OPENQR_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    holder = create_engine(empty_url, isolation_level="AUTOCOMMIT")
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            processes = [
+                subprocess.Popen(
+                    [*FLASK, "db", "upgrade"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                for _ in range(3)
+            ]
+            try:
+                deadline = time.monotonic() + 30
+                waiting = 0
+                while waiting < 3 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    waiting = connection.execute(
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )
+                    ).scalar()
+                assert waiting == 3, [p.poll() for p in processes]
+                assert inspect(connection).get_table_names() == []
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+            outputs = [process.communicate(timeout=60)[0] for process in processes]
+    finally:
+        holder.dispose()
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1, outputs
+    assert _differences(empty_url) == []
