@@ -1,0 +1,195 @@
+"""Magic-link sign-in: the link, its expiry and single use, sign-up policy, throttling, sign-out."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import itsdangerous.timed
+import pytest
+from sqlalchemy import select
+
+from openqr.extensions import db
+from openqr.keys import get_or_create_account
+from openqr.models import Account, LoginToken
+
+from .conftest import make_app
+from .htmlparse import Page
+
+
+@pytest.fixture
+def auth_app(tmp_path):
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def web(auth_app):
+    return auth_app.test_client()
+
+
+def request_link(client, caplog, email="person@example.com") -> str | None:
+    """Ask for a link; return its path as logged (no SMTP configured), or None when none was sent."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="openqr.auth"):
+        response = client.post("/login", data={"email": email})
+    assert response.status_code in (200, 429)
+    found = re.search(r"http://qr\.test(/login/\S+)", caplog.text)
+    return found.group(1) if found else None
+
+
+def test_front_door_goes_to_sign_in(web):
+    response = web.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    page = Page(web.get("/login").text)
+    assert page.has("input", name="email", type="email")
+    assert page.has("label", for_="f-email")
+    assert "Sign in to OpenQR" in page.text
+
+
+def test_link_signs_in_once(web, caplog):
+    path = request_link(web, caplog)
+    assert path
+    confirm = web.get(path)  # a prefetching mail scanner does only this
+    assert confirm.status_code == 200
+    assert Page(confirm.text).has("button", type="submit")
+    assert web.get(path).status_code == 200  # still unused
+    response = web.post(path)
+    assert response.status_code == 303 and response.headers["Location"] == "/codes"
+    assert web.get("/codes").status_code == 200
+    again = web.post(path)
+    assert again.status_code == 400
+    assert "already used" in Page(again.text).text
+
+
+def test_link_expires_after_15_minutes(web, caplog, monkeypatch):
+    path = request_link(web, caplog)
+    real = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() + 15 * 60 + 5)
+    response = web.post(path)
+    assert response.status_code == 400
+    assert "expired" in Page(response.text).text
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: real() + 14 * 60)
+    assert web.post(path).status_code == 303
+
+
+def test_wrong_signature_is_refused(web, caplog):
+    path = request_link(web, caplog)
+    token = path.rsplit("/", 1)[1]
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    response = web.post("/login/" + forged)
+    assert response.status_code == 400
+    assert "not valid" in Page(response.text).text
+    assert web.get("/codes").status_code == 302
+
+
+def test_same_page_whether_or_not_the_account_exists(auth_app, web, caplog):
+    auth_app.config["OPENQR_SIGNUPS"] = "closed"
+    with auth_app.app_context():
+        get_or_create_account("known@example.com")
+        db.session.commit()
+    known = web.post("/login", data={"email": "known@example.com"})
+    unknown = web.post("/login", data={"email": "unknown@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert Page(known.text).text.replace("known@", "X@").replace("unX@", "X@") == \
+        Page(unknown.text).text.replace("unknown@", "X@")
+
+
+def test_closed_signups_send_links_only_to_existing_accounts(auth_app, web, caplog):
+    auth_app.config["OPENQR_SIGNUPS"] = "closed"
+    assert request_link(web, caplog, "stranger@example.com") is None
+    with auth_app.app_context():
+        get_or_create_account("member@example.com")
+        db.session.commit()
+    assert request_link(web, caplog, "member@example.com")
+    with auth_app.app_context():
+        assert db.session.execute(select(Account).where(Account.email == "stranger@example.com")).first() is None
+
+
+@pytest.mark.parametrize("email, allowed", [
+    ("ann@example.com", True), ("ANN@Example.com", True), ("ann@example.org", False), ("ann@sub.example.com", False),
+])
+def test_allowed_email_patterns(auth_app, web, caplog, email, allowed):
+    auth_app.config["OPENQR_ALLOWED_EMAILS"] = ("*@example.com",)
+    assert (request_link(web, caplog, email) is not None) is allowed
+
+
+def test_throttled_per_address_with_readable_429(auth_app, web, caplog):
+    auth_app.config["OPENQR_LOGIN_LIMIT_PER_EMAIL"] = 2
+    assert request_link(web, caplog, "a@example.com")
+    assert request_link(web, caplog, "a@example.com")
+    response = web.post("/login", data={"email": "a@example.com"})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many sign-in requests" in Page(response.text).text
+    assert request_link(web, caplog, "b@example.com")  # another address is not held up
+
+
+def test_throttled_per_client(auth_app, web):
+    auth_app.config["OPENQR_LOGIN_LIMIT_PER_CLIENT"] = 3
+    statuses = [web.post("/login", data={"email": f"p{i}@example.com"}).status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_bad_address_is_explained(web):
+    response = web.post("/login", data={"email": "not-an-email"})
+    assert response.status_code == 400
+    assert "Enter an email address" in Page(response.text).text
+
+
+def test_sign_out_kills_old_cookies(auth_app, web, caplog):
+    web.post(request_link(web, caplog))
+    stolen = auth_app.test_client()
+    stolen.set_cookie("session", web.get_cookie("session").value, domain="localhost")
+    assert stolen.get("/codes").status_code == 200
+    response = web.post("/logout")
+    assert response.status_code == 303
+    assert web.get("/codes").status_code == 302
+    assert stolen.get("/codes").status_code == 302  # the copied cookie died with the session version
+
+
+def test_logged_link_when_no_smtp(web, caplog):
+    path = request_link(web, caplog)
+    assert path and any(r.levelno == logging.WARNING and r.name == "openqr.auth" for r in caplog.records)
+
+
+def test_mail_has_text_and_html_parts(auth_app, monkeypatch):
+    from openqr import mail
+
+    sent = []
+    monkeypatch.setattr(mail, "send", lambda config, to, subject, text, html: sent.append((to, text, html)))
+    auth_app.config["OPENQR_SMTP_HOST"] = "smtp.example.com"
+    client = auth_app.test_client()
+    client.post("/login", data={"email": "mail@example.com"})
+    to, text, html = sent[0]
+    assert to == "mail@example.com"
+    assert "/login/" in text and "<a href=" in html
+    message = mail.build_message(auth_app.config, to, "s", text, html)
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_next_is_kept_but_only_on_this_site(web, caplog):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="openqr.auth"):
+        web.post("/login", data={"email": "n@example.com", "next": "//evil.example/x"})
+    path = re.search(r"http://qr\.test(/login/\S+)", caplog.text).group(1)
+    assert "evil" not in path
+    assert web.post(path).headers["Location"] == "/codes"
+
+
+def test_csrf_is_required_for_sign_in(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.create_all()
+    response = app.test_client().post("/login", data={"email": "x@example.com"})
+    assert response.status_code == 400
+    assert "security token" in Page(response.text).text
+    with app.app_context():
+        assert db.session.execute(select(LoginToken)).first() is None
+        db.engine.dispose()
