@@ -30,7 +30,11 @@ class Page(HTMLParser):
             self.chunks.append(data)
 
     def find_all(self, tag: str, **attrs) -> list[dict]:
-        return [a for t, a in self.elements if t == tag and all(a.get(k.rstrip("_")) == v for k, v in attrs.items())]
+        return [
+            a
+            for t, a in self.elements
+            if t == tag and all(a.get(k.rstrip("_")) == v for k, v in attrs.items())
+        ]
 
     def has(self, tag: str, **attrs) -> bool:
         return bool(self.find_all(tag, **attrs))

@@ -97,8 +97,9 @@ def test_same_page_whether_or_not_the_account_exists(auth_app, web, caplog):
     known = web.post("/login", data={"email": "known@example.com"})
     unknown = web.post("/login", data={"email": "unknown@example.com"})
     assert known.status_code == unknown.status_code == 200
-    assert Page(known.text).text.replace("known@", "X@").replace("unX@", "X@") == \
-        Page(unknown.text).text.replace("unknown@", "X@")
+    assert Page(known.text).text.replace("known@", "X@").replace("unX@", "X@") == Page(
+        unknown.text
+    ).text.replace("unknown@", "X@")
 
 
 def test_closed_signups_send_links_only_to_existing_accounts(auth_app, web, caplog):
@@ -109,12 +110,20 @@ def test_closed_signups_send_links_only_to_existing_accounts(auth_app, web, capl
         db.session.commit()
     assert request_link(web, caplog, "member@example.com")
     with auth_app.app_context():
-        assert db.session.execute(select(Account).where(Account.email == "stranger@example.com")).first() is None
+        assert (
+            db.session.execute(select(Account).where(Account.email == "stranger@example.com")).first() is None
+        )
 
 
-@pytest.mark.parametrize("email, allowed", [
-    ("ann@example.com", True), ("ANN@Example.com", True), ("ann@example.org", False), ("ann@sub.example.com", False),
-])
+@pytest.mark.parametrize(
+    "email, allowed",
+    [
+        ("ann@example.com", True),
+        ("ANN@Example.com", True),
+        ("ann@example.org", False),
+        ("ann@sub.example.com", False),
+    ],
+)
 def test_allowed_email_patterns(auth_app, web, caplog, email, allowed):
     auth_app.config["OPENQR_ALLOWED_EMAILS"] = ("*@example.com",)
     assert (request_link(web, caplog, email) is not None) is allowed
