@@ -1,0 +1,162 @@
+"""Two real waitress processes on one PostgreSQL database stay correct together.
+
+Both start at once on an empty database (so they also race the migrations), then:
+the hourly create limit holds across both, a custom slug goes to exactly one of two
+racing creates, an edit made through one is served by the other within a second, and
+every scan answered by either is counted exactly once after both stop with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import cycle
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select
+
+from openqr import create_app
+from openqr.extensions import db
+from openqr.models import Scan, ScanDay, ScanDayValue
+
+from . import databases
+from .conftest import new_key
+from .servers import PHONE, AppProcess
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not databases.POSTGRESQL_URL, reason=databases.NO_POSTGRESQL),
+    pytest.mark.skipif(
+        bool(databases.POSTGRESQL_URL) and not databases.ON_POSTGRESQL,
+        reason="runs in the PostgreSQL pass (OPENQR_TEST_DB=postgresql, as `make test` does)",
+    ),
+]
+
+CREATE_LIMIT = 20
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Two app processes on a fresh PostgreSQL database; yields (url, [process A, process B])."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    url = databases.create_postgresql_database("mp")
+    servers = [
+        AppProcess(tmp, name, url, OPENQR_CREATE_LIMIT=str(CREATE_LIMIT), OPENQR_THREADS="16")
+        for name in "ab"
+    ]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield url, servers
+    finally:
+        for server in servers:
+            server.stop()
+        databases.drop_postgresql_database(url)
+
+
+@pytest.fixture(scope="module")
+def local_app(cluster, tmp_path_factory):
+    """An app in this process on the same database, for keys and for reading rows."""
+    url, _servers = cluster
+    app = create_app(
+        {"OPENQR_DATABASE_URL": url, "OPENQR_SECRET_KEY": "test-secret"},
+        instance_path=str(tmp_path_factory.mktemp("local") / "instance"),
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _create(base: str, key: str, **fields) -> requests.Response:
+    body = {"destination": "https://example.com/landing", **fields}
+    return requests.post(base + "/v1/dynamic", json=body, headers=_auth(key), timeout=30)
+
+
+def _scan(base: str, slug: str) -> requests.Response:
+    return requests.get(f"{base}/{slug}", headers={"User-Agent": PHONE}, allow_redirects=False, timeout=30)
+
+
+def test_hourly_create_limit_holds_across_processes(cluster, local_app):
+    _url, servers = cluster
+    key = new_key(local_app, "limits@example.com")
+    bases = [server.url for _, server in zip(range(2 * CREATE_LIMIT), cycle(servers), strict=False)]
+    with ThreadPoolExecutor(max_workers=2 * CREATE_LIMIT) as pool:
+        statuses = list(pool.map(lambda base: _create(base, key).status_code, bases))
+    assert sorted(statuses) == [201] * CREATE_LIMIT + [429] * CREATE_LIMIT
+
+
+def test_one_custom_slug_goes_to_exactly_one_racing_create(cluster, local_app):
+    _url, (a, b) = cluster
+    key = new_key(local_app, "slugs@example.com")
+    for round_ in range(5):
+        slug = f"race-{round_}"
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            responses = list(pool.map(lambda base, s=slug: _create(base, key, slug=s), (a.url, b.url)))
+        assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+        loser = next(r for r in responses if r.status_code == 409)
+        assert loser.json()["error"] and loser.json()["field"] == "slug"
+
+
+def test_an_edit_through_one_process_is_served_by_the_other_within_a_second(cluster, local_app):
+    _url, (a, b) = cluster
+    key = new_key(local_app, "edits@example.com")
+    code = _create(a.url, key, destination="https://example.com/before").json()
+    for _ in range(3):  # B has served (and may keep) the old destination
+        assert _scan(b.url, code["slug"]).headers["Location"] == "https://example.com/before"
+    patched = requests.patch(
+        f"{a.url}/v1/dynamic/{code['id']}",
+        json={"destination": "https://example.com/after"},
+        headers=_auth(key),
+        timeout=30,
+    )
+    assert patched.status_code == 200
+    changed_at = time.monotonic()
+    while True:
+        location = _scan(b.url, code["slug"]).headers["Location"]
+        waited = time.monotonic() - changed_at
+        if location == "https://example.com/after":
+            break
+        assert waited <= 1.0, f"process B still sends visitors to {location} after {waited:.2f} s"
+        time.sleep(0.02)
+    assert waited <= 1.0
+
+
+def test_concurrent_scans_are_each_counted_once_after_a_graceful_stop(cluster, local_app):
+    """Runs last: it stops both processes."""
+    url, servers = cluster
+    key = new_key(local_app, "scans@example.com")
+    codes = [_create(servers[0].url, key).json() for _ in range(3)]
+    jobs = [(server.url, code["slug"]) for code in codes for server in servers for _ in range(60)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(lambda job: _scan(*job).status_code, jobs))
+    assert set(statuses) == {302}
+    exits = [server.stop() for server in servers]
+    assert all(status in (0, -signal.SIGTERM) for status in exits), exits  # stopped, not killed
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            for code in codes:
+                raw = connection.execute(select(func.count()).where(Scan.code_id == code["id"])).scalar()
+                daily = connection.execute(
+                    select(func.sum(ScanDay.n)).where(ScanDay.code_id == code["id"])
+                ).scalar()
+                by_dimension = dict(
+                    connection.execute(
+                        select(ScanDayValue.dimension, func.sum(ScanDayValue.n))
+                        .where(ScanDayValue.code_id == code["id"])
+                        .group_by(ScanDayValue.dimension)
+                    ).all()
+                )
+                expected = statuses.count(302) // len(codes)
+                assert (raw, daily) == (expected, expected), code["slug"]
+                assert by_dimension == {"country": expected, "device": expected, "referrer": expected}
+    finally:
+        engine.dispose()
