@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     from .api import ALL_BLUEPRINTS as api_blueprints
     from .api import bp as api_bp
     from .api import http_error_as_json
+    from .api.openapi import docs_bp
     from .redirect import bp as redirect_bp
 
     app.extensions["openqr.classifier"] = scans.ScanClassifier(
@@ -90,6 +91,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
     app.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
     app.register_blueprint(redirect_bp)
     from .auth import bp as auth_bp
     from .dashboard import bp as dashboard_bp

@@ -109,7 +109,7 @@ def clean_tags(value: object) -> list[str]:
 def clean_folder_id(account: Account, value: object) -> str | None:
     if value is None:
         return None
-    folder = db.session.get(Folder, value) if isinstance(value, str) else None
+    folder = db.session.get(Folder, value) if isinstance(value, str) and "\x00" not in value else None
     if folder is None or folder.account_id != account.id:
         raise ValidationError("No such folder.", field="folder_id", code="invalid_folder")
     return value
@@ -236,7 +236,8 @@ def bulk_create(account: Account, data: object) -> list[Code]:
 
 
 def get_code(account: Account, code_id: str) -> Code:
-    code = db.session.get(Code, code_id) if isinstance(code_id, str) else None
+    # A NUL can never be in an id, and PostgreSQL refuses it in a query: no such code.
+    code = db.session.get(Code, code_id) if isinstance(code_id, str) and "\x00" not in code_id else None
     if code is None or code.account_id != account.id:
         raise NotFound("No such code.")
     return code

@@ -20,6 +20,8 @@ def clean_name(data: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("Folder name is required.", field="name")
     name = " ".join(name.split())
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValidationError("Folder name must not contain control characters.", field="name")
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"Folder name must be at most {MAX_NAME_LENGTH} characters.", field="name")
     return name
@@ -43,7 +45,9 @@ def list_folders(account: Account) -> list[tuple[Folder, int]]:
 
 
 def get_folder(account: Account, folder_id: str) -> Folder:
-    folder = db.session.get(Folder, folder_id) if isinstance(folder_id, str) else None
+    # A NUL can never be in an id, and PostgreSQL refuses it in a query: no such folder.
+    usable = isinstance(folder_id, str) and "\x00" not in folder_id
+    folder = db.session.get(Folder, folder_id) if usable else None
     if folder is None or folder.account_id != account.id:
         raise NotFound("No such folder.")
     return folder

@@ -1,11 +1,11 @@
 """The JSON `/v1` API: Bearer-key auth, JSON errors, and the route modules beside this file."""
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import keys
 from ..errors import DomainError
-from . import codes, folders, images
+from . import codes, folders, images, openapi
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.register_blueprint(codes.bp)
@@ -15,7 +15,13 @@ bp.register_blueprint(images.bp)
 ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp)
 
 # Paths under /v1 that anyone may read (the published contract).
-PUBLIC_ENDPOINTS: set[str] = set()
+PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of this API (public)."""
+    return openapi.spec(current_app.config["OPENQR_BASE_URL"])
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):

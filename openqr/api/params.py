@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -12,9 +14,18 @@ def json_body() -> object:
     """The request's JSON value; 415 when it is not JSON, 400 when it does not parse."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: no request needs that
+        body = None
     if body is None:
         raise ValidationError("The body is not valid JSON.", code="invalid_json")
+    try:
+        # "\ud800" parses to a lone surrogate, which no database or JSON answer can encode.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("The body contains an unpaired surrogate (\\ud800-\\udfff).",
+                              code="invalid_json") from None
     return body
 
 
@@ -37,4 +48,6 @@ def str_arg(name: str, max_length: int = 200) -> str | None:
         return None
     if len(raw) > max_length:
         raise ValidationError(f"'{name}' must be at most {max_length} characters.", field=name)
+    if "\x00" in raw:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
+        raise ValidationError(f"'{name}' must not contain a NUL character.", field=name)
     return raw

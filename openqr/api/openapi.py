@@ -1,0 +1,633 @@
+"""The published contract of `/v1`: an OpenAPI 3.1 document built from the rules it describes.
+
+Limits come from the modules that enforce them (codes, folders, qr, analytics), so the
+document cannot drift from the code; tests/test_schemathesis.py fuzzes the app against it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Blueprint, render_template
+
+from .. import analytics, codes, folders, qr
+from ..destinations import MAX_LENGTH as DESTINATION_MAX
+
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+COLOUR = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
+CUSTOM_SLUG = "^[a-z0-9]+(-[a-z0-9]+)*$"
+INT_TEXT = "^[+-]?[0-9]{1,9}$"
+# The vendored renderer under static/vendor/ (see its LICENSE there).
+SWAGGER_UI = "vendor/swagger-ui-dist-5.32.0"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    return _json(_ref("Error"), description, headers)
+
+
+def _header(description: str, schema: dict | None = None, required: bool = True) -> dict:
+    return {"description": description, "required": required, "schema": schema or {"type": "string"}}
+
+
+RATE_HEADERS = {
+    "X-RateLimit-Limit": _header(
+        "Actions allowed per rolling hour.", {"type": "string", "pattern": "^[0-9]+$"}
+    ),
+    "X-RateLimit-Remaining": _header(
+        "Actions left in the window.", {"type": "string", "pattern": "^[0-9]+$"}
+    ),
+    "X-RateLimit-Reset": _header(
+        "Unix time at which the oldest counted action leaves the window.",
+        {"type": "string", "pattern": "^[0-9]+$"},
+    ),
+}
+
+RESPONSES = {
+    "BadRequest": _error("Bad input: `field` names the culprit when there is one."),
+    "Unauthorized": _error(
+        "Missing, unknown or revoked API key.",
+        {"WWW-Authenticate": _header('Always `Bearer realm="openqr"`.')},
+    ),
+    "NotFound": _error("No such resource in this account (another account's ids answer 404 too)."),
+    "MethodNotAllowed": _error(
+        "The path exists but not with this method.", {"Allow": _header("The methods this path allows.")}
+    ),
+    "Conflict": _error("The slug is already taken (`error` is `slug_taken`)."),
+    "TooLarge": _error(
+        "The body is larger than the server's limit (`OPENQR_MAX_BODY_BYTES`, 1 MiB by default)."
+    ),
+    "NotJson": _error("The body was not sent as `Content-Type: application/json`."),
+    "RateLimited": _error(
+        "Rate limited: wait `Retry-After` seconds.",
+        {
+            "Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": "^[0-9]+$"}),
+            **RATE_HEADERS,
+        },
+    ),
+    "Deleted": _json(_ref("Deleted"), "Deleted."),
+}
+
+
+def _responses(ok: dict, *extra: str, body: bool = False, public: bool = False) -> dict:
+    """The answers of one operation: its own plus the shared error answers it can give."""
+    names = ([] if public else ["401"]) + ["405", *extra]
+    if body:
+        names += ["400", "413", "415"]
+    shared = {
+        "400": "BadRequest",
+        "401": "Unauthorized",
+        "404": "NotFound",
+        "405": "MethodNotAllowed",
+        "409": "Conflict",
+        "413": "TooLarge",
+        "415": "NotJson",
+        "429": "RateLimited",
+    }
+    out = dict(ok)
+    for status in sorted(set(names)):
+        out.setdefault(status, {"$ref": f"#/components/responses/{shared[status]}"})
+    return out
+
+
+def _query(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _path(name: str, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+def _body(schema: dict, description: str) -> dict:
+    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _int_query(name: str, low: int, high: int, default: int, description: str) -> dict:
+    schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
+    return _query(name, schema, f"{description} {low}..{high}, default {default}; anything else is a 400.")
+
+
+IMAGE_QUERY = [
+    _query("format", {"type": "string", "enum": list(qr.FORMATS), "default": "png"}, "Image format."),
+    _query(
+        "size",
+        {"type": "integer", "minimum": qr.SIZE_MIN, "maximum": qr.SIZE_MAX, "default": 512},
+        "Edge in pixels; too small for the data is a 400 saying the minimum.",
+    ),
+    _query(
+        "ecc", {"type": "string", "enum": list(qr.ECC_LEVELS)}, "Error correction level, lowest to highest."
+    ),
+    _query(
+        "margin",
+        {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX, "default": 4},
+        "Quiet zone in modules.",
+    ),
+    _query(
+        "dark",
+        {"type": "string", "pattern": COLOUR},
+        "Module colour, `#rgb` or `#rrggbb` (write `#` as `%23`).",
+    ),
+    _query(
+        "light",
+        {"anyOf": [{"type": "string", "pattern": COLOUR}, {"const": qr.TRANSPARENT}]},
+        "Background colour or `transparent`; must contrast with `dark` by at least 3:1.",
+    ),
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "An ETag from an earlier answer: 304 when the image is unchanged.",
+    },
+]
+
+
+def _image_ok(cache_control: str) -> dict:
+    headers = {
+        "ETag": _header("Strong ETag of the bytes.", {"type": "string", "pattern": '^"[0-9a-f]{32}"$'}),
+        "Cache-Control": _header(cache_control),
+    }
+    binary = {"type": "string", "contentMediaType": "image/png"}
+    svg = {"type": "string", "contentMediaType": "image/svg+xml"}
+    return {
+        "200": {
+            "description": "The image.",
+            "headers": headers,
+            "content": {"image/png": {"schema": binary}, "image/svg+xml": {"schema": svg}},
+        },
+        "304": {"description": "Not modified: the `If-None-Match` ETag still matches.", "headers": headers},
+    }
+
+
+def _schemas() -> dict:
+    label = {"type": ["string", "null"], "maxLength": codes.MAX_LABEL_LENGTH, "pattern": NO_CONTROL}
+    tag_in = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": codes.MAX_TAG_LENGTH,
+        "pattern": "^[^,\\u0000-\\u001f\\u007f]*$",
+    }
+    fields_in = {
+        "destination": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": DESTINATION_MAX,
+            "description": "Absolute http(s) URL to a public host: no user info, no private, loopback, "
+            "link-local, reserved or multicast address in any spelling, no local names "
+            "(`localhost`, `*.local`, `*.internal`, `*.home.arpa`, names without a dot), "
+            "not this server, not a blocked domain.",
+            "examples": ["https://example.com/spring-launch"],
+        },
+        "label": {**label, "description": "Internal name (trimmed; blank means none). `null` clears it."},
+        "slug": {
+            "type": "string",
+            "minLength": 3,
+            "maxLength": 48,
+            "pattern": CUSTOM_SLUG,
+            "description": "Custom back-half: lower-case letters, digits, single inner hyphens; not a word "
+            "the app routes (`v1`, `docs`, `login`...).",
+        },
+        "tags": {
+            "type": "array",
+            "items": tag_in,
+            "maxItems": codes.MAX_TAGS,
+            "description": f"Lower-cased, whitespace collapsed, de-duplicated; at most {codes.MAX_TAGS}. "
+            "Replaces the existing set.",
+        },
+        "folder_id": {"type": ["string", "null"], "description": "A folder of this account, or `null`."},
+        "style": _ref("StyleIn"),
+    }
+    bulk_item = {k: v for k, v in fields_in.items() if k != "style"}
+    bulk_item["slug"] = {"anyOf": [fields_in["slug"], {"type": "null"}]}
+    count = {"type": "integer", "minimum": 0}
+    top = {
+        "type": "array",
+        "maxItems": analytics.TOP,
+        "items": {
+            "type": "object",
+            "required": ["value", "n"],
+            "additionalProperties": False,
+            "properties": {"value": {"type": "string"}, "n": {"type": "integer", "minimum": 1}},
+        },
+    }
+    timestamp = {"type": "string", "format": "date-time", "pattern": "Z$"}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {"type": "string", "pattern": "^[a-z_]+$", "description": "Machine-readable code."},
+                "message": {"type": "string", "description": "One sentence for a person."},
+                "field": {"type": "string", "description": "The field or parameter at fault."},
+                "details": {
+                    "type": "array",
+                    "description": "Bulk: one entry per bad item.",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "error", "message"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "field": {"type": ["string", "null"]},
+                            "error": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "Deleted": {
+            "type": "object",
+            "required": ["deleted"],
+            "additionalProperties": False,
+            "properties": {"deleted": {"const": True}},
+        },
+        "StyleIn": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "How the code's image is drawn; dark must contrast with light by at least 3:1.",
+            "properties": {
+                "dark": {"type": "string", "pattern": COLOUR},
+                "light": {"anyOf": [{"type": "string", "pattern": COLOUR}, {"const": qr.TRANSPARENT}]},
+                "ecc": {"type": "string", "enum": [*qr.ECC_LEVELS, *(e.lower() for e in qr.ECC_LEVELS)]},
+                "margin": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX},
+                        {"type": "string", "pattern": INT_TEXT},
+                    ]
+                },
+            },
+        },
+        "Style": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dark": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+                "light": {"type": "string", "pattern": "^(#[0-9a-f]{6}|transparent)$"},
+                "ecc": {"type": "string", "enum": list(qr.ECC_LEVELS)},
+                "margin": {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX},
+            },
+        },
+        "CodeCreate": {
+            "type": "object",
+            "required": ["destination"],
+            "additionalProperties": False,
+            "properties": {**fields_in, "slug": {"anyOf": [fields_in["slug"], {"type": "null"}]}},
+            "description": "A `null` or missing slug picks a random one.",
+        },
+        "CodePatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": fields_in,
+            "description": "Only the fields sent change; unknown fields are a 400.",
+        },
+        "BulkCreate": {
+            "type": "object",
+            "required": ["codes"],
+            "additionalProperties": False,
+            "properties": {
+                "codes": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": codes.MAX_BULK,
+                    "items": {
+                        "type": "object",
+                        "required": ["destination"],
+                        "additionalProperties": False,
+                        "properties": bulk_item,
+                    },
+                }
+            },
+        },
+        "Code": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "id",
+                "slug",
+                "short_url",
+                "destination",
+                "label",
+                "tags",
+                "folder_id",
+                "style",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                "slug": {"type": "string", "pattern": "^[A-Za-z0-9-]{3,48}$"},
+                "short_url": {"type": "string", "format": "uri"},
+                "destination": {"type": "string", "maxLength": DESTINATION_MAX},
+                "label": {"type": ["string", "null"], "maxLength": codes.MAX_LABEL_LENGTH},
+                "tags": {"type": "array", "maxItems": codes.MAX_TAGS, "items": {"type": "string"}},
+                "folder_id": {"type": ["string", "null"]},
+                "style": _ref("Style"),
+                "status": {"type": "string", "enum": ["active", "disabled"]},
+                "created_at": timestamp,
+                "updated_at": timestamp,
+            },
+        },
+        "CodeList": {
+            "type": "object",
+            "required": ["codes"],
+            "additionalProperties": False,
+            "properties": {"codes": {"type": "array", "items": _ref("Code")}},
+        },
+        "ScanReport": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "slug", "short_url", "destination", "scans", "analytics"],
+            "properties": {
+                "id": {"type": "string"},
+                "slug": {"type": "string"},
+                "short_url": {"type": "string", "format": "uri"},
+                "destination": {"type": "string"},
+                "scans": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["total", "last7", "topCountry", "topDevice"],
+                    "properties": {
+                        "total": count,
+                        "last7": count,
+                        "topCountry": {"type": ["string", "null"], "pattern": "^[A-Z]{2}$"},
+                        "topDevice": {
+                            "type": ["string", "null"],
+                            "enum": ["mobile", "tablet", "desktop", None],
+                        },
+                    },
+                },
+                "analytics": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [
+                        "days_window",
+                        "total",
+                        "window_total",
+                        "daily",
+                        "by_country",
+                        "by_device",
+                        "by_referrer",
+                    ],
+                    "properties": {
+                        "days_window": {
+                            "type": "integer",
+                            "minimum": analytics.MIN_DAYS,
+                            "maximum": analytics.MAX_DAYS,
+                        },
+                        "total": count,
+                        "window_total": count,
+                        "daily": {
+                            "type": "array",
+                            "description": "Exactly `days` buckets, oldest first, ending today (UTC).",
+                            "items": {
+                                "type": "object",
+                                "required": ["day", "n"],
+                                "additionalProperties": False,
+                                "properties": {"day": {"type": "string", "format": "date"}, "n": count},
+                            },
+                        },
+                        "by_country": top,
+                        "by_device": top,
+                        "by_referrer": top,
+                    },
+                },
+            },
+        },
+        "FolderName": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": folders.MAX_NAME_LENGTH,
+                    "pattern": "\\S",
+                    "description": "Whitespace is collapsed; blank is a 400.",
+                }
+            },
+        },
+        "Folder": {
+            "type": "object",
+            "required": ["id", "name", "created_at"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string", "minLength": 1, "maxLength": folders.MAX_NAME_LENGTH},
+                "created_at": timestamp,
+                "code_count": {"type": "integer", "minimum": 0},
+            },
+        },
+        "FolderList": {
+            "type": "object",
+            "required": ["folders"],
+            "additionalProperties": False,
+            "properties": {"folders": {"type": "array", "items": _ref("Folder")}},
+        },
+    }
+
+
+def _paths() -> dict:
+    code_id = _path("code_id", "The code's `id`.")
+    folder_id = _path("folder_id", "The folder's `id`.")
+    code_ok = _json(_ref("Code"), "The code.")
+    return {
+        "/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This document.",
+                "security": [],
+                "responses": _responses(
+                    {"200": _json({"type": "object", "required": ["openapi"]}, "The OpenAPI document.")},
+                    public=True,
+                ),
+            }
+        },
+        "/v1/dynamic": {
+            "post": {
+                "operationId": "createCode",
+                "summary": "Create a dynamic code (counts against the hourly single-create limit).",
+                "requestBody": _body(_ref("CodeCreate"), "The new code."),
+                "responses": _responses(
+                    {
+                        "201": _json(
+                            _ref("Code"),
+                            "Created.",
+                            {**RATE_HEADERS, "Location": _header("The new code's URL.")},
+                        )
+                    },
+                    "409",
+                    "429",
+                    body=True,
+                ),
+            },
+            "get": {
+                "operationId": "listCodes",
+                "summary": "The account's codes, newest first.",
+                "parameters": [
+                    _int_query("limit", 1, 500, 200, "How many codes:"),
+                    _int_query("offset", 0, 10_000_000, 0, "How many to skip:"),
+                    _query("tag", {"type": "string", "maxLength": 200}, "Only codes with this tag."),
+                    _query("folder_id", {"type": "string", "maxLength": 200}, "Only codes in this folder."),
+                    _query(
+                        "q",
+                        {"type": "string", "maxLength": 200},
+                        "Only codes whose label, slug or destination contains this (any case).",
+                    ),
+                ],
+                "responses": _responses({"200": _json(_ref("CodeList"), "The codes.")}, "400"),
+            },
+        },
+        "/v1/dynamic/bulk": {
+            "post": {
+                "operationId": "bulkCreateCodes",
+                "summary": "Create 1..200 codes at once, all or nothing (its own hourly budget).",
+                "requestBody": _body(_ref("BulkCreate"), "The codes, in order."),
+                "responses": _responses(
+                    {"201": _json(_ref("CodeList"), "Created, in input order.")},
+                    "409",
+                    "429",
+                    body=True,
+                ),
+            }
+        },
+        "/v1/dynamic/{code_id}": {
+            "parameters": [code_id],
+            "get": {
+                "operationId": "getCode",
+                "summary": "One code.",
+                "responses": _responses({"200": code_ok}, "404"),
+            },
+            "patch": {
+                "operationId": "updateCode",
+                "summary": "Change only the fields sent; a new slug retires the old one at once.",
+                "requestBody": _body(_ref("CodePatch"), "The fields to change."),
+                "responses": _responses({"200": code_ok}, "404", "409", body=True),
+            },
+            "delete": {
+                "operationId": "deleteCode",
+                "summary": "Delete a code; its slug stops resolving at once.",
+                "responses": _responses({"200": {"$ref": "#/components/responses/Deleted"}}, "404"),
+            },
+        },
+        "/v1/dynamic/{code_id}/scans": {
+            "parameters": [code_id],
+            "get": {
+                "operationId": "getCodeScans",
+                "summary": "Scan analytics: lifetime summary and a `days` window.",
+                "parameters": [
+                    _int_query(
+                        "days", analytics.MIN_DAYS, analytics.MAX_DAYS, analytics.DEFAULT_DAYS, "Window:"
+                    )
+                ],
+                "responses": _responses({"200": _json(_ref("ScanReport"), "The analytics.")}, "400", "404"),
+            },
+        },
+        "/v1/dynamic/{code_id}/qr": {
+            "parameters": [code_id],
+            "get": {
+                "operationId": "getCodeImage",
+                "summary": "The code's short URL as a QR image in its saved style (query overrides it).",
+                "parameters": IMAGE_QUERY,
+                "responses": _responses(
+                    _image_ok("`private, no-cache`: the style can change."), "400", "404"
+                ),
+            },
+        },
+        "/v1/qr": {
+            "get": {
+                "operationId": "getImage",
+                "summary": "Any text as a QR image; the same parameters always give the same bytes.",
+                "parameters": [
+                    _query(
+                        "data",
+                        {"type": "string", "minLength": 1, "maxLength": qr.DATA_MAX_CHARS},
+                        "The text or URL to encode.",
+                        required=True,
+                    ),
+                    *IMAGE_QUERY,
+                ],
+                "responses": _responses(_image_ok("`public, max-age=31536000, immutable`."), "400"),
+            }
+        },
+        "/v1/folders": {
+            "get": {
+                "operationId": "listFolders",
+                "summary": "The account's folders by name, with their code counts.",
+                "responses": _responses({"200": _json(_ref("FolderList"), "The folders.")}),
+            },
+            "post": {
+                "operationId": "createFolder",
+                "summary": "Create a folder.",
+                "requestBody": _body(_ref("FolderName"), "The folder's name."),
+                "responses": _responses({"201": _json(_ref("Folder"), "Created.")}, body=True),
+            },
+        },
+        "/v1/folders/{folder_id}": {
+            "parameters": [folder_id],
+            "patch": {
+                "operationId": "renameFolder",
+                "summary": "Rename a folder.",
+                "requestBody": _body(_ref("FolderName"), "The new name."),
+                "responses": _responses({"200": _json(_ref("Folder"), "Renamed.")}, "404", body=True),
+            },
+            "delete": {
+                "operationId": "deleteFolder",
+                "summary": "Delete a folder; its codes become un-filed.",
+                "responses": _responses({"200": {"$ref": "#/components/responses/Deleted"}}, "404"),
+            },
+        },
+    }
+
+
+@cache
+def spec(server_url: str = "") -> dict:
+    """The OpenAPI 3.1 document; `server_url` is the public base URL (paths start with /v1)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OpenQR API",
+            "version": "1.0.0",
+            "description": "Editable (dynamic) QR codes with scan analytics. Every call but this document "
+            "needs `Authorization: Bearer oqr_live_...`. Every error is JSON "
+            '`{"error", "message", "field"?, "details"?}`.',
+        },
+        "servers": [{"url": server_url or "/"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "oqr_live_..."}
+            },
+            "schemas": _schemas(),
+            "responses": RESPONSES,
+        },
+    }
+
+
+docs_bp = Blueprint("docs", __name__)
+
+
+@docs_bp.get("/docs")
+def docs_page():
+    """The API reference for people, rendered by the vendored Swagger UI from /v1/openapi.json."""
+    return render_template("docs/index.html", vendor=SWAGGER_UI)
