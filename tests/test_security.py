@@ -1,0 +1,254 @@
+"""Hardening: security headers, cookies, body limit, hostile JSON, API keys, the domain blocklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from openqr import ConfigError
+from openqr.extensions import db
+from openqr.keys import find_by_prefix, revoke_key
+from openqr.models import ApiKey, Code
+from openqr.security import PAGE_CSP
+from tests.conftest import Api, make_app, new_key
+
+# --- headers ---
+
+
+def test_pages_carry_a_strict_csp_and_no_framing(client):
+    response = client.get("/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert csp == PAGE_CSP
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert directives["script-src"] == "'self'" and "unsafe-inline" not in csp
+    assert directives["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_login_page_is_covered_too(client):
+    for path in ("/login", "/docs"):
+        response = client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Content-Security-Policy"] == PAGE_CSP, path
+
+
+def test_api_answers_are_nosniff_and_unframable(api, client):
+    for response in (api.get("/v1/dynamic"), client.get("/v1/dynamic"), api.get("/v1/qr?data=x&format=svg")):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_redirect_stays_minimal(api, client):
+    code = api.create("https://example.com/landing")
+    response = client.get(f"/{code['slug']}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://example.com/landing"
+    assert "Content-Security-Policy" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secure"), [("https://qr.example.com", True), ("http://qr.test", False)]
+)
+def test_cookies_are_httponly_lax_and_secure_on_https(tmp_path, base_url, secure):
+    app = make_app(tmp_path, OPENQR_BASE_URL=base_url)
+    assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_SECURE"] is secure
+    assert app.config["REMEMBER_COOKIE_SECURE"] is secure
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["probe"] = 1
+        response = app.make_response("")
+        app.session_interface.save_session(app, session, response)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ("Secure" in cookie) is secure
+
+
+def test_the_docs_page_has_no_inline_script_and_its_files_exist(client):
+    html = client.get("/docs").get_data(as_text=True)
+    import re
+
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)
+    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert client.get(src).status_code == 200, src
+
+
+# --- hostile bodies ---
+
+
+def test_a_body_over_the_limit_is_a_413_json(tmp_path):
+    app = make_app(tmp_path, OPENQR_MAX_BODY_BYTES=2048)
+    with app.app_context():
+        db.create_all()
+    api = Api(app.test_client(), new_key(app))
+    response = api.post("/v1/dynamic", json={"destination": "https://example.com/", "label": "x" * 4096})
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "body_too_large"
+    assert api.post("/v1/dynamic", json={"destination": "https://example.com/"}).status_code == 201
+
+
+def test_the_default_body_limit_is_one_mebibyte(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000,
+        '{"a":' * 100_000,
+        '{"destination": "https://example.com/", "label": "\\ud800"}',
+        '{"destination": "https://example.com/", "tags": ["\\udfff"]}',
+        b"\xff\xfe\x00",
+        "",
+        "null",
+    ],
+    ids=["deep-array", "deep-object", "surrogate-label", "surrogate-tag", "not-utf8", "empty", "null"],
+)
+def test_hostile_json_is_a_400_and_creates_nothing(app, api, body):
+    response = api.post("/v1/dynamic", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"] in {"invalid_json", "invalid_request"}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Code)) == 0
+
+
+def test_surrogates_and_control_characters_in_folder_names_are_refused(api):
+    for name in ("\\ud800", "a\\u0000b", "tab\\u0007"):
+        response = api.post(
+            "/v1/folders", data=f'{{"name": "{name}"}}', headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, name
+
+
+def test_nul_in_ids_and_filters_is_refused_not_a_crash(api):
+    assert api.get("/v1/dynamic/%00").status_code == 404
+    assert api.patch("/v1/folders/%00", json={"name": "x"}).status_code == 404
+    assert api.get("/v1/dynamic?q=%00").status_code == 400
+    response = api.post("/v1/dynamic", json={"destination": "https://example.com/", "folder_id": "\x00"})
+    assert response.status_code == 400
+
+
+def test_not_json_is_a_415(api):
+    response = api.post("/v1/dynamic", data="destination=https://example.com", content_type="text/plain")
+    assert response.status_code == 415 and response.get_json()["error"] == "unsupported_media_type"
+
+
+# --- API keys ---
+
+
+def test_keys_are_stored_hashed_and_compared_in_constant_time(app, api):
+    import inspect
+
+    from openqr import keys
+
+    source = inspect.getsource(keys.authenticate)
+    assert "hmac.compare_digest" in source and "_hash(plain)" in source
+    with app.app_context():
+        stored = db.session.scalars(select(ApiKey.key_hash)).all()
+    assert api.key not in stored and all(len(h) == 64 for h in stored)
+
+
+def test_last_used_time_is_tracked(app, api):
+    with app.app_context():
+        key = find_by_prefix(api.key[: len("oqr_live_") + 8])
+        assert key.last_used_at is None
+    assert api.get("/v1/dynamic").status_code == 200
+    with app.app_context():
+        used = find_by_prefix(api.key[: len("oqr_live_") + 8]).last_used_at
+        assert used is not None and dt.datetime.now(dt.UTC).replace(tzinfo=None) - used < dt.timedelta(
+            minutes=1
+        )
+
+
+def test_a_revoked_key_is_refused_at_once(app, api):
+    assert api.get("/v1/dynamic").status_code == 200
+    with app.app_context():
+        revoke_key(find_by_prefix(api.key[: len("oqr_live_") + 8]))
+    response = api.get("/v1/dynamic")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.get_json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Bearer ", "Basic b3FyOnBhc3M=", "Bearer oqr_live_short", "Bearer oqr_live_" + "A" * 43,
+     "Bearer oqr_test_" + "A" * 43, "Bearer\toqr_live_" + "\x00" * 43],
+)  # fmt: skip
+def test_bad_credentials_are_a_401(client, header):
+    response = client.get("/v1/dynamic", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- the domain blocklist ---
+
+
+@pytest.fixture
+def blocklist(tmp_path):
+    path = tmp_path / "blocklist.txt"
+    path.write_text("# phishing kits\nevil.example\n  Bad.Example.  # trailing comment\n*.wild.example\n\n")
+    return path
+
+
+@pytest.fixture
+def blocked_api(tmp_path, blocklist):
+    app = make_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
+    with app.app_context():
+        db.create_all()
+    return Api(app.test_client(), new_key(app))
+
+
+def test_the_blocklist_file_is_loaded_as_a_frozenset(tmp_path, blocklist):
+    app = make_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
+    assert app.config["OPENQR_BLOCKED_DOMAINS"] == frozenset({"evil.example", "bad.example", "wild.example"})
+
+
+def test_a_missing_blocklist_stops_start_up_with_one_line(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        make_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(tmp_path / "nope.txt"))
+    message = str(caught.value)
+    assert message.startswith("OPENQR_BLOCKLIST_FILE=") and "\n" not in message
+
+
+BLOCKED = [
+    "https://evil.example/",
+    "https://login.evil.example/x",
+    "https://BAD.example./",
+    "http://a.wild.example",
+]
+
+
+@pytest.mark.parametrize("destination", BLOCKED)
+def test_blocked_domains_are_refused_on_create(blocked_api, destination):
+    response = blocked_api.post("/v1/dynamic", json={"destination": destination})
+    assert response.status_code == 400 and response.get_json()["field"] == "destination"
+    assert "blocked" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("destination", BLOCKED)
+def test_blocked_domains_are_refused_on_patch(blocked_api, destination):
+    code = blocked_api.create("https://fine.example/")
+    response = blocked_api.patch(f"/v1/dynamic/{code['id']}", json={"destination": destination})
+    assert response.status_code == 400 and "blocked" in response.get_json()["message"]
+    assert blocked_api.get(f"/v1/dynamic/{code['id']}").get_json()["destination"] == "https://fine.example/"
+
+
+def test_blocked_domains_are_refused_in_bulk_by_index(blocked_api):
+    items = [{"destination": "https://fine.example/"}, *({"destination": d} for d in BLOCKED)]
+    response = blocked_api.post("/v1/dynamic/bulk", json={"codes": items})
+    assert response.status_code == 400
+    assert [d["index"] for d in response.get_json()["details"]] == [1, 2, 3, 4]
+    assert blocked_api.get("/v1/dynamic").get_json()["codes"] == []
+
+
+def test_neighbours_of_blocked_domains_are_fine(blocked_api):
+    for destination in ("https://notevil.example/", "https://evil.example.org/", "https://wild.example.net/"):
+        assert blocked_api.post("/v1/dynamic", json={"destination": destination}).status_code == 201
