@@ -7,8 +7,8 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import dbcopy, links
 from . import keys as api_keys
-from . import links
 from .extensions import db
 from .models import Account, Code
 
@@ -101,3 +101,4 @@ def codes_enable(slug: str) -> None:
 def register(app: Flask) -> None:
     for group in (keys_cli, users_cli, codes_cli):
         app.cli.add_command(group)
+    app.cli.add_command(dbcopy.db_copy)
