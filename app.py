@@ -1,6 +1,7 @@
 """Build the OpenQR app and serve it with waitress: `python app.py` (or `make run`)."""
 
 import logging
+import signal
 import sys
 
 from openqr import ConfigError
@@ -15,17 +16,36 @@ def create_app():
         sys.exit(f"openqr: configuration error: {err}")
 
 
+def _stop(signum, _frame):
+    """SIGTERM stops like Ctrl-C: waitress leaves its loop, then the buffered scans are written."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
     app = create_app()
-    logging.basicConfig(level=app.config["OPENQR_LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=app.config["OPENQR_LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from flask_migrate import upgrade
-    from waitress import serve
+    from waitress import create_server
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
-    logging.getLogger("openqr").info("OpenQR serving on http://%s:%s", host, port)
-    serve(app, host=host, port=port, threads=app.config["OPENQR_THREADS"], ident="OpenQR")
+    server = create_server(app, host=host, port=port, threads=app.config["OPENQR_THREADS"], ident="OpenQR")
+    log = logging.getLogger("openqr")
+    log.info("OpenQR serving on http://%s:%s", host, port)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        server.run()  # returns after closing its sockets and finishing the requests being answered
+    except KeyboardInterrupt:
+        server.close()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
+        # Every answered scan is in the buffer by now: write them all before exiting.
+        app.extensions["openqr.recorder"].stop()
+        log.info("OpenQR stopped")
 
 
 if __name__ == "__main__":

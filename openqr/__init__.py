@@ -99,6 +99,10 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     cli.register(app)
+    from . import fastpath, recorder
+
+    recorder.init_app(app)  # scans are buffered and written in batches off the request path
+    fastpath.init_app(app)  # known short links are answered before Flask's routing
 
     from werkzeug.exceptions import HTTPException
 

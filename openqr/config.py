@@ -166,6 +166,12 @@ SETTINGS: list[Setting] = [
     Setting("OPENQR_RESOLVE_DESTINATIONS", "false", _bool,
             "`true`: also refuse destination host names that do not resolve or resolve to a non-public "
             "address (needs DNS)."),
+    Setting("OPENQR_SCAN_FLUSH_INTERVAL", "0.2", _float_range(0.01, 0.25),
+            "Seconds between writes of buffered scans; a hard kill loses at most this much (a graceful stop "
+            "loses nothing)."),
+    Setting("OPENQR_SCAN_BUFFER_SIZE", "50000", _int_range(100, 10_000_000),
+            "Scans held in memory at most while they wait to be written; beyond it scans still redirect "
+            "but are counted as dropped (`/healthz`)."),
 ]
 
 

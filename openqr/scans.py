@@ -176,12 +176,7 @@ def store_scans(events: list[ScanEvent]) -> int:
 
 
 def record_scan(code_id: str, environ: dict) -> None:
-    """Count one scan of a code. Never raises: a failed write must not fail the redirect."""
+    """Count one scan of a code: queued for the app's recorder (openqr.recorder); never raises."""
     from flask import current_app
 
-    event = current_app.extensions["openqr.classifier"].classify(code_id, environ)
-    try:
-        store_scans([event])
-    except Exception:  # noqa: BLE001 - any database failure; the visitor still gets redirected
-        db.session.rollback()
-        log.warning("could not record a scan of code %s", code_id, exc_info=True)
+    current_app.extensions["openqr.recorder"].add(code_id, environ)

@@ -9,6 +9,12 @@ from ..extensions import db
 bp = Blueprint("redirect", __name__)
 
 VERSION = "0.1.0"
+LEARN_KEY = "openqr.redirect"  # set on the environ of a redirect answer, for the fast path
+
+
+def counts_as_scan(environ: dict) -> bool:
+    """A scan is a GET from a person: HEAD requests, crawlers and preview bots are not counted."""
+    return environ["REQUEST_METHOD"] == "GET" and not scans.is_bot(environ.get("HTTP_USER_AGENT", ""))
 
 
 def plain_page(template: str, status: int):
@@ -25,8 +31,9 @@ def follow(slug: str):
         return plain_page("redirect/not_found.html", 404)
     if link.status != "active":
         return plain_page("redirect/disabled.html", 410)
-    if request.method == "GET" and not scans.is_bot(request.headers.get("User-Agent", "")):
+    if counts_as_scan(request.environ):
         scans.record_scan(link.code_id, request.environ)
+    request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
     return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
 
 
