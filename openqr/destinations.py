@@ -22,6 +22,12 @@ class DestinationError(ValueError):
 # Names that only mean something on the local machine or network.
 # "localdomain" is not in the brief's list, but /etc/hosts often maps it to loopback.
 _LOCAL_SUFFIXES = ("localhost", "local", "internal", "home.arpa", "localdomain")
+# Public DNS names that answer with loopback, or with whatever address the name spells
+# (10.0.0.1.nip.io is 10.0.0.1): private addresses in disguise, refused without DNS.
+_ADDRESS_ECHO_DOMAINS = (
+    "localtest.me", "lvh.me", "vcap.me", "nip.io", "sslip.io", "xip.io", "traefik.me",
+    "localhost.direct", "lacolhost.com", "1u.ms", "rbndr.us",
+)  # fmt: skip
 
 # Every range that is not globally reachable unicast, by the word a message uses.
 # Listed by hand: `ipaddress.is_global` misses some (multicast, 192.88.99/24, ...).
@@ -252,6 +258,11 @@ def _check_name(name: str) -> None:
         raise DestinationError(f"The destination host {name} is a local name, not a public one.")
     if "." not in name:
         raise DestinationError(f"The destination host {name} has no dot, so it is not a public name.")
+    echo = next((d for d in _ADDRESS_ECHO_DOMAINS if name == d or name.endswith("." + d)), None)
+    if echo:
+        raise DestinationError(
+            f"The destination host {name} is under {echo}, which answers with private addresses."
+        )
 
 
 def _check_resolved(name: str) -> None:

@@ -187,6 +187,12 @@ CASES = [
     pytest.param("https://a.b.evil.com/", "blocked on this server", id="blocked-sub"),
     pytest.param("https://EVIL.com./", "blocked on this server", id="blocked-upper"),
     pytest.param("https://bücher.example/", "blocked", id="blocked-idn-unicode"),
+    # Names whose DNS answers with the address they spell, or loopback.
+    pytest.param("http://10.0.0.1.nip.io/", "private addresses", id="nip-io"),
+    pytest.param("http://127-0-0-1.sslip.io/", "private addresses", id="sslip-io"),
+    pytest.param("http://LOCALTEST.ME./", "private addresses", id="localtest-me"),
+    pytest.param("http://app.lvh.me/", "private addresses", id="lvh-me"),
+    pytest.param("https://nip.io.example.com/", OK, id="nip-io-lookalike"),
 ]
 
 

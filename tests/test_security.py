@@ -252,3 +252,49 @@ def test_blocked_domains_are_refused_in_bulk_by_index(blocked_api):
 def test_neighbours_of_blocked_domains_are_fine(blocked_api):
     for destination in ("https://notevil.example/", "https://evil.example.org/", "https://wild.example.net/"):
         assert blocked_api.post("/v1/dynamic", json={"destination": destination}).status_code == 201
+
+
+# --- the opt-in resolving check ---
+
+
+def _fake_dns(monkeypatch, address: str) -> list[str]:
+    import socket
+
+    asked = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        asked.append(host)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_names_are_not_resolved_by_default(api, monkeypatch):
+    asked = _fake_dns(monkeypatch, "10.0.0.1")
+    assert api.post("/v1/dynamic", json={"destination": "https://rebind.example.com/"}).status_code == 201
+    assert asked == []
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "169.254.169.254", "::1", "::ffff:192.168.0.1"])
+def test_the_resolving_check_refuses_names_of_private_addresses(tmp_path, monkeypatch, address):
+    app = make_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
+    with app.app_context():
+        db.create_all()
+    api = Api(app.test_client(), new_key(app))
+    asked = _fake_dns(monkeypatch, address)
+    response = api.post("/v1/dynamic", json={"destination": "https://rebind.example.com/"})
+    assert response.status_code == 400 and "resolves to" in response.get_json()["message"]
+    assert asked == ["rebind.example.com"]
+    code = api.post("/v1/dynamic/bulk", json={"codes": [{"destination": "https://rebind.example.com/"}]})
+    assert code.status_code == 400
+
+
+def test_the_resolving_check_accepts_public_names(tmp_path, monkeypatch):
+    app = make_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
+    with app.app_context():
+        db.create_all()
+    api = Api(app.test_client(), new_key(app))
+    _fake_dns(monkeypatch, "93.184.215.14")
+    assert api.post("/v1/dynamic", json={"destination": "https://example.com/"}).status_code == 201
