@@ -41,8 +41,8 @@ class AppProcess:
             OPENQR_SECRET_KEY="test-secret",
             OPENQR_INSTANCE_PATH=str(tmp_path / f"{name}-instance"),
             OPENQR_LOG_LEVEL="WARNING",
-            **settings,
         )
+        env.update(settings)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
