@@ -27,12 +27,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## The whole suite on SQLite, and on PostgreSQL too when OPENQR_TEST_DATABASE_URL is set.
+## The whole suite on SQLite, and on PostgreSQL too when OPENQR_TEST_DATABASE_URL is set
+## (each PostgreSQL run makes its own database through that URL and drops it at the end).
 test: $(VENV)/.testing browser-deps
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	OPENQR_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider tests
 	@if [ -n "$$OPENQR_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
-	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests; fi
+	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests; \
+	else echo "== PostgreSQL skipped: set OPENQR_TEST_DATABASE_URL=postgresql+psycopg://... to run it too =="; fi
 
 lint: $(VENV)/.testing
 	$(BIN)/ruff check openqr app.py tests
