@@ -298,3 +298,44 @@ def test_the_resolving_check_accepts_public_names(tmp_path, monkeypatch):
     api = Api(app.test_client(), new_key(app))
     _fake_dns(monkeypatch, "93.184.215.14")
     assert api.post("/v1/dynamic", json={"destination": "https://example.com/"}).status_code == 201
+
+
+# --- web sessions: CSRF on every dashboard form, disabled codes ---
+
+
+def _form_posts():
+    import re
+    import tempfile
+    from pathlib import Path
+
+    app = make_app(Path(tempfile.mkdtemp(prefix="openqr-urlmap-")))
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and not rule.rule.startswith("/v1"):
+            yield pytest.param(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), id=rule.rule)
+
+
+@pytest.mark.parametrize("path", list(_form_posts()))
+def test_every_form_post_without_a_csrf_token_is_refused(app, api, path):
+    from tests.test_dashboard import sign_in
+
+    folder = api.post("/v1/folders", json={"name": "Mine"}).get_json()
+    code = api.create("https://example.com/mine", folder_id=folder["id"])
+    before = (api.get("/v1/dynamic").get_json(), api.get("/v1/folders").get_json())
+    client = app.test_client()
+    sign_in(client, app)
+    ids = {"code_id": code["id"], "folder_id": folder["id"], "key_id": "1", "token": "x" * 20}
+    url = path.format(**ids)
+    response = client.post(
+        url, data={"name": "Stolen", "destination": "https://evil.example/", "email": "a@b.c"}
+    )
+    assert response.status_code == 400, (url, response.status_code)
+    assert (api.get("/v1/dynamic").get_json(), api.get("/v1/folders").get_json()) == before
+
+
+def test_a_disabled_code_answers_410_plainly_and_counts_nothing(app, api, client, runner):
+    code = api.create("https://example.com/landing")
+    assert runner.invoke(args=["codes", "disable", code["slug"]]).exit_code == 0
+    response = client.get(f"/{code['slug']}", headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile"})
+    assert response.status_code == 410 and response.mimetype == "text/html"
+    assert "Location" not in response.headers and "<script" not in response.get_data(as_text=True)
+    assert api.get(f"/v1/dynamic/{code['id']}/scans").get_json()["scans"]["total"] == 0
