@@ -30,11 +30,13 @@ browser-deps:
 ## The whole suite on SQLite, and on PostgreSQL too when OPENQR_TEST_DATABASE_URL is set
 ## (each PostgreSQL run makes its own database through that URL and drops it at the end).
 test: $(VENV)/.testing browser-deps
-	OPENQR_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider tests
-	@if [ -n "$$OPENQR_TEST_DATABASE_URL" ]; then \
+	@status=0; \
+	OPENQR_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider tests || status=1; \
+	if [ -n "$$OPENQR_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
-	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests; \
-	else echo "== PostgreSQL skipped: set OPENQR_TEST_DATABASE_URL=postgresql+psycopg://... to run it too =="; fi
+	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests || status=1; \
+	else echo "== PostgreSQL skipped: set OPENQR_TEST_DATABASE_URL=postgresql+psycopg://... to run it too =="; fi; \
+	exit $$status
 
 lint: $(VENV)/.testing
 	$(BIN)/ruff check openqr app.py tests
