@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -29,27 +31,28 @@ def sqlite_only(reason: str):
     return pytest.mark.skipif(ON_POSTGRESQL, reason=f"SQLite only: {reason}")
 
 
-def _admin_engine():
-    return create_engine(POSTGRESQL_URL, isolation_level="AUTOCOMMIT")
+def _admin_engine(server_url: str | None):
+    return create_engine(server_url or POSTGRESQL_URL, isolation_level="AUTOCOMMIT")
 
 
-def create_postgresql_database(tag: str = "") -> str:
-    """A new, empty PostgreSQL database; returns its URL (with password, usable by subprocesses)."""
+def create_postgresql_database(tag: str = "", server_url: str | None = None) -> str:
+    """A new, empty PostgreSQL database made through `server_url` (default: the test URL);
+    returns its URL (with password, usable by subprocesses)."""
     name = f"openqr_test_{os.getpid()}_{tag}{secrets.token_hex(4)}"
-    engine = _admin_engine()
+    engine = _admin_engine(server_url)
     try:
         with engine.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
-    return make_url(POSTGRESQL_URL).set(database=name).render_as_string(hide_password=False)
+    return make_url(server_url or POSTGRESQL_URL).set(database=name).render_as_string(hide_password=False)
 
 
-def drop_postgresql_database(url: str) -> None:
+def drop_postgresql_database(url: str, server_url: str | None = None) -> None:
     """Drop a database made by `create_postgresql_database`, closing whatever still uses it."""
     name = make_url(url).database
     assert name and name.startswith("openqr_test_"), name
-    engine = _admin_engine()
+    engine = _admin_engine(server_url)
     try:
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -71,3 +74,18 @@ def upgrade(url: str, tmp_path) -> None:
     with app.app_context():
         flask_upgrade()
         db.engine.dispose()
+
+
+@contextmanager
+def bench_database(tmp: Path):
+    """The database a benchmark fills: with `OPENQR_BENCH_DATABASE_URL=postgresql+psycopg://...`
+    a fresh database made through that URL (dropped afterwards), else a SQLite file in `tmp`."""
+    server_url = os.environ.get("OPENQR_BENCH_DATABASE_URL", "").strip()
+    if not server_url:
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    url = create_postgresql_database("bench", server_url)
+    try:
+        yield url
+    finally:
+        drop_postgresql_database(url, server_url)
