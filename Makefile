@@ -44,6 +44,9 @@ lint: $(VENV)/.testing
 
 ## Benchmarks (by hand; they print ratios against baselines measured in the same run).
 bench: $(VENV)/.testing
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -qq wrk >/dev/null || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }; }
 	$(BIN)/python -m tests.bench
 
 clean:

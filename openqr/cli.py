@@ -98,7 +98,27 @@ def codes_enable(slug: str) -> None:
     _set_status(slug, "active")
 
 
+scans_cli = AppGroup("scans", help="Scan data tools.")
+
+
+@scans_cli.command("seed")
+@click.option("--code", "slug", required=True, help="Slug of the code that gets the scans.")
+@click.option("--count", default=100_000, show_default=True, type=click.IntRange(1, 100_000_000))
+@click.option("--days", default=400, show_default=True, type=click.IntRange(1, 5000),
+              help="Spread over this many days, ending today.")
+@click.option("--seed", "rng_seed", type=int, default=None, help="Random seed, for repeatable data.")
+def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
+    """Add realistic scans (countries, devices, referrers, daily and weekly rhythm) to a code."""
+    from .seed import seed_scans
+
+    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
+    if code is None:
+        raise click.ClickException(f"no code with slug {slug}")
+    seconds = seed_scans(code.id, count, days, rng_seed=rng_seed)
+    click.echo(f"seeded {count} scans of {slug} over {days} days in {seconds:.1f} s", err=True)
+
+
 def register(app: Flask) -> None:
-    for group in (keys_cli, users_cli, codes_cli):
+    for group in (keys_cli, users_cli, codes_cli, scans_cli):
         app.cli.add_command(group)
     app.cli.add_command(dbcopy.db_copy)

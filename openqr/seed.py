@@ -1,0 +1,124 @@
+"""Realistic scan data for load tests and demos: `flask scans seed --code SLUG --count N --days D`.
+
+Scans follow a weekly and daily rhythm with a slow growth trend, over a mix of countries,
+devices and referrers. Raw rows and the daily roll-ups are written with `executemany` of
+plain tuples in large batches (a million scans take seconds, not minutes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+
+from .extensions import db
+from .models import utcnow
+
+BATCH = 100_000
+COUNTRIES = {
+    "US": 24, "GB": 9, "DE": 9, "FR": 7, "IN": 6, "BR": 5, "CA": 4, "ES": 4, "IT": 4, "NL": 3, "JP": 3,
+    "AU": 3, "MX": 2, "PL": 2, "SE": 1.5, "CH": 1.2, "BE": 1.2, "AT": 1, "IE": 1, "PT": 1, "NG": 1,
+    "ZA": 0.8, "KR": 0.8, "SG": 0.6, "AR": 0.6, "TR": 0.6, "DK": 0.5, "NO": 0.5, "FI": 0.4, "NZ": 0.4,
+    "CZ": 0.3, "GR": 0.3, "KE": 0.2, "IS": 0.05, None: 4,
+}  # fmt: skip
+DEVICES = {"mobile": 72, "desktop": 18, "tablet": 7, None: 3}
+REFERRERS = {
+    None: 62, "t.co": 8, "l.instagram.com": 7, "l.facebook.com": 6, "www.google.com": 5,
+    "www.linkedin.com": 3, "lnkd.in": 2, "out.reddit.com": 2, "news.ycombinator.com": 1,
+    "mail.google.com": 1.5, "outlook.live.com": 1, "duckduckgo.com": 0.8, "www.bing.com": 0.7,
+}  # fmt: skip
+WEEKDAY = (1.0, 1.05, 1.1, 1.1, 1.2, 1.5, 1.3)  # Monday .. Sunday: posters are scanned at weekends
+HOURLY = (
+    1,
+    0.6,
+    0.4,
+    0.3,
+    0.3,
+    0.5,
+    1,
+    2,
+    3.5,
+    4,
+    4.2,
+    4.5,
+    5,
+    5,
+    4.8,
+    4.6,
+    4.8,
+    5.5,
+    6.5,
+    7,
+    6.5,
+    5,
+    3.5,
+    2,
+)
+
+
+def _sample(table: dict, count: int, rng: random.Random) -> list:
+    return rng.choices(list(table), weights=list(table.values()), k=count)
+
+
+def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = None) -> float:
+    """Add `count` scans of a code over the last `days` days (today included); return seconds taken."""
+    started = utcnow()
+    rng = random.Random(rng_seed)
+    now = utcnow()
+    first = now.date() - dt.timedelta(days=days - 1)
+    day_list = [first + dt.timedelta(days=i) for i in range(days)]
+    # Weekly rhythm times a trend from 40 % to 100 % of today's volume.
+    weights = [WEEKDAY[day.weekday()] * (0.4 + 0.6 * i / max(days - 1, 1)) for i, day in enumerate(day_list)]
+    sqlite = db.engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    per_day: Counter = Counter()
+    per_value: Counter = Counter()
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        done = 0
+        while done < count:
+            n = min(BATCH, count - done)
+            day_index = rng.choices(range(days), weights=weights, k=n)
+            hours = rng.choices(range(24), weights=HOURLY, k=n)
+            seconds = [rng.randrange(3600) for _ in range(n)]
+            countries, devices = _sample(COUNTRIES, n, rng), _sample(DEVICES, n, rng)
+            referrers = _sample(REFERRERS, n, rng)
+            rows = []
+            for i in range(n):
+                day = day_list[day_index[i]]
+                hour = min(hours[i], now.hour) if day == now.date() else hours[i]
+                at = dt.datetime(day.year, day.month, day.day, hour, seconds[i] // 60, seconds[i] % 60)
+                country, device, referrer = countries[i], devices[i], referrers[i]
+                rows.append(
+                    (code_id, at.isoformat(" ", "microseconds") if sqlite else at, country, device, referrer)
+                )
+                per_day[day] += 1
+                per_value[(day, "country", country or "")] += 1
+                per_value[(day, "device", device or "")] += 1
+                per_value[(day, "referrer", referrer or "")] += 1
+            cursor.executemany(
+                "INSERT INTO scans (code_id, scanned_at, country, device, referrer) "
+                f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+                rows,
+            )
+            done += n
+
+        def day_value(day: dt.date):
+            return day.isoformat() if sqlite else day
+
+        cursor.executemany(
+            f"INSERT INTO scan_days (code_id, day, n) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n",
+            [(code_id, day_value(day), n) for day, n in per_day.items()],
+        )
+        cursor.executemany(
+            "INSERT INTO scan_day_values (code_id, day, dimension, value, n) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (code_id, day, dimension, value) "
+            "DO UPDATE SET n = scan_day_values.n + excluded.n",
+            [(code_id, day_value(day), dim, value, n) for (day, dim, value), n in per_value.items()],
+        )
+        raw.commit()
+    finally:
+        raw.close()
+    return (utcnow() - started).total_seconds()

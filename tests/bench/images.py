@@ -1,0 +1,68 @@
+"""QR images through `/v1/qr`: cached and 304 answers against uncached renders, and segno alone."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import tempfile
+from pathlib import Path
+
+import segno
+
+from openqr import qr
+
+from .common import alternate_ms, bench_app
+
+
+def run(quick: bool) -> list[tuple]:
+    repeat = 15 if quick else 40
+    with tempfile.TemporaryDirectory() as tmp, bench_app(Path(tmp)) as (app, auth):
+        client = app.test_client()
+        fresh = itertools.count()
+        cached_url = "/v1/qr?data=https%3A%2F%2Fgo.example.com%2Fk7Pm2qR&format=png&size=1024"
+        first = client.get(cached_url, headers=auth)
+        etag = first.headers["ETag"]
+
+        def uncached():
+            qr.render.cache_clear()
+            url = f"/v1/qr?data=https%3A%2F%2Fgo.example.com%2F{next(fresh)}&format=png&size=1024"
+            assert client.get(url, headers=auth).status_code == 200
+
+        def cached():
+            assert client.get(cached_url, headers=auth).status_code == 200
+
+        def not_modified():
+            assert client.get(cached_url, headers={**auth, "If-None-Match": etag}).status_code == 304
+
+        def segno_alone():
+            code = segno.make(f"https://go.example.com/s{next(fresh)}", error="m")
+            code.save(io.BytesIO(), kind="png", scale=1024 // (code.symbol_size()[0]))
+
+        times = alternate_ms(
+            {"uncached": uncached, "cached": cached, "304": not_modified, "segno": segno_alone}, repeat
+        )
+    speedup = times["uncached"] / times["cached"]
+    return [
+        (
+            "/v1/qr 1024 px PNG, uncached",
+            f"{times['uncached']:.2f} ms",
+            "<= 10 ms",
+            f"{times['uncached'] / times['segno']:.2f}x segno",
+            times["uncached"] <= 10,
+        ),
+        ("segno make + save PNG alone", f"{times['segno']:.2f} ms", "", "", None),
+        (
+            "/v1/qr repeated (cache)",
+            f"{times['cached']:.2f} ms",
+            ">= 5x uncached",
+            f"{speedup:.1f}x",
+            speedup >= 5,
+        ),
+        (
+            "/v1/qr If-None-Match (304)",
+            f"{times['304']:.2f} ms",
+            "",
+            f"{times['uncached'] / times['304']:.1f}x",
+            None,
+        ),
+    ]

@@ -1,0 +1,225 @@
+"""Redirect throughput under waitress, measured with wrk against two baselines in the same run.
+
+Three servers, each its own process: a plain WSGI callable (the ceiling), a bare Flask route
+(the baseline; both on waitress defaults) and OpenQR as shipped (`python app.py`, SQLite in a
+temporary folder or PostgreSQL with OPENQR_BENCH_DATABASE_URL, scans recorded). wrk runs
+alternate between them, round after round.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from statistics import median
+
+import requests
+from sqlalchemy import create_engine
+
+from ..databases import bench_database
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTIONS = 16
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early: {process.args}")
+        try:
+            requests.get(url, timeout=1, allow_redirects=False)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit(f"server not ready: {process.args}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99": _ms(*p99.groups()),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+    }
+
+
+class Servers:
+    def __init__(self, tmp: Path, database_url: str):
+        self.tmp, self.processes = tmp, {}
+        self.database = create_engine(database_url)
+        self.openqr_log = tmp / "openqr.log"
+
+    def start(self) -> dict[str, str]:
+        urls = {}
+        for kind in ("wsgi", "flask"):
+            port = free_port()
+            command = [sys.executable, "-m", "tests.bench.baselines", kind, str(port)]
+            # Waitress defaults warn about their queue on every request under this load: not shown.
+            self.processes[kind] = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+            urls[kind] = f"http://127.0.0.1:{port}/k7Pm2qR"
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENQR_", "FLASK_"))}
+        env.update(
+            OPENQR_DATABASE_URL=self.database.url.render_as_string(hide_password=False),
+            OPENQR_INSTANCE_PATH=str(self.tmp / "instance"),
+            OPENQR_PORT=str(port),
+        )
+        env.update({k: v for k, v in os.environ.items() if k == "OPENQR_THREADS"})  # to compare sizes
+        self.log_handle = self.openqr_log.open("w")
+        self.processes["openqr"] = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log_handle, stderr=subprocess.STDOUT
+        )
+        for kind, process in self.processes.items():
+            wait_ready(urls.get(kind, f"http://127.0.0.1:{port}/healthz"), process)
+        with self.database.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO accounts (email, created_at, session_version, lock_seq) "
+                "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0, 0)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                "updated_at) "
+                "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
+                "'2025-01-01', '2025-01-01')"
+            )
+        urls["openqr"] = f"http://127.0.0.1:{port}/k7Pm2qR"
+        assert requests.get(urls["openqr"], allow_redirects=False, timeout=5).status_code == 302
+        return urls
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.log_handle.close()
+
+    def stored_scans(self) -> tuple[int, int]:
+        with self.database.begin() as connection:
+            rows = connection.exec_driver_sql("SELECT count(*) FROM scans").fetchone()[0]
+            days = connection.exec_driver_sql("SELECT coalesce(sum(n), 0) FROM scan_days").fetchone()[0]
+        return rows, days
+
+
+def run(quick: bool) -> list[tuple]:
+    seconds, rounds = (3, 1) if quick else (10, 2)
+    results = {kind: [] for kind in ("wsgi", "flask", "openqr")}
+    peak_rss = [0.0]
+    with tempfile.TemporaryDirectory() as tmp, bench_database(Path(tmp)) as database_url:
+        servers = Servers(Path(tmp), database_url)
+        urls = servers.start()
+        log_lines_before = len(servers.openqr_log.read_text().splitlines())
+        pid = servers.processes["openqr"].pid
+        answered = 1  # the warm-up request above
+        try:
+            order = ["flask", "openqr", "wsgi"]
+            for round_no in range(rounds):
+                for kind in order if round_no % 2 == 0 else list(reversed(order)):
+                    sampling = threading.Event()
+
+                    def sample(sampling=sampling):
+                        while not sampling.wait(0.25):
+                            peak_rss[0] = max(peak_rss[0], rss_mb(pid))
+
+                    sampler = threading.Thread(target=sample)
+                    if kind == "openqr":
+                        sampler.start()
+                    result = wrk(urls[kind], seconds)
+                    sampling.set()
+                    if kind == "openqr":
+                        sampler.join()
+                        answered += result["requests"]
+                    results[kind].append(result)
+                    print(
+                        f"  round {round_no + 1} {kind:7s} {result['rps']:9.0f} req/s",
+                        f"p99 {result['p99']:.2f} ms",
+                        flush=True,
+                    )
+        finally:
+            servers.stop()
+        log_lines = servers.openqr_log.read_text().splitlines()[log_lines_before:]
+        rows, day_total = servers.stored_scans()
+
+    def med(kind, key):
+        return median(result[key] for result in results[kind])
+
+    openqr, flask, wsgi = (med(k, "rps") for k in ("openqr", "flask", "wsgi"))
+    p99_ratio = med("openqr", "p99") / med("flask", "p99")
+    bad = sum(result["bad"] for result in results["openqr"])
+    # Log lines while serving: only start/stop lines are expected, never one per request.
+    per_request = [line for line in log_lines if "serving on" not in line and "stopped" not in line]
+    return [
+        (
+            "redirect req/s (OpenQR, recording scans)",
+            f"{openqr:.0f}",
+            ">= bare Flask",
+            f"{openqr / flask:.2f}x Flask",
+            openqr >= flask,
+        ),
+        ("redirect req/s (bare Flask, baseline)", f"{flask:.0f}", "", "", None),
+        ("redirect req/s (plain WSGI, ceiling)", f"{wsgi:.0f}", "", f"OpenQR {openqr / wsgi:.2f}x", None),
+        (
+            "redirect p99 latency (OpenQR / Flask)",
+            f"{med('openqr', 'p99'):.2f} / {med('flask', 'p99'):.2f} ms",
+            "<= 1.5x",
+            f"{p99_ratio:.2f}x",
+            p99_ratio <= 1.5,
+        ),
+        ("non-302 answers (OpenQR)", str(bad), "0", "", bad == 0),
+        (
+            "scans stored / answered after SIGTERM",
+            f"{rows} / {answered}",
+            ">= answered (none lost)",
+            f"roll-ups {day_total}",
+            rows >= answered and day_total == rows,
+        ),
+        (
+            "server RSS peak during the redirect runs",
+            f"{peak_rss[0]:.0f} MB",
+            "<= 150 MB",
+            "",
+            peak_rss[0] <= 150,
+        ),
+        (
+            "log lines while serving",
+            str(len(per_request)),
+            "0",
+            "; ".join(per_request[:2])[:80],
+            not per_request,
+        ),
+    ]
