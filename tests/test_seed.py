@@ -18,7 +18,7 @@ def test_seed_writes_rows_and_matching_rollups(app, api, runner):
         per_dimension = dict(
             db.session.execute(
                 select(ScanDayValue.dimension, func.sum(ScanDayValue.n)).group_by(ScanDayValue.dimension)
-            )
+            ).all()
         )
         assert per_dimension == {"country": 3000, "device": 3000, "referrer": 3000}
     body = api.get(f"/v1/dynamic/{code['id']}/scans?days=30").get_json()
