@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from openqr import create_app
 from openqr.extensions import db
@@ -20,7 +21,7 @@ from openqr.keys import create_key, get_or_create_account
 from . import databases
 
 # Set once per run by the `migrated_database` fixture.
-_run = {"postgresql_url": None, "sqlite_template": None}
+_run = {"postgresql_url": None, "postgresql_engine": None, "sqlite_template": None}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,15 +33,25 @@ def migrated_database(tmp_path_factory):
         _run["postgresql_url"] = url
         try:
             databases.upgrade(url, tmp)
+            _run["postgresql_engine"] = create_engine(url, pool_size=1)
             yield url
         finally:
-            _run["postgresql_url"] = None
+            if _run["postgresql_engine"] is not None:
+                _run["postgresql_engine"].dispose()
+            _run.update(postgresql_url=None, postgresql_engine=None)
             databases.drop_postgresql_database(url)
     else:
         template = tmp / "template.db"
         databases.upgrade(f"sqlite:///{template}", tmp)
         _run["sqlite_template"] = template
         yield f"sqlite:///{template}"
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(migrated_database):
+    """On PostgreSQL every test starts from empty tables, however it builds its app."""
+    if databases.ON_POSTGRESQL:
+        _truncate()
 
 
 def database_url(tmp_path) -> str:
@@ -53,22 +64,26 @@ def empty_database(tmp_path) -> str:
     """`database_url(tmp_path)`, migrated and with no rows."""
     url = database_url(tmp_path)
     if databases.ON_POSTGRESQL:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(url)
-        try:
-            with engine.begin() as connection:
-                _truncate(connection)
-        finally:
-            engine.dispose()
+        _truncate()
     else:
         shutil.copyfile(_run["sqlite_template"], tmp_path / "test.db")
     return url
 
 
-def _truncate(connection) -> None:
+def _truncate() -> None:
     tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
-    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    try:
+        with _run["postgresql_engine"].begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    except OperationalError:
+        # An earlier test left a transaction open (an app it never closed): end it, then retry.
+        with _run["postgresql_engine"].begin() as connection:
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))  # fmt: skip
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 def make_app(tmp_path, **overrides):
@@ -85,7 +100,8 @@ def make_app(tmp_path, **overrides):
 
 @pytest.fixture
 def app(tmp_path):
-    empty_database(tmp_path)  # at the start, so a test never sees an earlier one's rows
+    if not databases.ON_POSTGRESQL:  # PostgreSQL's tables were emptied by `_empty_tables`
+        shutil.copyfile(_run["sqlite_template"], tmp_path / "test.db")
     app = make_app(tmp_path)
     yield app
     with app.app_context():
