@@ -88,6 +88,12 @@ def ago(moment: dt.datetime | None) -> Markup:
     return Markup('<time datetime="{0}" title="{0} UTC">{1}</time>').format(iso, text)
 
 
+@bp.app_template_filter("thousands")
+def thousands(n: int) -> str:
+    """A scan count with thousands separators: 20,000."""
+    return f"{n:,}"
+
+
 @bp.app_template_filter("colour_input")
 def colour_input(value: str | None, default: str) -> str:
     """A saved colour as <input type=color> needs it: #rrggbb, lower case (transparent -> default)."""
