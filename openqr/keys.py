@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from .extensions import db
 from .models import Account, ApiKey, utcnow
@@ -49,20 +49,28 @@ def create_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
     return key, plain
 
 
+# Every API call runs this one query (key and account together); built once, not per call.
+_KEY_LOOKUP = (
+    select(Account, ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at)
+    .join(ApiKey, ApiKey.account_id == Account.id)
+    .where(ApiKey.key_hash == bindparam("digest"))
+)
+
+
 def authenticate(plain: str) -> Account | None:
     """The account of a live key, or None. Marks the key as used."""
     if not KEY_SHAPE.fullmatch(plain):
         return None
     digest = _hash(plain)
-    key = db.session.execute(select(ApiKey).where(ApiKey.key_hash == digest)).scalar_one_or_none()
+    row = db.session.execute(_KEY_LOOKUP, {"digest": digest}).first()
     # The look-up is by hash, so timing says nothing about the key; compare anyway, in constant time.
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
         return None
     now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        key.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        db.session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
         db.session.commit()
-    return key.account
+    return row.Account
 
 
 def list_keys(account: Account) -> list[ApiKey]:

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import segno
 
-from openqr import qr
-
 from .common import alternate_ms, bench_app
 
 
@@ -24,7 +22,8 @@ def run(quick: bool) -> list[tuple]:
         etag = first.headers["ETag"]
 
         def uncached():
-            qr.render.cache_clear()
+            # Fresh data every time misses the cache; clearing the cache here would also
+            # evict the repeated image and make the "cached" figure measure a render.
             url = f"/v1/qr?data=https%3A%2F%2Fgo.example.com%2F{next(fresh)}&format=png&size=1024"
             assert client.get(url, headers=auth).status_code == 200
 
@@ -61,8 +60,8 @@ def run(quick: bool) -> list[tuple]:
         (
             "/v1/qr If-None-Match (304)",
             f"{times['304']:.2f} ms",
-            "",
+            ">= 5x uncached",
             f"{times['uncached'] / times['304']:.1f}x",
-            None,
+            times["uncached"] / times["304"] >= 5,
         ),
     ]
