@@ -1,7 +1,5 @@
 """Magic-link sign-in: an email form, a single-use signed link, sign-out that ends every session."""
 
-from flask import Blueprint
+from .routes import bp
 
-bp = Blueprint("auth", __name__)
-
-from . import routes  # noqa: E402,F401  (routes attach themselves to bp)
+__all__ = ["bp"]

@@ -7,7 +7,7 @@ import logging
 import re
 import smtplib
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -15,8 +15,10 @@ from .. import keys, mail
 from ..dashboard.htmx import hx_redirect, is_htmx
 from ..extensions import db, login_manager
 from ..models import Account
-from . import bp, tokens
+from . import tokens
 from .throttle import Throttle
+
+bp = Blueprint("auth", __name__)
 
 log = logging.getLogger("openqr.auth")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

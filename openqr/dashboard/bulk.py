@@ -14,7 +14,7 @@ from .. import codes, qr
 from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..models import Code
-from . import bp
+from .base import bp
 from .forms import tags_from_text
 from .htmx import page_or_block
 

@@ -12,7 +12,7 @@ from .. import analytics, codes, qr
 from ..countries import country_name
 from ..errors import DomainError
 from ..extensions import db
-from . import bp
+from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block

@@ -10,7 +10,7 @@ from .. import analytics, codes, folders, qr
 from ..errors import DomainError, ValidationError
 from ..extensions import db
 from ..models import Code, CodeTag
-from . import bp
+from .base import bp
 from .forms import code_body, field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block
 

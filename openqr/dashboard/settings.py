@@ -9,7 +9,7 @@ from .. import folders, keys
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..models import ApiKey
-from . import bp
+from .base import bp
 from .htmx import page_or_block
 
 
