@@ -20,8 +20,15 @@ from openqr.keys import create_key, get_or_create_account
 
 from . import databases
 
-# Set once per run by the `migrated_database` fixture.
-_run = {"postgresql_url": None, "postgresql_engine": None, "sqlite_template": None}
+# Set once per run by the `migrated_database` fixture; `test_tmp` is the current test's tmp_path
+# and `own` the PostgreSQL databases of apps made in other folders (module or session fixtures).
+_run = {
+    "postgresql_url": None,
+    "postgresql_engine": None,
+    "sqlite_template": None,
+    "test_tmp": None,
+    "own": {},
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,7 +46,8 @@ def migrated_database(tmp_path_factory):
             if _run["postgresql_engine"] is not None:
                 _run["postgresql_engine"].dispose()
             _run.update(postgresql_url=None, postgresql_engine=None)
-            databases.drop_postgresql_database(url)
+            for own in [url, *_run["own"].values()]:
+                databases.drop_postgresql_database(own)
     else:
         template = tmp / "template.db"
         databases.upgrade(f"sqlite:///{template}", tmp)
@@ -48,30 +56,58 @@ def migrated_database(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _empty_tables(migrated_database):
+def _empty_tables(migrated_database, request):
     """On PostgreSQL every test starts from empty tables, however it builds its app."""
     if databases.ON_POSTGRESQL:
+        uses_tmp = "tmp_path" in request.fixturenames
+        _run["test_tmp"] = request.getfixturevalue("tmp_path") if uses_tmp else None
         _truncate()
+    yield
+    _run["test_tmp"] = None
 
 
 def database_url(tmp_path) -> str:
-    """The URL a test's app (or a server process it starts) uses: the run's PostgreSQL
-    database, or a SQLite file in the test's own folder."""
-    return _run["postgresql_url"] or f"sqlite:///{tmp_path / 'test.db'}"
+    """The database of an app made in `tmp_path`, as SQLite's file in that folder would be.
+
+    On PostgreSQL a test's own tmp_path maps to the run's database (emptied before each test);
+    another folder (a module or session fixture's) gets a migrated database of its own, kept
+    until the end of the run.
+    """
+    if not databases.ON_POSTGRESQL:
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if tmp_path == _run["test_tmp"]:
+        return _run["postgresql_url"]
+    if tmp_path not in _run["own"]:
+        url = databases.create_postgresql_database("own")
+        _run["own"][tmp_path] = url
+        databases.upgrade(url, tmp_path)
+    return _run["own"][tmp_path]
 
 
 def empty_database(tmp_path) -> str:
     """`database_url(tmp_path)`, migrated and with no rows."""
     url = database_url(tmp_path)
-    if databases.ON_POSTGRESQL:
+    if url == _run["postgresql_url"]:
         _truncate()
+    elif databases.ON_POSTGRESQL:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {_tables()} RESTART IDENTITY CASCADE"))
+        finally:
+            engine.dispose()
     else:
         shutil.copyfile(_run["sqlite_template"], tmp_path / "test.db")
     return url
 
 
+def _tables() -> str:
+    return ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+
+
 def _truncate() -> None:
-    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    """Empty the run's PostgreSQL database."""
+    tables = _tables()
     try:
         with _run["postgresql_engine"].begin() as connection:
             connection.execute(text("SET LOCAL lock_timeout = '5s'"))
