@@ -66,6 +66,17 @@ def _empty_tables(migrated_database, request):
     _run["test_tmp"] = None
 
 
+@pytest.fixture
+def blank_database_url(tmp_path):
+    """A second database with no tables at all, of the kind the run is on, removed afterwards."""
+    if databases.ON_POSTGRESQL:
+        url = databases.create_postgresql_database("blank")
+        yield url
+        databases.drop_postgresql_database(url)
+    else:
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+
+
 def database_url(tmp_path) -> str:
     """The database of an app made in `tmp_path`, as SQLite's file in that folder would be.
 

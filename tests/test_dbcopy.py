@@ -37,17 +37,6 @@ def source(tmp_path):
         db.engine.dispose()
 
 
-@pytest.fixture
-def target_url(tmp_path):
-    """An empty target of the kind the run is on: PostgreSQL, or else another SQLite file."""
-    if databases.ON_POSTGRESQL:
-        url = databases.create_postgresql_database("copy")
-        yield url
-        databases.drop_postgresql_database(url)
-    else:
-        yield f"sqlite:///{tmp_path / 'target.db'}"
-
-
 def _rows(url):
     engine = create_engine(url)
     try:
@@ -60,16 +49,16 @@ def _rows(url):
         engine.dispose()
 
 
-def test_copy_keeps_every_row_and_the_copy_serves(source, target_url, tmp_path):
+def test_copy_keeps_every_row_and_the_copy_serves(source, blank_database_url, tmp_path):
     app, api, codes = source
-    result = app.test_cli_runner().invoke(args=["db-copy", "--to", target_url])
+    result = app.test_cli_runner().invoke(args=["db-copy", "--to", blank_database_url])
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines()[1:])
     assert lines["scans"].split() == ["9", "9"]
     assert lines["codes"].split() == ["3", "3"]
-    assert _rows(app.config["SQLALCHEMY_DATABASE_URI"]) == _rows(target_url)
+    assert _rows(app.config["SQLALCHEMY_DATABASE_URI"]) == _rows(blank_database_url)
 
-    copy = make_app(tmp_path / "copy", OPENQR_DATABASE_URL=target_url)
+    copy = make_app(tmp_path / "copy", OPENQR_DATABASE_URL=blank_database_url)
     try:
         moved = Api(copy.test_client(), api.key)  # keys still work: their hashes came along
         assert moved.get(f"/v1/dynamic/{codes[1]['id']}").get_json()["slug"] == "menu-2026"
@@ -84,16 +73,16 @@ def test_copy_keeps_every_row_and_the_copy_serves(source, target_url, tmp_path):
             db.engine.dispose()
 
 
-def test_a_target_with_rows_is_refused(source, target_url):
+def test_a_target_with_rows_is_refused(source, blank_database_url):
     app, _api, _codes = source
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["db-copy", "--to", target_url]).exit_code == 0
-    again = runner.invoke(args=["db-copy", "--to", target_url])
+    assert runner.invoke(args=["db-copy", "--to", blank_database_url]).exit_code == 0
+    again = runner.invoke(args=["db-copy", "--to", blank_database_url])
     assert again.exit_code != 0
     assert "target is not empty" in again.output
 
 
-def test_a_count_mismatch_fails(source, target_url, monkeypatch):
+def test_a_count_mismatch_fails(source, blank_database_url, monkeypatch):
     app, _api, _codes = source
     copy_table = dbcopy._copy_table
 
@@ -102,7 +91,7 @@ def test_a_count_mismatch_fails(source, target_url, monkeypatch):
             copy_table(source_connection, target_connection, table, batch)
 
     monkeypatch.setattr(dbcopy, "_copy_table", lose_scans)
-    result = app.test_cli_runner().invoke(args=["db-copy", "--to", target_url])
+    result = app.test_cli_runner().invoke(args=["db-copy", "--to", blank_database_url])
     assert result.exit_code == 1
     assert "MISMATCH" in result.output and "row counts differ" in result.output
 

@@ -25,17 +25,6 @@ ENV_PY = ROOT / "migrations" / "env.py"
 FLASK = [sys.executable, "-m", "flask"]
 
 
-@pytest.fixture
-def empty_url(tmp_path):
-    """A database with no tables at all, of the kind the run is on."""
-    if databases.ON_POSTGRESQL:
-        url = databases.create_postgresql_database("mig")
-        yield url
-        databases.drop_postgresql_database(url)
-    else:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-
-
 def _app(url, tmp_path):
     return create_app(
         {"OPENQR_DATABASE_URL": url, "OPENQR_SECRET_KEY": "test-secret"},
@@ -55,38 +44,38 @@ def _differences(url):
         engine.dispose()
 
 
-def test_migrations_build_the_models_schema(empty_url, tmp_path):
-    app = _app(empty_url, tmp_path)
+def test_migrations_build_the_models_schema(blank_database_url, tmp_path):
+    app = _app(blank_database_url, tmp_path)
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    assert _differences(empty_url) == []
+    assert _differences(blank_database_url) == []
 
 
-def test_downgrade_to_nothing_and_up_again(empty_url, tmp_path):
-    app = _app(empty_url, tmp_path)
+def test_downgrade_to_nothing_and_up_again(blank_database_url, tmp_path):
+    app = _app(blank_database_url, tmp_path)
     with app.app_context():
         upgrade()
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         db.engine.dispose()
-    assert _differences(empty_url) == []
+    assert _differences(blank_database_url) == []
 
 
 @pytest.mark.skipif(
     not databases.ON_POSTGRESQL, reason="the advisory lock is PostgreSQL's; SQLite needs none"
 )
-def test_processes_starting_together_take_turns(empty_url, tmp_path):
+def test_processes_starting_together_take_turns(blank_database_url, tmp_path):
     """Three `flask db upgrade` at once wait for the migration lock; then one migrates, two find it done."""
     lock_id = int(re.search(r"MIGRATION_LOCK_ID = (0x[0-9A-Fa-f]+)", ENV_PY.read_text()).group(1), 16)
     env = {
         **os.environ,
-        "OPENQR_DATABASE_URL": empty_url,
+        "OPENQR_DATABASE_URL": blank_database_url,
         "OPENQR_SECRET_KEY": "test-secret",
         "OPENQR_INSTANCE_PATH": str(tmp_path / "instance"),
     }
-    holder = create_engine(empty_url, isolation_level="AUTOCOMMIT")
+    holder = create_engine(blank_database_url, isolation_level="AUTOCOMMIT")
     try:
         with holder.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
@@ -121,4 +110,4 @@ def test_processes_starting_together_take_turns(empty_url, tmp_path):
         holder.dispose()
     assert [process.returncode for process in processes] == [0, 0, 0], outputs
     assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1, outputs
-    assert _differences(empty_url) == []
+    assert _differences(blank_database_url) == []
