@@ -60,7 +60,7 @@ def migration_lock(connection):
 
     Several app processes may start at once and each runs `upgrade()`: the first takes
     the lock and migrates; the others wait, then find the database at head and do nothing.
-    SQLite needs nothing: its write lock already lets one migration run at a time.
+    SQLite needs nothing: a SQLite install is served by one process.
     """
     if connection.dialect.name != "postgresql":
         yield
