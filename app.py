@@ -32,7 +32,16 @@ def main() -> None:
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
-    server = create_server(app, host=host, port=port, threads=app.config["OPENQR_THREADS"], ident="OpenQR")
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=app.config["OPENQR_THREADS"],
+        ident="OpenQR",
+        # Waitress would strip X-Forwarded-For before the app sees it; OPENQR_TRUSTED_PROXIES
+        # decides, hop by hop, whose forwarding header is believed (openqr.scans).
+        clear_untrusted_proxy_headers=False,
+    )
     log = logging.getLogger("openqr")
     log.info("OpenQR serving on http://%s:%s", host, port)
     signal.signal(signal.SIGTERM, _stop)

@@ -128,11 +128,6 @@ def _scan_through_nginx(base: str, slug: str) -> int:
     return requests.get(f"{base}/{slug}", headers=headers, allow_redirects=False, timeout=10).status_code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waitress drops X-Forwarded-For before the app sees it (clear_untrusted_proxy_headers is True "
-    "by default): app.py must pass clear_untrusted_proxy_headers=False; OPENQR_TRUSTED_PROXIES decides trust",
-)
 def test_the_client_nginx_forwards_is_believed(proxied):
     base, _server, app = proxied
     code = Api(app.test_client(), new_key(app)).create()
