@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 
-from . import security
+from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, security
+from .api.openapi import docs_bp
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
 
@@ -66,8 +68,6 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     )
     app.config.update(load_settings())
     app.config.update(test_config or {})
-    if app.config.get("OPENQR_SHORT_BASE_URL") is None:
-        app.config["OPENQR_SHORT_BASE_URL"] = app.config["OPENQR_BASE_URL"]
     _derive(app)
     security.init_app(app)  # body limit, blocklist, security headers
     app.json.sort_keys = False
@@ -78,38 +78,23 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import cli, scans
-    from .api import ALL_BLUEPRINTS as api_blueprints
-    from .api import bp as api_bp
-    from .api import http_error_as_json
-    from .api.openapi import docs_bp
-    from .redirect import bp as redirect_bp
-
     app.extensions["openqr.classifier"] = scans.ScanClassifier(
         app.config["OPENQR_COUNTRY_HEADER"], app.config["OPENQR_TRUSTED_PROXIES"]
     )
-    for blueprint in api_blueprints:
+    for blueprint in api.ALL_BLUEPRINTS:
         csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
-    app.register_blueprint(api_bp)
-    app.register_blueprint(docs_bp)
-    app.register_blueprint(redirect_bp)
-    from .auth import bp as auth_bp
-    from .dashboard import bp as dashboard_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dashboard_bp)
+    for blueprint in (api.bp, docs_bp, redirect.bp, auth.bp, dashboard.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, _http_error)
     cli.register(app)
-    from . import fastpath, recorder
 
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     fastpath.init_app(app)  # known short links are answered before Flask's routing
-
-    from werkzeug.exceptions import HTTPException
-
-    @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):
-        if request.path == "/v1" or request.path.startswith("/v1/"):
-            return http_error_as_json(err)
-        return err
-
     return app
+
+
+def _http_error(err: HTTPException):
+    """HTTP errors: JSON under /v1, Flask's own pages elsewhere."""
+    if request.path == "/v1" or request.path.startswith("/v1/"):
+        return api.http_error_as_json(err)
+    return err

@@ -250,8 +250,10 @@ def test_unicode_and_punycode_spellings_are_judged_alike(text):
     for host in (f"{text}.example.com", f"{ascii_label}.example.com"):
         try:
             outcomes.append(check_destination(f"https://{host}/") and "accepted")
-        except DestinationError as error:
-            outcomes.append(str(error))
+        except DestinationError:
+            # Both refused is alike, even when each spelling trips a different rule first
+            # (an invisible letter such as U+3164 vs the name it decodes to).
+            outcomes.append("refused")
     assert outcomes[0] == outcomes[1]
 
 
