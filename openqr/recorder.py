@@ -10,7 +10,6 @@ a hard kill loses at most one flush interval.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -28,6 +27,11 @@ BATCH = 5_000  # events per transaction
 MAX_ATTEMPTS = 40  # a batch that failed this often (about 3 minutes of back-off) is given up, loudly
 MAX_BACKOFF = 5.0  # seconds between retries of a failing write, at most
 DROP_LOG_EVERY = 10.0  # seconds between "buffer full" log lines
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    """A Unix time as the naive UTC datetime the database stores."""
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
 
 
 class ScanRecorder:
@@ -107,8 +111,7 @@ class ScanRecorder:
             environ[self._country_key] = country
         if forwarded:
             environ["HTTP_X_FORWARDED_FOR"] = forwarded
-        event = self._classifier.classify(code_id, environ)
-        return dataclasses.replace(event, at=dt.datetime.fromtimestamp(at, dt.UTC).replace(tzinfo=None))
+        return self._classifier.classify(code_id, environ, _utc(at))
 
     def flush(self) -> int:
         """Write what is buffered now, in batches; return how many scans were stored.

@@ -116,10 +116,11 @@ class ScanClassifier:
         except ValueError:
             return None
 
-    def classify(self, code_id: str, environ: dict) -> ScanEvent:
+    def classify(self, code_id: str, environ: dict, at: dt.datetime | None = None) -> ScanEvent:
+        """The scan of `code_id` a request makes, at `at` (default: now, UTC)."""
         return ScanEvent(
             code_id=code_id,
-            at=utcnow(),
+            at=at or utcnow(),
             country=self.country(environ),
             device=device_class(environ.get("HTTP_USER_AGENT", "")),
             referrer=referrer_host(environ.get("HTTP_REFERER", "")),
