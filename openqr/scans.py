@@ -70,6 +70,12 @@ def device_class(user_agent: str) -> str | None:
     return None
 
 
+def warm_up() -> None:
+    """Load the user-agent and crawler rules now rather than on the first scan."""
+    device_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)")
+
+
 def referrer_host(referer: str) -> str | None:
     if not referer:
         return None
