@@ -16,7 +16,7 @@ from . import links, qr, ratelimit
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError
 from .extensions import db
-from .models import Account, Code, CodeTag, Folder, utcnow
+from .models import Account, Code, CodeTag, Folder, find_owned, utcnow
 
 RANDOM_SLUG_ALPHABET = string.ascii_letters + string.digits
 RANDOM_SLUG_LENGTH = 7
@@ -109,8 +109,7 @@ def clean_tags(value: object) -> list[str]:
 def clean_folder_id(account: Account, value: object) -> str | None:
     if value is None:
         return None
-    folder = db.session.get(Folder, value) if isinstance(value, str) and "\x00" not in value else None
-    if folder is None or folder.account_id != account.id:
+    if find_owned(Folder, account.id, value) is None:
         raise ValidationError("No such folder.", field="folder_id", code="invalid_folder")
     return value
 
@@ -236,9 +235,8 @@ def bulk_create(account: Account, data: object) -> list[Code]:
 
 
 def get_code(account: Account, code_id: str) -> Code:
-    # A NUL can never be in an id, and PostgreSQL refuses it in a query: no such code.
-    code = db.session.get(Code, code_id) if isinstance(code_id, str) and "\x00" not in code_id else None
-    if code is None or code.account_id != account.id:
+    code = find_owned(Code, account.id, code_id)
+    if code is None:
         raise NotFound("No such code.")
     return code
 

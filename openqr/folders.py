@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from .errors import NotFound, ValidationError
 from .extensions import db
-from .models import Account, Code, Folder
+from .models import Account, Code, Folder, find_owned
 
 MAX_NAME_LENGTH = 100
 
@@ -45,10 +45,8 @@ def list_folders(account: Account) -> list[tuple[Folder, int]]:
 
 
 def get_folder(account: Account, folder_id: str) -> Folder:
-    # A NUL can never be in an id, and PostgreSQL refuses it in a query: no such folder.
-    usable = isinstance(folder_id, str) and "\x00" not in folder_id
-    folder = db.session.get(Folder, folder_id) if usable else None
-    if folder is None or folder.account_id != account.id:
+    folder = find_owned(Folder, account.id, folder_id)
+    if folder is None:
         raise NotFound("No such folder.")
     return folder
 

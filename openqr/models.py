@@ -22,6 +22,15 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
+def find_owned(model, account_id: int, row_id: object):
+    """The `model` row with this id that the account owns, or None: another account's row is
+    as absent as a missing one. An id with a NUL is never stored (and PostgreSQL refuses one)."""
+    if not isinstance(row_id, str) or "\x00" in row_id:
+        return None
+    row = db.session.get(model, row_id)
+    return row if row is not None and row.account_id == account_id else None
+
+
 class Account(UserMixin, db.Model):
     __tablename__ = "accounts"
 
