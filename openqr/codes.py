@@ -272,6 +272,9 @@ def delete_code(account: Account, code_id: str) -> None:
 def list_codes(account: Account, *, limit: int = 200, offset: int = 0, tag: str | None = None,
                folder_id: str | None = None, q: str | None = None) -> list[Code]:
     """The account's codes, newest first, filtered."""
+    for name, value in (("tag", tag), ("folder_id", folder_id), ("q", q)):
+        if value and "\x00" in value:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
+            raise ValidationError(f"'{name}' must not contain a NUL character.", field=name)
     query = (
         select(Code)
         .where(Code.account_id == account.id)

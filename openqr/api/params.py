@@ -48,6 +48,4 @@ def str_arg(name: str, max_length: int = 200) -> str | None:
         return None
     if len(raw) > max_length:
         raise ValidationError(f"'{name}' must be at most {max_length} characters.", field=name)
-    if "\x00" in raw:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
-        raise ValidationError(f"'{name}' must not contain a NUL character.", field=name)
     return raw
