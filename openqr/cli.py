@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from . import dbcopy, links
 from . import keys as api_keys
+from .errors import DomainError
 from .extensions import db
 from .models import Account, Code
 
@@ -26,11 +27,10 @@ def _account(email: str) -> Account:
     return account
 
 
-def _check_email(email: str) -> str:
-    email = api_keys.normalise_email(email)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
-        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+def _check_email(raw: str) -> str:
+    email = api_keys.clean_email(raw)
+    if email is None:
+        raise click.BadParameter(f"{raw!r} is not an email address", param_hint="EMAIL")
     return email
 
 
@@ -39,6 +39,10 @@ def _check_email(email: str) -> str:
 @click.option("--name", default="", help="A name to recognise the key by.")
 def keys_create(email: str, name: str) -> None:
     """Create a key (and the account if needed); print the key alone on stdout."""
+    try:
+        name = api_keys.clean_key_name(name)
+    except DomainError as err:
+        raise click.BadParameter(err.message, param_hint="--name") from None
     account = api_keys.get_or_create_account(_check_email(email))
     _key, plain = api_keys.create_key(account, name)
     click.echo(plain)
@@ -51,7 +55,8 @@ def keys_list(email: str) -> None:
     for key in api_keys.list_keys(_account(email)):
         state = "revoked" if key.revoked_at else "active"
         last = key.last_used_at.isoformat(timespec="seconds") + "Z" if key.last_used_at else "never"
-        click.echo(f"{key.prefix}\t{key.name or '-'}\t{key.created_at.isoformat(timespec='seconds')}Z\t{last}\t{state}")
+        created = key.created_at.isoformat(timespec="seconds") + "Z"
+        click.echo(f"{key.prefix}\t{key.name or '-'}\t{created}\t{last}\t{state}")
 
 
 @keys_cli.command("revoke")
@@ -104,8 +109,13 @@ scans_cli = AppGroup("scans", help="Scan data tools.")
 @scans_cli.command("seed")
 @click.option("--code", "slug", required=True, help="Slug of the code that gets the scans.")
 @click.option("--count", default=100_000, show_default=True, type=click.IntRange(1, 100_000_000))
-@click.option("--days", default=400, show_default=True, type=click.IntRange(1, 5000),
-              help="Spread over this many days, ending today.")
+@click.option(
+    "--days",
+    default=400,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Spread over this many days, ending today.",
+)
 @click.option("--seed", "rng_seed", type=int, default=None, help="Random seed, for repeatable data.")
 def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
     """Add realistic scans (countries, devices, referrers, daily and weekly rhythm) to a code."""

@@ -34,8 +34,25 @@ def reserved_slugs() -> frozenset[str]:
     cached = current_app.extensions.get("openqr.reserved_slugs")
     if cached is None:
         segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in current_app.url_map.iter_rules()}
-        extra = {"v1", "v2", "api", "admin", "login", "logout", "static", "codes", "keys", "folders",
-                 "docs", "healthz", "bulk", "account", "settings", "favicon.ico", "robots.txt"}
+        extra = {
+            "v1",
+            "v2",
+            "api",
+            "admin",
+            "login",
+            "logout",
+            "static",
+            "codes",
+            "keys",
+            "folders",
+            "docs",
+            "healthz",
+            "bulk",
+            "account",
+            "settings",
+            "favicon.ico",
+            "robots.txt",
+        }
         cached = frozenset(s.lower() for s in segments | extra if s and not s.startswith("<"))
         current_app.extensions["openqr.reserved_slugs"] = cached
     return cached
@@ -46,8 +63,9 @@ def reserved_slugs() -> frozenset[str]:
 
 def clean_destination(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValidationError("Destination is required: a public http(s) URL.", field="destination",
-                              code="invalid_destination")
+        raise ValidationError(
+            "Destination is required: a public http(s) URL.", field="destination", code="invalid_destination"
+        )
     config = current_app.config
     try:
         return check_destination(
@@ -81,10 +99,13 @@ def clean_slug(value: object) -> str:
     if not CUSTOM_SLUG.fullmatch(value):
         raise ValidationError(
             "Slug may use only lower-case letters, digits and single hyphens (not at the start or end).",
-            field="slug", code="invalid_slug")
+            field="slug",
+            code="invalid_slug",
+        )
     if value in reserved_slugs():
-        raise ValidationError(f"'{value}' is reserved by the app; choose another slug.", field="slug",
-                              code="invalid_slug")
+        raise ValidationError(
+            f"'{value}' is reserved by the app; choose another slug.", field="slug", code="invalid_slug"
+        )
     return value
 
 
@@ -98,7 +119,8 @@ def clean_tags(value: object) -> list[str]:
             raise ValidationError("Tags must not be empty.", field="tags")
         if len(tag) > MAX_TAG_LENGTH or "," in tag or _CONTROL.search(tag):
             raise ValidationError(
-                f"Each tag is at most {MAX_TAG_LENGTH} characters, without commas.", field="tags")
+                f"Each tag is at most {MAX_TAG_LENGTH} characters, without commas.", field="tags"
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
@@ -129,8 +151,9 @@ def clean_fields(account: Account, data: object, *, creating: bool) -> dict:
     if unknown:
         raise ValidationError(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
     if creating and "destination" not in data:
-        raise ValidationError("Destination is required: a public http(s) URL.", field="destination",
-                              code="invalid_destination")
+        raise ValidationError(
+            "Destination is required: a public http(s) URL.", field="destination", code="invalid_destination"
+        )
     cleaners = {
         "destination": clean_destination,
         "label": clean_label,
@@ -225,7 +248,9 @@ def bulk_create(account: Account, data: object) -> list[Code]:
     if problems:
         raise ValidationError(
             f"{len(problems)} of {len(items)} codes are invalid; nothing was created.",
-            code="invalid_items", details=problems)
+            code="invalid_items",
+            details=problems,
+        )
     ratelimit.consume(account.id, "bulk", current_app.config["OPENQR_BULK_LIMIT"])
     taken = set(seen)
     codes = [_new_code(account, fields, taken) for fields in cleaned]
@@ -269,8 +294,15 @@ def delete_code(account: Account, code_id: str) -> None:
     links.changed(slug)
 
 
-def list_codes(account: Account, *, limit: int = 200, offset: int = 0, tag: str | None = None,
-               folder_id: str | None = None, q: str | None = None) -> list[Code]:
+def list_codes(
+    account: Account,
+    *,
+    limit: int = 200,
+    offset: int = 0,
+    tag: str | None = None,
+    folder_id: str | None = None,
+    q: str | None = None,
+) -> list[Code]:
     """The account's codes, newest first, filtered."""
     for name, value in (("tag", tag), ("folder_id", folder_id), ("q", q)):
         if value and "\x00" in value:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
@@ -289,8 +321,9 @@ def list_codes(account: Account, *, limit: int = 200, offset: int = 0, tag: str 
         query = query.where(Code.folder_id == folder_id)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(*(column.ilike(pattern, escape="\\")
-                                  for column in (Code.label, Code.slug, Code.destination))))
+        query = query.where(
+            or_(*(column.ilike(pattern, escape="\\") for column in (Code.label, Code.slug, Code.destination)))
+        )
     return list(db.session.execute(query).scalars())
 
 
@@ -317,4 +350,3 @@ def code_json(code: Code) -> dict:
         "created_at": _iso(code.created_at),
         "updated_at": _iso(code.updated_at),
     }
-

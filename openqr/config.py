@@ -120,59 +120,145 @@ def _log_level(raw: str) -> str:
 
 
 SETTINGS: list[Setting] = [
-    Setting("OPENQR_DATABASE_URL", None, _database_url,
-            "Database URL. Default: a SQLite file `instance/openqr.db`. PostgreSQL: `postgresql+psycopg://user@host/db`."),
-    Setting("OPENQR_BASE_URL", "http://localhost:8080", _base_url,
-            "Public URL of the dashboard and the `/v1` API."),
-    Setting("OPENQR_SHORT_BASE_URL", None, _base_url,
-            "Public URL that short links start with (`<short base>/<slug>`). Default: the base URL."),
-    Setting("OPENQR_SECRET_KEY", None, _text,
-            "Key that signs sessions and sign-in links. Default: generated once into `instance/secret_key` and kept."),
+    Setting(
+        "OPENQR_DATABASE_URL",
+        None,
+        _database_url,
+        "Database URL. Default: a SQLite file `instance/openqr.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    ),
+    Setting(
+        "OPENQR_BASE_URL",
+        "http://localhost:8080",
+        _base_url,
+        "Public URL of the dashboard and the `/v1` API.",
+    ),
+    Setting(
+        "OPENQR_SHORT_BASE_URL",
+        None,
+        _base_url,
+        "Public URL that short links start with (`<short base>/<slug>`). Default: the base URL.",
+    ),
+    Setting(
+        "OPENQR_SECRET_KEY",
+        None,
+        _text,
+        "Key that signs sessions and sign-in links. "
+        "Default: generated once into `instance/secret_key` and kept.",
+    ),
     Setting("OPENQR_HOST", "127.0.0.1", _text, "Address `python app.py` / `make run` listens on."),
     Setting("OPENQR_PORT", "8080", _int_range(1, 65535), "Port `python app.py` / `make run` listens on."),
-    Setting("OPENQR_THREADS", "32", _int_range(1, 256),
-            "Waitress worker threads: more than the concurrent connections you expect, so requests never queue."),
-    Setting("OPENQR_CREATE_LIMIT", "20", _int_range(1, 1_000_000),
-            "Single creates (`POST /v1/dynamic`) per account per rolling hour."),
-    Setting("OPENQR_BULK_LIMIT", "10", _int_range(1, 1_000_000),
-            "Bulk requests (`POST /v1/dynamic/bulk`) per account per rolling hour."),
-    Setting("OPENQR_COUNTRY_HEADER", "CF-IPCountry", _header_name,
-            "Trusted request header carrying the visitor's country (set by your CDN). Empty: none."),
-    Setting("OPENQR_TRUSTED_PROXIES", "", _networks,
-            "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed. Default: none."),
+    Setting(
+        "OPENQR_THREADS",
+        "32",
+        _int_range(1, 256),
+        "Waitress worker threads: more than the concurrent connections you expect, so requests never queue.",
+    ),
+    Setting(
+        "OPENQR_CREATE_LIMIT",
+        "20",
+        _int_range(1, 1_000_000),
+        "Single creates (`POST /v1/dynamic`) per account per rolling hour.",
+    ),
+    Setting(
+        "OPENQR_BULK_LIMIT",
+        "10",
+        _int_range(1, 1_000_000),
+        "Bulk requests (`POST /v1/dynamic/bulk`) per account per rolling hour.",
+    ),
+    Setting(
+        "OPENQR_COUNTRY_HEADER",
+        "CF-IPCountry",
+        _header_name,
+        "Trusted request header carrying the visitor's country (set by your CDN). Empty: none.",
+    ),
+    Setting(
+        "OPENQR_TRUSTED_PROXIES",
+        "",
+        _networks,
+        "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed. Default: none.",
+    ),
     Setting("OPENQR_LOG_LEVEL", "INFO", _log_level, "Log level: DEBUG, INFO, WARNING or ERROR."),
-    Setting("OPENQR_SMTP_HOST", "", _text,
-            "SMTP server for sign-in emails. Empty: sign-in links are written to the server log instead."),
-    Setting("OPENQR_SMTP_PORT", None, _int_range(1, 65535),
-            "SMTP port. Default: 25, 587 with `starttls`, 465 with `tls`."),
+    Setting(
+        "OPENQR_SMTP_HOST",
+        "",
+        _text,
+        "SMTP server for sign-in emails. Empty: sign-in links are written to the server log instead.",
+    ),
+    Setting(
+        "OPENQR_SMTP_PORT",
+        None,
+        _int_range(1, 65535),
+        "SMTP port. Default: 25, 587 with `starttls`, 465 with `tls`.",
+    ),
     Setting("OPENQR_SMTP_USER", "", _text, "SMTP user name. Empty: no SMTP login."),
     Setting("OPENQR_SMTP_PASSWORD", "", _text, "SMTP password."),
-    Setting("OPENQR_SMTP_SECURITY", "starttls", _choice("none", "starttls", "tls"),
-            "SMTP connection security: `none`, `starttls` or `tls`."),
+    Setting(
+        "OPENQR_SMTP_SECURITY",
+        "starttls",
+        _choice("none", "starttls", "tls"),
+        "SMTP connection security: `none`, `starttls` or `tls`.",
+    ),
     Setting("OPENQR_MAIL_FROM", "OpenQR <openqr@localhost>", _text, "From address of sign-in emails."),
-    Setting("OPENQR_SIGNUPS", "open", _choice("open", "closed"),
-            "`open`: any allowed address gets an account at first sign-in. `closed`: only existing accounts "
-            "(`flask users create EMAIL`)."),
-    Setting("OPENQR_ALLOWED_EMAILS", "", _patterns,
-            "Comma-separated address patterns that may sign in, such as `*@example.com`. Empty: any address."),
-    Setting("OPENQR_LOGIN_LIMIT_PER_EMAIL", "5", _int_range(1, 1_000_000),
-            "Sign-in emails per address per rolling hour."),
-    Setting("OPENQR_LOGIN_LIMIT_PER_CLIENT", "20", _int_range(1, 1_000_000),
-            "Sign-in requests per client address per rolling hour."),
-    Setting("OPENQR_MAX_BODY_BYTES", "1048576", _int_range(1024, 1024 * 1024 * 1024),
-            "Largest request body accepted, in bytes; a larger one answers 413."),
-    Setting("OPENQR_BLOCKLIST_FILE", "", _text,
-            "File of domains destinations may not use (one a line, `#` comments; subdomains too). "
-            "Read at start; a missing file stops start-up. Empty: none."),
-    Setting("OPENQR_RESOLVE_DESTINATIONS", "false", _bool,
-            "`true`: also refuse destination host names that do not resolve or resolve to a non-public "
-            "address (needs DNS)."),
-    Setting("OPENQR_SCAN_FLUSH_INTERVAL", "0.2", _float_range(0.01, 0.25),
-            "Seconds between writes of buffered scans; a hard kill loses at most this much (a graceful stop "
-            "loses nothing)."),
-    Setting("OPENQR_SCAN_BUFFER_SIZE", "50000", _int_range(100, 10_000_000),
-            "Scans held in memory at most while they wait to be written; beyond it scans still redirect "
-            "but are counted as dropped (`/healthz`)."),
+    Setting(
+        "OPENQR_SIGNUPS",
+        "open",
+        _choice("open", "closed"),
+        "`open`: any allowed address gets an account at first sign-in. `closed`: only existing accounts "
+        "(`flask users create EMAIL`).",
+    ),
+    Setting(
+        "OPENQR_ALLOWED_EMAILS",
+        "",
+        _patterns,
+        "Comma-separated address patterns that may sign in, such as `*@example.com`. Empty: any address.",
+    ),
+    Setting(
+        "OPENQR_LOGIN_LIMIT_PER_EMAIL",
+        "5",
+        _int_range(1, 1_000_000),
+        "Sign-in emails per address per rolling hour.",
+    ),
+    Setting(
+        "OPENQR_LOGIN_LIMIT_PER_CLIENT",
+        "20",
+        _int_range(1, 1_000_000),
+        "Sign-in requests per client address per rolling hour.",
+    ),
+    Setting(
+        "OPENQR_MAX_BODY_BYTES",
+        "1048576",
+        _int_range(1024, 1024 * 1024 * 1024),
+        "Largest request body accepted, in bytes; a larger one answers 413.",
+    ),
+    Setting(
+        "OPENQR_BLOCKLIST_FILE",
+        "",
+        _text,
+        "File of domains destinations may not use (one a line, `#` comments; subdomains too). "
+        "Read at start; a missing file stops start-up. Empty: none.",
+    ),
+    Setting(
+        "OPENQR_RESOLVE_DESTINATIONS",
+        "false",
+        _bool,
+        "`true`: also refuse destination host names that do not resolve or resolve to a non-public "
+        "address (needs DNS).",
+    ),
+    Setting(
+        "OPENQR_SCAN_FLUSH_INTERVAL",
+        "0.2",
+        _float_range(0.01, 0.25),
+        "Seconds between writes of buffered scans; a hard kill loses at most this much (a graceful stop "
+        "loses nothing).",
+    ),
+    Setting(
+        "OPENQR_SCAN_BUFFER_SIZE",
+        "50000",
+        _int_range(100, 10_000_000),
+        "Scans held in memory at most while they wait to be written; beyond it scans still redirect "
+        "but are counted as dropped (`/healthz`).",
+    ),
 ]
 
 

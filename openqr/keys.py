@@ -10,6 +10,7 @@ import secrets
 
 from sqlalchemy import bindparam, select, update
 
+from .errors import ValidationError
 from .extensions import db
 from .models import Account, ApiKey, utcnow
 
@@ -23,8 +24,30 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# One address, no spaces or control characters: enough to send a link, strict enough for a log line.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_LENGTH = 100
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def clean_email(raw: str) -> str | None:
+    """The address in its stored form (trimmed, lower case), or None when it is not one."""
+    email = normalise_email(raw)
+    return email if len(email) <= 254 and _EMAIL.fullmatch(email) else None
+
+
+def clean_key_name(raw: str) -> str:
+    """A key's name with its spaces folded; raises ValidationError when it cannot be stored."""
+    name = " ".join(raw.split())
+    if _CONTROL.search(name):
+        raise ValidationError("Key names must not contain control characters.", field="name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"Key names are at most {MAX_NAME_LENGTH} characters.", field="name")
+    return name
 
 
 def get_or_create_account(email: str) -> Account:
@@ -42,7 +65,10 @@ def create_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
     secret = secrets.token_urlsafe(32)
     plain = KEY_PREFIX + secret
     key = ApiKey(
-        account_id=account.id, name=name.strip()[:100], prefix=KEY_PREFIX + secret[:8], key_hash=_hash(plain)
+        account_id=account.id,
+        name=clean_key_name(name),
+        prefix=KEY_PREFIX + secret[:8],
+        key_hash=_hash(plain),
     )
     db.session.add(key)
     db.session.commit()

@@ -63,9 +63,7 @@ class QrParams:
             "format": _check_format("format", self.format),
             "size": _check_int("size", self.size, SIZE_MIN, SIZE_MAX, "pixels"),
             "ecc": _check_ecc("ecc", self.ecc),
-            "margin": _check_int(
-                "margin", self.margin, MARGIN_MIN, MARGIN_MAX, "modules"
-            ),
+            "margin": _check_int("margin", self.margin, MARGIN_MIN, MARGIN_MAX, "modules"),
             "dark": _check_colour("dark", self.dark),
             "light": _check_colour("light", self.light, allow_transparent=True),
         }
@@ -94,9 +92,7 @@ def parse_query(
     if data is None:
         data = args.get("data")
         if data is None:
-            raise QrParamError(
-                "data", "data is required: give the text or URL to encode."
-            )
+            raise QrParamError("data", "data is required: give the text or URL to encode.")
     elif "data" in args:
         raise QrParamError(
             "data",
@@ -151,10 +147,7 @@ def render(params: QrParams) -> bytes:
     modules = qr.symbol_size(scale=1, border=0)[0]
     scale = params.size // (modules + 2 * params.margin)
     # The pixels that do not divide evenly widen the quiet zone, code centred.
-    lead = (
-        params.margin * scale
-        + (params.size - scale * (modules + 2 * params.margin)) // 2
-    )
+    lead = params.margin * scale + (params.size - scale * (modules + 2 * params.margin)) // 2
     # The module rows (1 = dark) without a border; `matrix` rather than
     # matrix_iter(), whose per-module generator costs more than the whole PNG.
     rows = qr.matrix
@@ -191,21 +184,13 @@ def _check_ecc(field: str, value: object) -> str:
 
 def _parse_int(field: str, value: str) -> int:
     if not _INTEGER.fullmatch(value):
-        raise QrParamError(
-            field, f"{field} must be a whole number, not {value[:20]!r}."
-        )
+        raise QrParamError(field, f"{field} must be a whole number, not {value[:20]!r}.")
     return int(value)
 
 
 def _check_int(field: str, value: object, low: int, high: int, unit: str) -> int:
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or not low <= value <= high
-    ):
-        raise QrParamError(
-            field, f"{field} must be a whole number of {unit} from {low} to {high}."
-        )
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise QrParamError(field, f"{field} must be a whole number of {unit} from {low} to {high}.")
     return value
 
 
@@ -225,9 +210,7 @@ def _check_colour(field: str, value: object, *, allow_transparent: bool = False)
 def _luminance(colour: str) -> float:
     # WCAG 2 relative luminance of a "#rrggbb" colour.
     channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    r, g, b = (
-        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels
-    )
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
@@ -235,9 +218,7 @@ def _check_contrast(field: str, dark: str, light: str) -> None:
     if light == TRANSPARENT:
         return
     if dark == light:
-        raise QrParamError(
-            field, f"dark and light must be different colours (both are {dark})."
-        )
+        raise QrParamError(field, f"dark and light must be different colours (both are {dark}).")
     dark_lum, light_lum = _luminance(dark), _luminance(light)
     # Many scanners only read dark modules on a lighter ground.
     if dark_lum > light_lum:
@@ -284,7 +265,8 @@ def _check_data(data: object, ecc: str) -> str:
         raise QrParamError(
             "data",
             f"data is too long for a QR code at error correction level {ecc}: it needs {needed} {unit} "
-            f"and the largest code holds {capacity[ecc]}; shorten it or choose a lower level (L holds the most).",
+            f"and the largest code holds {capacity[ecc]}; "
+            "shorten it or choose a lower level (L holds the most).",
         ) from None
     return data
 
@@ -294,9 +276,7 @@ def _encode(data: str, ecc: str) -> segno.QRCode:
     # Non-ASCII text goes as UTF-8 bytes with the mode forced: left to itself segno
     # picks Latin-1 or Shift_JIS (misread by scanners that guess UTF-8), or kanji
     # mode when UTF-8 bytes happen to look like Shift_JIS.
-    return segno.make_qr(
-        data, error=ecc, boost_error=False, mode=_mode(data), encoding="utf-8"
-    )
+    return segno.make_qr(data, error=ecc, boost_error=False, mode=_mode(data), encoding="utf-8")
 
 
 def _modules(data: str, ecc: str) -> int:
@@ -331,12 +311,7 @@ def _png(rows, params: QrParams, scale: int, lead: int, trail: int) -> bytes:
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(body))
-        + kind
-        + body
-        + struct.pack(">I", zlib.crc32(kind + body))
-    )
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _svg(rows, params: QrParams, scale: int, lead: int) -> bytes:
@@ -352,9 +327,7 @@ def _svg(rows, params: QrParams, scale: int, lead: int) -> bytes:
             x += width
     size = params.size
     background = (
-        ""
-        if params.light == TRANSPARENT
-        else f'<rect width="{size}" height="{size}" fill="{params.light}"/>'
+        "" if params.light == TRANSPARENT else f'<rect width="{size}" height="{size}" fill="{params.light}"/>'
     )
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'

@@ -28,8 +28,19 @@ log = logging.getLogger(__name__)
 
 # Values CDNs send when they do not know the country (unknown, Tor, anonymous proxy...).
 _NOT_COUNTRIES = {"XX", "T1", "A1", "A2", "O1", "ZZ", "EU", "AP"}
-_DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "ChromeOS", "Fedora", "FreeBSD",
-               "Debian", "OpenBSD", "NetBSD")
+_DESKTOP_OS = (
+    "Windows",
+    "Mac OS X",
+    "Linux",
+    "Ubuntu",
+    "Chrome OS",
+    "ChromeOS",
+    "Fedora",
+    "FreeBSD",
+    "Debian",
+    "OpenBSD",
+    "NetBSD",
+)
 _crawlers = CrawlerDetect()
 
 
@@ -160,10 +171,19 @@ def store_scans(events: list[ScanEvent]) -> int:
         kept = [event for event in events if event.code_id in live]
         if not kept:
             return 0
-        db.session.execute(Scan.__table__.insert(), [
-            {"code_id": e.code_id, "scanned_at": e.at, "country": e.country, "device": e.device,
-             "referrer": e.referrer} for e in kept
-        ])
+        db.session.execute(
+            Scan.__table__.insert(),
+            [
+                {
+                    "code_id": e.code_id,
+                    "scanned_at": e.at,
+                    "country": e.country,
+                    "device": e.device,
+                    "referrer": e.referrer,
+                }
+                for e in kept
+            ],
+        )
         per_day = Counter((e.code_id, e.at.date()) for e in kept)
         per_value = Counter()
         for e in kept:

@@ -202,3 +202,9 @@ def test_csrf_is_required_for_sign_in(tmp_path):
     with app.app_context():
         assert db.session.execute(select(LoginToken)).first() is None
         db.engine.dispose()
+
+
+def test_an_address_with_a_control_character_is_refused_readably(web):
+    response = web.post("/login", data={"email": "a\x00b@example.com"})
+    assert response.status_code == 400
+    assert "Enter an email address" in response.get_data(as_text=True)

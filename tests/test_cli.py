@@ -89,3 +89,11 @@ def test_bad_setting_stops_start_up_with_one_line(tmp_path):
         result.stderr.strip()
         == "openqr: configuration error: OPENQR_PORT='eighty' must be a whole number from 1 to 65535"
     )
+
+
+def test_key_names_and_emails_with_control_characters_are_refused(runner):
+    """A NUL would fail on PostgreSQL; a newline would forge a log line."""
+    result = runner.invoke(args=["keys", "create", "a@example.com", "--name", "ci\x00"])
+    assert result.exit_code != 0 and "control characters" in result.output
+    assert runner.invoke(args=["keys", "create", "a\x00b@example.com"]).exit_code != 0
+    assert runner.invoke(args=["users", "create", "a@exa\nmple.com"]).exit_code != 0

@@ -81,9 +81,7 @@ def rasterise_svg(params: QrParams) -> Image.Image:
     assert path.get("fill") == params.dark
     offset_x, offset_y, scale = map(
         int,
-        re.fullmatch(
-            r"translate\((\d+) (\d+)\) scale\((\d+)\)", path.get("transform")
-        ).groups(),
+        re.fullmatch(r"translate\((\d+) (\d+)\) scale\((\d+)\)", path.get("transform")).groups(),
     )
     assert offset_x == offset_y
     runs = RUN.findall(path.get("d"))
@@ -146,11 +144,7 @@ def test_colours_decode_and_are_drawn(fmt, dark, light):
     image = image_of(params).convert("RGBA")
     palette = {rgba for _, rgba in image.getcolors()}
     want_dark = (*bytes.fromhex(params.dark[1:]), 255)
-    want_light = (
-        (0, 0, 0, 0)
-        if params.light == "transparent"
-        else (*bytes.fromhex(params.light[1:]), 255)
-    )
+    want_light = (0, 0, 0, 0) if params.light == "transparent" else (*bytes.fromhex(params.light[1:]), 255)
     if fmt == "png" and params.light == "transparent":
         palette = {(0, 0, 0, 0) if a == 0 else (r, g, b, a) for r, g, b, a in palette}
     assert palette == {want_dark, want_light}
@@ -200,9 +194,7 @@ def test_data_at_capacity_decodes_and_one_more_byte_is_refused(ecc):
 
 def test_longest_data_decodes():
     assert_decodes(QrParams(data="7" * 2048, ecc="H", size=1024))
-    assert_decodes(
-        QrParams(data="HTTPS://EXAMPLE.COM/" + "A" * 1800, ecc="H", size=1024)
-    )
+    assert_decodes(QrParams(data="HTTPS://EXAMPLE.COM/" + "A" * 1800, ecc="H", size=1024))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -214,9 +206,7 @@ def test_any_text_decodes_back_exactly(data):
 # --- Layout -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("size", "margin"), [(64, 0), (64, 4), (300, 4), (301, 10), (1000, 4), (4096, 16)]
-)
+@pytest.mark.parametrize(("size", "margin"), [(64, 0), (64, 4), (300, 4), (301, 10), (1000, 4), (4096, 16)])
 def test_png_is_exact_with_square_modules_and_the_code_centred(size, margin):
     params = QrParams(data=URL, size=size, margin=margin)
     image = open_png(params).convert("L")
@@ -385,12 +375,8 @@ def test_style_defaults_are_overridden_by_the_query():
     assert parse_query({}, style=style, data=URL) == QrParams(
         data=URL, dark="#112233", light="#fafafa", ecc="H", margin=2
     )
-    params = parse_query(
-        {"ecc": "L", "light": "transparent", "size": "256"}, style=style, data=URL
-    )
-    assert params == QrParams(
-        data=URL, dark="#112233", light="transparent", ecc="L", margin=2, size=256
-    )
+    params = parse_query({"ecc": "L", "light": "transparent", "size": "256"}, style=style, data=URL)
+    assert params == QrParams(data=URL, dark="#112233", light="transparent", ecc="L", margin=2, size=256)
     assert_decodes(params)
 
 
@@ -457,13 +443,9 @@ def test_messages_say_what_would_work():
         match=r"at least 129 pixels for this data: the code is 121x121 modules",
     ):
         parse_query({"data": "a" * 1000, "size": "128"})
-    with pytest.raises(
-        QrParamError, match=r"needs 1853 characters and the largest code holds 1852"
-    ):
+    with pytest.raises(QrParamError, match=r"needs 1853 characters and the largest code holds 1852"):
         parse_query({"data": "A" * 1853, "ecc": "H"})
-    with pytest.raises(
-        QrParamError, match=r"needs 2955 bytes .* holds 2953; .*lower level"
-    ):
+    with pytest.raises(QrParamError, match=r"needs 2955 bytes .* holds 2953; .*lower level"):
         parse_query({"data": "é" * 1477 + "a", "ecc": "L"})
     with pytest.raises(QrParamError, match=r"%23"):
         parse_query({"data": URL, "dark": "000000"})
@@ -483,10 +465,7 @@ def test_size_minimum_is_modules_plus_margins():
 
 
 def test_transparent_light_allows_any_dark():
-    assert (
-        parse_query({"data": URL, "dark": "#fefefe", "light": "transparent"}).dark
-        == "#fefefe"
-    )
+    assert parse_query({"data": URL, "dark": "#fefefe", "light": "transparent"}).dark == "#fefefe"
 
 
 def test_data_arg_is_refused_when_data_is_given():
@@ -510,9 +489,7 @@ def test_params_built_directly_are_validated_too():
 
 def test_validate_style_normalises():
     assert validate_style({}) == {}
-    assert validate_style(
-        {"dark": "#ABC", "light": "TRANSPARENT", "ecc": "q", "margin": "3"}
-    ) == {
+    assert validate_style({"dark": "#ABC", "light": "TRANSPARENT", "ecc": "q", "margin": "3"}) == {
         "dark": "#aabbcc",
         "light": "transparent",
         "ecc": "Q",

@@ -56,11 +56,17 @@ def domain_error(err: DomainError):
 
 def http_error_as_json(err: HTTPException):
     """HTTP errors under /v1 (unknown path, wrong method, body too large...) as JSON."""
-    codes_by_status = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-                       415: "unsupported_media_type", 400: "bad_request"}
+    codes_by_status = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+        400: "bad_request",
+    }
     headers = {}
     if err.code == 405 and err.valid_methods:
         headers["Allow"] = ", ".join(err.valid_methods)
     message = {404: "No such resource.", 405: f"{request.method} is not allowed here."}.get(
-        err.code, err.description or err.name)
+        err.code, err.description or err.name
+    )
     return error_response(err.code or 500, codes_by_status.get(err.code, "error"), message, headers)

@@ -24,8 +24,9 @@ def json_body() -> object:
         # "\ud800" parses to a lone surrogate, which no database or JSON answer can encode.
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationError("The body contains an unpaired surrogate (\\ud800-\\udfff).",
-                              code="invalid_json") from None
+        raise ValidationError(
+            "The body contains an unpaired surrogate (\\ud800-\\udfff).", code="invalid_json"
+        ) from None
     return body
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import re
 import smtplib
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -21,7 +20,6 @@ from .throttle import Throttle
 bp = Blueprint("auth", __name__)
 
 log = logging.getLogger("openqr.auth")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @login_manager.user_loader
@@ -96,12 +94,13 @@ def login():
         if current_user.is_authenticated:
             return redirect(next_path or url_for("dashboard.codes"))
         return render_template("auth/login.html", next=next_path)
-    email = keys.normalise_email(request.form.get("email", ""))
-    if not EMAIL.fullmatch(email) or len(email) > 254:
+    typed = request.form.get("email", "")
+    email = keys.clean_email(typed)
+    if email is None:
         return render_template(
             "auth/login.html",
             next=next_path,
-            email=email,
+            email=typed.strip()[:254],
             error="Enter an email address such as you@example.com.",
         ), 400
     config = current_app.config

@@ -101,4 +101,3 @@ def colour_input(value: str | None, default: str) -> str:
         return default
     value = value.lower()
     return "#" + "".join(ch * 2 for ch in value[1:]) if len(value) == 4 else value
-

@@ -68,11 +68,12 @@ def keys_page():
 @bp.post("/keys")
 def key_create():
     """Make a key and show it this once."""
-    name = " ".join(request.form.get("name", "").split())
+    try:
+        name = keys.clean_key_name(request.form.get("name", ""))
+    except DomainError as err:
+        return _keys_page(400, error=err.message)
     if not name:
         return _keys_page(400, error="Give the key a name, such as the machine or script that will use it.")
-    if len(name) > 100:
-        return _keys_page(400, error="Key names are at most 100 characters.")
     key, plain = keys.create_key(current_user, name)
     return _keys_page(201, new_key=key, new_plain=plain)
 
