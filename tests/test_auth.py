@@ -208,3 +208,13 @@ def test_an_address_with_a_control_character_is_refused_readably(web):
     response = web.post("/login", data={"email": "a\x00b@example.com"})
     assert response.status_code == 400
     assert "Enter an email address" in response.get_data(as_text=True)
+
+
+def test_without_smtp_the_sent_page_says_where_the_link_went(web, auth_app):
+    """A local install has no mail server: the page points at the server's log."""
+    page = Page(web.post("/login", data={"email": "person@example.com"}).text)
+    assert "Check your email" in page.text and "written to the server's log" in page.text
+    auth_app.config["OPENQR_SMTP_HOST"] = "mail.example.com"
+    auth_app.config["OPENQR_SMTP_PORT"] = 1  # nothing listens: the send fails, the page stays the same
+    page = Page(web.post("/login", data={"email": "other@example.com"}).text)
+    assert "Check your email" in page.text and "server's log" not in page.text
