@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, make_response, request, url_for
+from flask import flash, make_response, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import analytics, codes, folders, qr
-from ..errors import DomainError, ValidationError
+from .. import analytics, codes, folders
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Code, CodeTag
+from ..qr_http import REVALIDATE, code_image_params, image_response
 from .base import bp
 from .forms import code_body, field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block
@@ -162,17 +163,8 @@ def image(code_id: str, fmt: str):
     """The code's short URL as PNG or SVG in its saved style; `?download=1` saves it as a file."""
     code = codes.get_code(current_user, code_id)
     args = {k: v for k, v in request.args.items() if k in ("size", "margin", "ecc", "dark", "light")}
-    try:
-        params = qr.parse_query({**args, "format": fmt}, style=code.style or {}, data=codes.short_url(code))
-    except qr.QrParamError as err:
-        raise ValidationError(str(err), field=err.field) from None
-    tag = qr.etag(params)
-    if request.if_none_match.contains(tag.strip('"')):
-        response = Response(status=304)
-    else:
-        response = Response(qr.render(params), mimetype=qr.media_type(params.format))
-    response.headers["ETag"] = tag
-    response.headers["Cache-Control"] = "private, no-cache"
+    params = code_image_params(code, {**args, "format": fmt})
+    response = image_response(params, REVALIDATE)
     if request.args.get("download"):
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{code.slug}-{params.size}.{params.format}"'

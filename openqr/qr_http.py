@@ -1,0 +1,42 @@
+"""QR images as HTTP answers: one way to parse image parameters and send the bytes,
+shared by the API (`/v1/qr`, `/v1/dynamic/{id}/qr`) and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Response, request
+
+from . import codes, qr
+from .errors import ValidationError
+from .models import Code
+
+# The same parameters always give the same bytes, so clients may keep them for a long time.
+IMMUTABLE = "public, max-age=31536000, immutable"
+# A code's style can change: clients revalidate, and the ETag makes that cheap.
+REVALIDATE = "private, no-cache"
+
+
+def image_params(args: Mapping[str, str], **kwargs) -> qr.QrParams:
+    """`qr.parse_query`, with its errors as the ValidationError the API and dashboard show."""
+    try:
+        return qr.parse_query(args, **kwargs)
+    except qr.QrParamError as err:
+        raise ValidationError(str(err), field=err.field, code="invalid_parameter") from None
+
+
+def code_image_params(code: Code, args: Mapping[str, str]) -> qr.QrParams:
+    """A code's short URL in its saved style; `args` may override the style for this image."""
+    return image_params(args, style=code.style or {}, data=codes.short_url(code))
+
+
+def image_response(params: qr.QrParams, cache_control: str) -> Response:
+    """The image, or 304 when the client already holds these bytes (strong ETag)."""
+    tag = qr.etag(params)
+    if request.if_none_match.contains(tag.strip('"')):
+        response = Response(status=304)
+    else:
+        response = Response(qr.render(params), mimetype=qr.media_type(params.format))
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = cache_control
+    return response
