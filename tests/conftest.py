@@ -145,15 +145,24 @@ def make_app(tmp_path, **overrides):
     return create_app(config, instance_path=str(tmp_path / "instance"))
 
 
-@pytest.fixture
-def app(tmp_path):
-    if not databases.ON_POSTGRESQL:  # PostgreSQL's tables were emptied by `_empty_tables`
-        shutil.copyfile(_run["sqlite_template"], tmp_path / "test.db")
-    app = make_app(tmp_path)
-    yield app
+def fresh_app(tmp_path, **overrides):
+    """An app on an empty, migrated database of its own (`make_app` alone keeps the rows there)."""
+    empty_database(tmp_path)
+    return make_app(tmp_path, **overrides)
+
+
+def close_app(app) -> None:
+    """Give back the app's database connections."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = fresh_app(tmp_path)
+    yield app
+    close_app(app)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from openqr.extensions import db
 from openqr.models import Scan
-from tests.conftest import Api, make_app, new_key
+from tests.conftest import Api, fresh_app, new_key
 from tests.databases import sqlite_only
 
 IPS = ["81.2.69.142", "2a02:c7f:dead:beef::1234", "100.64.12.34", "10.99.88.77"]
@@ -42,9 +42,7 @@ def _dump(database_file) -> str:
 
 @sqlite_only("it searches a dump of the SQLite file; PostgreSQL stores the same rows")
 def test_no_ip_user_agent_or_referrer_path_is_ever_stored_or_logged(tmp_path, caplog):
-    app = make_app(tmp_path, OPENQR_TRUSTED_PROXIES=(), OPENQR_LOG_LEVEL="DEBUG")
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, OPENQR_TRUSTED_PROXIES=(), OPENQR_LOG_LEVEL="DEBUG")
     api = Api(app.test_client(), new_key(app))
     code = api.create("https://example.com/landing")
     client = app.test_client()

@@ -13,19 +13,15 @@ from openqr.extensions import db
 from openqr.keys import get_or_create_account
 from openqr.models import Account, LoginToken
 
-from .conftest import make_app
+from .conftest import close_app, fresh_app
 from .htmlparse import Page
 
 
 @pytest.fixture
 def auth_app(tmp_path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, WTF_CSRF_ENABLED=False)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -193,9 +189,7 @@ def test_next_is_kept_but_only_on_this_site(web, caplog):
 
 
 def test_csrf_is_required_for_sign_in(tmp_path):
-    app = make_app(tmp_path)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path)
     response = app.test_client().post("/login", data={"email": "x@example.com"})
     assert response.status_code == 400
     assert "security token" in Page(response.text).text

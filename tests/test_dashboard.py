@@ -13,7 +13,7 @@ from openqr import codes
 from openqr.extensions import db
 from openqr.keys import get_or_create_account
 
-from .conftest import make_app
+from .conftest import close_app, fresh_app
 from .htmlparse import Page
 
 HX = {"HX-Request": "true"}
@@ -32,13 +32,9 @@ def sign_in(client, app, email="owner@example.com") -> int:
 
 @pytest.fixture
 def web_app(tmp_path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, WTF_CSRF_ENABLED=False)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -161,9 +157,7 @@ def test_another_accounts_code_is_404(web, web_app):
 
 
 def test_csrf_refused_without_token(tmp_path):
-    app = make_app(tmp_path)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path)
     client = app.test_client()
     sign_in(client, app)
     response = client.post("/codes", data={"destination": "https://example.com/"}, headers=HX)

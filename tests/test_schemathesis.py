@@ -23,8 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from openqr.api import openapi
-from openqr.extensions import db
-from tests.conftest import Api, make_app, new_key
+from tests.conftest import Api, close_app, fresh_app, new_key
 
 CHECKS = [
     not_a_server_error,
@@ -40,15 +39,11 @@ SEEN: Counter[str] = Counter()
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
     # Limits raised so that 429 does not drown every other answer.
-    app = make_app(
+    app = fresh_app(
         tmp_path_factory.mktemp("fuzz"), OPENQR_CREATE_LIMIT=1_000_000, OPENQR_BULK_LIMIT=1_000_000
     )
-    with app.app_context():
-        db.create_all()
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture(scope="module")

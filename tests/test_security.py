@@ -12,7 +12,7 @@ from openqr.extensions import db
 from openqr.keys import find_by_prefix, revoke_key
 from openqr.models import ApiKey, Code
 from openqr.security import PAGE_CSP
-from tests.conftest import Api, make_app, new_key
+from tests.conftest import Api, fresh_app, make_app, new_key
 
 # --- headers ---
 
@@ -56,7 +56,7 @@ def test_the_redirect_stays_minimal(api, client):
     ("base_url", "secure"), [("https://qr.example.com", True), ("http://qr.test", False)]
 )
 def test_cookies_are_httponly_lax_and_secure_on_https(tmp_path, base_url, secure):
-    app = make_app(tmp_path, OPENQR_BASE_URL=base_url)
+    app = fresh_app(tmp_path, OPENQR_BASE_URL=base_url)
     assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_SECURE"] is secure
     assert app.config["REMEMBER_COOKIE_SECURE"] is secure
@@ -85,9 +85,7 @@ def test_the_docs_page_has_no_inline_script_and_its_files_exist(client):
 
 
 def test_a_body_over_the_limit_is_a_413_json(tmp_path):
-    app = make_app(tmp_path, OPENQR_MAX_BODY_BYTES=2048)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, OPENQR_MAX_BODY_BYTES=2048)
     api = Api(app.test_client(), new_key(app))
     response = api.post("/v1/dynamic", json={"destination": "https://example.com/", "label": "x" * 4096})
     assert response.status_code == 413
@@ -200,14 +198,12 @@ def blocklist(tmp_path):
 
 @pytest.fixture
 def blocked_api(tmp_path, blocklist):
-    app = make_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
     return Api(app.test_client(), new_key(app))
 
 
 def test_the_blocklist_file_is_loaded_as_a_frozenset(tmp_path, blocklist):
-    app = make_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
+    app = fresh_app(tmp_path, OPENQR_BLOCKLIST_FILE=str(blocklist))
     assert app.config["OPENQR_BLOCKED_DOMAINS"] == frozenset({"evil.example", "bad.example", "wild.example"})
 
 
@@ -279,9 +275,7 @@ def test_names_are_not_resolved_by_default(api, monkeypatch):
 
 @pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "169.254.169.254", "::1", "::ffff:192.168.0.1"])
 def test_the_resolving_check_refuses_names_of_private_addresses(tmp_path, monkeypatch, address):
-    app = make_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
     api = Api(app.test_client(), new_key(app))
     asked = _fake_dns(monkeypatch, address)
     response = api.post("/v1/dynamic", json={"destination": "https://rebind.example.com/"})
@@ -292,9 +286,7 @@ def test_the_resolving_check_refuses_names_of_private_addresses(tmp_path, monkey
 
 
 def test_the_resolving_check_accepts_public_names(tmp_path, monkeypatch):
-    app = make_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
-    with app.app_context():
-        db.create_all()
+    app = fresh_app(tmp_path, OPENQR_RESOLVE_DESTINATIONS=True)
     api = Api(app.test_client(), new_key(app))
     _fake_dns(monkeypatch, "93.184.215.14")
     assert api.post("/v1/dynamic", json={"destination": "https://example.com/"}).status_code == 201

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from waitress.server import create_server
 
 from openqr.extensions import db
-from tests.conftest import make_app
+from tests.conftest import fresh_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -76,7 +76,7 @@ def live(tmp_path_factory, smtp):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     tmp = tmp_path_factory.mktemp("live")
-    app = make_app(
+    app = fresh_app(
         tmp,
         OPENQR_BASE_URL=base,
         OPENQR_SHORT_BASE_URL=base,
@@ -87,8 +87,6 @@ def live(tmp_path_factory, smtp):
         OPENQR_LOGIN_LIMIT_PER_CLIENT=1000,
         OPENQR_LOGIN_LIMIT_PER_EMAIL=1000,
     )
-    with app.app_context():
-        db.create_all()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
