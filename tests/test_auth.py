@@ -212,3 +212,14 @@ def test_without_smtp_the_sent_page_says_where_the_link_went(web, auth_app):
     auth_app.config["OPENQR_SMTP_PORT"] = 1  # nothing listens: the send fails, the page stays the same
     page = Page(web.post("/login", data={"email": "other@example.com"}).text)
     assert "Check your email" in page.text and "server's log" not in page.text
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "https://evil.example/"],
+)
+def test_next_never_leads_off_site(target):
+    from openqr.auth.routes import safe_next
+
+    assert safe_next(target) is None
+    assert safe_next("/codes?tag=menu") == "/codes?tag=menu"

@@ -51,6 +51,9 @@ def safe_next(value: str | None) -> str | None:
     """Only a path on this site: never another host (`//evil`, `/\\evil`, `https://...`)."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return None
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
+    if any(ch < " " or ch == "\x7f" for ch in value):
+        return None
     return value
 
 
