@@ -121,9 +121,7 @@ def login():
         _send_link(email, next_path)
     else:
         log.info("Sign-in refused by the sign-up policy for %s", email)
-    return render_template(
-        "auth/sent.html", email=email, mail_configured=bool(current_app.config.get("OPENQR_SMTP_HOST"))
-    )
+    return render_template("auth/sent.html", email=email, mail_configured=mail.configured(config))
 
 
 @bp.route("/login/<token>", methods=["GET", "POST"])
