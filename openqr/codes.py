@@ -220,13 +220,12 @@ def create_code(account: Account, data: object) -> tuple[Code, ratelimit.Budget]
     return code, budget
 
 
-def bulk_create(account: Account, data: object) -> list[Code]:
-    """Create 1..200 codes, all or nothing; errors list every bad item by index."""
-    if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
-        raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
-    items = data["codes"]
-    if not 1 <= len(items) <= MAX_BULK:
-        raise ValidationError(f"Send 1 to {MAX_BULK} codes per request.", field="codes")
+def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[dict]]:
+    """Check every item as a create would, plus slugs repeated in the list or already taken.
+
+    Returns the cleaned fields of all items and one problem per bad item (`index`, `field`,
+    `error`, `message`); the bulk API and the dashboard's preview both show these.
+    """
     cleaned, problems, seen = [], [], {}
     for index, item in enumerate(items):
         try:
@@ -241,10 +240,19 @@ def bulk_create(account: Account, data: object) -> list[Code]:
             if slug:
                 seen[slug] = index
             cleaned.append(fields)
-        except ValidationError as err:
+        except (ValidationError, Conflict) as err:
             problems.append({"index": index, "field": err.field, "error": err.code, "message": err.message})
-        except Conflict as err:
-            problems.append({"index": index, "field": "slug", "error": err.code, "message": err.message})
+    return cleaned, problems
+
+
+def bulk_create(account: Account, data: object) -> list[Code]:
+    """Create 1..200 codes, all or nothing; errors list every bad item by index."""
+    if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
+        raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
+    items = data["codes"]
+    if not 1 <= len(items) <= MAX_BULK:
+        raise ValidationError(f"Send 1 to {MAX_BULK} codes per request.", field="codes")
+    cleaned, problems = check_bulk_items(account, items)
     if problems:
         raise ValidationError(
             f"{len(problems)} of {len(items)} codes are invalid; nothing was created.",
@@ -252,7 +260,7 @@ def bulk_create(account: Account, data: object) -> list[Code]:
             details=problems,
         )
     ratelimit.consume(account.id, "bulk", current_app.config["OPENQR_BULK_LIMIT"])
-    taken = set(seen)
+    taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
     db.session.add_all(codes)
     _commit_or_conflict()

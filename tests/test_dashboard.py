@@ -233,6 +233,15 @@ def test_bulk_preview_create_and_zip(web):
     assert "print|spring" in archive.read("codes.csv").decode()
 
 
+def test_bulk_preview_flags_a_taken_slug_before_create(web, web_app):
+    """The preview reports what the bulk API would: a slug another code already has."""
+    make_code(web_app, slug="menu-table")
+    text = "https://example.com/a,Table 1,menu-table\nhttps://example.com/b,Table 2,menu-table-2"
+    page = Page(web.post("/codes/bulk", data={"lines": text, "action": "preview"}).text)
+    assert "The slug 'menu-table' is already taken." in page.text
+    assert "1 of 2 lines need fixing" in page.text
+
+
 def test_folders_and_keys(web):
     assert web.post("/folders", data={"name": "  "}, headers=HX).status_code == 400
     web.post("/folders", data={"name": "Spring"}, headers=HX)

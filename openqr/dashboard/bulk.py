@@ -11,7 +11,7 @@ from flask import Response, request
 from flask_login import current_user
 
 from .. import codes, qr
-from ..errors import Conflict, ValidationError
+from ..errors import ValidationError
 from ..extensions import db
 from ..models import Code
 from .base import bp
@@ -53,24 +53,19 @@ def _source_text() -> str:
 
 
 def preview_rows(items: list[dict]) -> list[dict]:
-    """Each line with the domain's own message for its first problem (codes.clean_fields)."""
-    rows, seen = [], {}
-    for index, item in enumerate(items):
-        body = {k: v for k, v in item.items() if k != "_extra"}
-        error = None
-        try:
-            codes.clean_fields(current_user, body, creating=True)
-            slug = body.get("slug")
-            if slug and slug in seen:
-                error = f"The slug '{slug}' is repeated (line {seen[slug] + 1})."
-            elif slug:
-                seen[slug] = index
-            if item["_extra"]:
-                error = error or "Too many columns: use destination,label,slug,tags."
-        except (ValidationError, Conflict) as err:
-            error = err.message
-        rows.append({"line": index + 1, "item": body, "error": error})
-    return rows
+    """Each line with the first problem the bulk API would report for it (codes.check_bulk_items)."""
+    bodies = [{k: v for k, v in item.items() if k != "_extra"} for item in items]
+    _cleaned, problems = codes.check_bulk_items(current_user, bodies)
+    errors = {problem["index"]: problem["message"] for problem in problems}
+    return [
+        {
+            "line": index + 1,
+            "item": body,
+            "error": errors.get(index)
+            or ("Too many columns: use destination,label,slug,tags." if item["_extra"] else None),
+        }
+        for index, (item, body) in enumerate(zip(items, bodies, strict=True))
+    ]
 
 
 def _render(status: int = 200, **context):
