@@ -160,6 +160,30 @@ def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
     db.session.execute(statement)
 
 
+_RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
+
+
+def _insert_raw(events: list[ScanEvent]) -> None:
+    """The raw rows, in the session's transaction. PostgreSQL gets COPY: far less server work
+    per row than one INSERT each, and the server shares the machine with the app."""
+    rows = [(e.code_id, e.at, e.country, e.device, e.referrer) for e in events]
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        import psycopg  # the PostgreSQL driver, present whenever this branch runs
+
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(f"COPY scans ({', '.join(_RAW_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as err:  # as SQLAlchemy would raise it: store_scans retries
+            raise IntegrityError("COPY scans", None, err) from err
+    else:
+        connection.execute(
+            Scan.__table__.insert(), [dict(zip(_RAW_COLUMNS, row, strict=True)) for row in rows]
+        )
+
+
 def store_scans(events: list[ScanEvent]) -> int:
     """Write raw rows and daily roll-ups in one transaction; return how many were stored.
 
@@ -171,19 +195,7 @@ def store_scans(events: list[ScanEvent]) -> int:
         kept = [event for event in events if event.code_id in live]
         if not kept:
             return 0
-        db.session.execute(
-            Scan.__table__.insert(),
-            [
-                {
-                    "code_id": e.code_id,
-                    "scanned_at": e.at,
-                    "country": e.country,
-                    "device": e.device,
-                    "referrer": e.referrer,
-                }
-                for e in kept
-            ],
-        )
+        _insert_raw(kept)
         per_day = Counter((e.code_id, e.at.date()) for e in kept)
         per_value = Counter()
         for e in kept:
