@@ -277,6 +277,9 @@ def get_code(account: Account, code_id: str) -> Code:
 def update_code(account: Account, code_id: str, data: object) -> Code:
     """Apply a patch: only the fields sent change."""
     code = get_code(account, code_id)
+    if isinstance(data, Mapping) and data.get("slug") == code.slug:
+        # Its own slug is no change, even a random one that the custom-slug rule would refuse.
+        data = {name: value for name, value in data.items() if name != "slug"}
     fields = clean_fields(account, data, creating=False)
     old_slug = code.slug
     if "slug" in fields and fields["slug"] != code.slug and _slug_taken(fields["slug"]):

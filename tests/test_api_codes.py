@@ -178,6 +178,14 @@ def test_patch_every_editable_field(api):
     assert body["folder_id"] is None and body["tags"] == []
 
 
+def test_patch_with_the_codes_own_random_slug_is_no_change(api):
+    """A client that sends back what it read must not trip over the custom-slug rule."""
+    code = api.create(label="Poster")
+    response = api.patch(f"/v1/dynamic/{code['id']}", json={"slug": code["slug"], "label": "Poster 2"})
+    assert response.status_code == 200
+    assert response.get_json()["slug"] == code["slug"] and response.get_json()["label"] == "Poster 2"
+
+
 def test_patch_errors(api):
     code = api.create()
     other = api.create(slug="taken-slug")

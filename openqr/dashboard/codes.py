@@ -132,10 +132,7 @@ def edit(code_id: str):
     if request.method == "GET":
         return _row(code, editing=True)
     try:
-        body = code_body(request.form, creating=False)
-        if body.get("slug") == code.slug:
-            del body["slug"]  # unchanged: random slugs (mixed case) would fail the custom-slug rule
-        code = codes.update_code(current_user, code_id, body)
+        code = codes.update_code(current_user, code_id, code_body(request.form, creating=False))
     except DomainError as err:
         db.session.rollback()
         return _row(
