@@ -28,32 +28,11 @@ REFERRERS = {
     "mail.google.com": 1.5, "outlook.live.com": 1, "duckduckgo.com": 0.8, "www.bing.com": 0.7,
 }  # fmt: skip
 WEEKDAY = (1.0, 1.05, 1.1, 1.1, 1.2, 1.5, 1.3)  # Monday .. Sunday: posters are scanned at weekends
+# Relative scans per hour of the day (UTC), midnight first: busiest in the evening.
 HOURLY = (
-    1,
-    0.6,
-    0.4,
-    0.3,
-    0.3,
-    0.5,
-    1,
-    2,
-    3.5,
-    4,
-    4.2,
-    4.5,
-    5,
-    5,
-    4.8,
-    4.6,
-    4.8,
-    5.5,
-    6.5,
-    7,
-    6.5,
-    5,
-    3.5,
-    2,
-)
+    1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3.5, 4, 4.2, 4.5,
+    5, 5, 4.8, 4.6, 4.8, 5.5, 6.5, 7, 6.5, 5, 3.5, 2,
+)  # fmt: skip
 
 
 def _sample(table: dict, count: int, rng: random.Random) -> list:
