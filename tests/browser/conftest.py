@@ -138,6 +138,14 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + report.when, report)
 
 
+def _screenshot_if_failed(request, tab) -> None:
+    """Keep what the browser showed when a test failed, in test-artifacts/<test>.png."""
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+
+
 @pytest.fixture
 def page(request, browser, live, signed_in_state):
     """A signed-in page (owner@example.com); a failing test leaves a screenshot in test-artifacts/."""
@@ -147,10 +155,7 @@ def page(request, browser, live, signed_in_state):
     context.set_default_timeout(10_000)
     tab = context.new_page()
     yield tab
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    _screenshot_if_failed(request, tab)
     context.close()
 
 
@@ -161,8 +166,5 @@ def fresh_page(request, browser):
     context.set_default_timeout(10_000)
     tab = context.new_page()
     yield tab
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    _screenshot_if_failed(request, tab)
     context.close()
