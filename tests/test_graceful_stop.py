@@ -110,8 +110,8 @@ def test_a_hard_kill_loses_at_most_the_last_flush_interval(tmp_path):
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
         kept, lost = stored(engine), len(answered_at) - stored(engine)
-        # The flusher writes every FLUSH_INTERVAL; a write in progress takes a few ms more.
-        recent = sum(1 for moment in answered_at if killed_at - moment <= FLUSH_INTERVAL + 0.05)
+        # The flusher writes every FLUSH_INTERVAL; a write cut short by the kill took its batch along.
+        recent = sum(1 for moment in answered_at if killed_at - moment <= FLUSH_INTERVAL + 0.1)
         assert kept > 0 and 0 <= lost <= recent, (kept, lost, recent)
     finally:
         server.stop()
