@@ -103,8 +103,7 @@ def empty_database(tmp_path) -> str:
     elif databases.ON_POSTGRESQL:
         engine = create_engine(url)
         try:
-            with engine.begin() as connection:
-                connection.execute(text(f"TRUNCATE {_tables()} RESTART IDENTITY CASCADE"))
+            _truncate(engine)
         finally:
             engine.dispose()
     else:
@@ -116,16 +115,17 @@ def _tables() -> str:
     return ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
 
 
-def _truncate() -> None:
-    """Empty the run's PostgreSQL database."""
+def _truncate(engine=None) -> None:
+    """Empty a PostgreSQL database: the run's own unless `engine` says otherwise."""
+    engine = engine or _run["postgresql_engine"]
     tables = _tables()
     try:
-        with _run["postgresql_engine"].begin() as connection:
+        with engine.begin() as connection:
             connection.execute(text("SET LOCAL lock_timeout = '5s'"))
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     except OperationalError:
         # An earlier test left a transaction open (an app it never closed): end it, then retry.
-        with _run["postgresql_engine"].begin() as connection:
+        with engine.begin() as connection:
             connection.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
