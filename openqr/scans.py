@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import iptocc
 import ua_parser
 from crawlerdetect import CrawlerDetect
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -216,6 +217,4 @@ def store_scans(events: list[ScanEvent]) -> int:
 
 def record_scan(code_id: str, environ: dict) -> None:
     """Count one scan of a code: queued for the app's recorder (openqr.recorder); never raises."""
-    from flask import current_app
-
     current_app.extensions["openqr.recorder"].add(code_id, environ)

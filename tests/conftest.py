@@ -166,6 +166,14 @@ def app(tmp_path):
 
 
 @pytest.fixture
+def web_app(tmp_path):
+    """An app for posting dashboard forms from the test client (CSRF is tested on its own)."""
+    app = fresh_app(tmp_path, WTF_CSRF_ENABLED=False)
+    yield app
+    close_app(app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -13,20 +13,13 @@ from openqr.extensions import db
 from openqr.keys import get_or_create_account
 from openqr.models import Account, LoginToken
 
-from .conftest import close_app, fresh_app
+from .conftest import fresh_app
 from .htmlparse import Page
 
 
 @pytest.fixture
-def auth_app(tmp_path):
-    app = fresh_app(tmp_path, WTF_CSRF_ENABLED=False)
-    yield app
-    close_app(app)
-
-
-@pytest.fixture
-def web(auth_app):
-    return auth_app.test_client()
+def web(web_app):
+    return web_app.test_client()
 
 
 def request_link(client, caplog, email="person@example.com") -> str | None:
@@ -85,9 +78,9 @@ def test_wrong_signature_is_refused(web, caplog):
     assert web.get("/codes").status_code == 302
 
 
-def test_same_page_whether_or_not_the_account_exists(auth_app, web, caplog):
-    auth_app.config["OPENQR_SIGNUPS"] = "closed"
-    with auth_app.app_context():
+def test_same_page_whether_or_not_the_account_exists(web_app, web, caplog):
+    web_app.config["OPENQR_SIGNUPS"] = "closed"
+    with web_app.app_context():
         get_or_create_account("known@example.com")
         db.session.commit()
     known = web.post("/login", data={"email": "known@example.com"})
@@ -98,14 +91,14 @@ def test_same_page_whether_or_not_the_account_exists(auth_app, web, caplog):
     ).text.replace("unknown@", "X@")
 
 
-def test_closed_signups_send_links_only_to_existing_accounts(auth_app, web, caplog):
-    auth_app.config["OPENQR_SIGNUPS"] = "closed"
+def test_closed_signups_send_links_only_to_existing_accounts(web_app, web, caplog):
+    web_app.config["OPENQR_SIGNUPS"] = "closed"
     assert request_link(web, caplog, "stranger@example.com") is None
-    with auth_app.app_context():
+    with web_app.app_context():
         get_or_create_account("member@example.com")
         db.session.commit()
     assert request_link(web, caplog, "member@example.com")
-    with auth_app.app_context():
+    with web_app.app_context():
         assert (
             db.session.execute(select(Account).where(Account.email == "stranger@example.com")).first() is None
         )
@@ -120,13 +113,13 @@ def test_closed_signups_send_links_only_to_existing_accounts(auth_app, web, capl
         ("ann@sub.example.com", False),
     ],
 )
-def test_allowed_email_patterns(auth_app, web, caplog, email, allowed):
-    auth_app.config["OPENQR_ALLOWED_EMAILS"] = ("*@example.com",)
+def test_allowed_email_patterns(web_app, web, caplog, email, allowed):
+    web_app.config["OPENQR_ALLOWED_EMAILS"] = ("*@example.com",)
     assert (request_link(web, caplog, email) is not None) is allowed
 
 
-def test_throttled_per_address_with_readable_429(auth_app, web, caplog):
-    auth_app.config["OPENQR_LOGIN_LIMIT_PER_EMAIL"] = 2
+def test_throttled_per_address_with_readable_429(web_app, web, caplog):
+    web_app.config["OPENQR_LOGIN_LIMIT_PER_EMAIL"] = 2
     assert request_link(web, caplog, "a@example.com")
     assert request_link(web, caplog, "a@example.com")
     response = web.post("/login", data={"email": "a@example.com"})
@@ -136,8 +129,8 @@ def test_throttled_per_address_with_readable_429(auth_app, web, caplog):
     assert request_link(web, caplog, "b@example.com")  # another address is not held up
 
 
-def test_throttled_per_client(auth_app, web):
-    auth_app.config["OPENQR_LOGIN_LIMIT_PER_CLIENT"] = 3
+def test_throttled_per_client(web_app, web):
+    web_app.config["OPENQR_LOGIN_LIMIT_PER_CLIENT"] = 3
     statuses = [web.post("/login", data={"email": f"p{i}@example.com"}).status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
 
@@ -148,9 +141,9 @@ def test_bad_address_is_explained(web):
     assert "Enter an email address" in Page(response.text).text
 
 
-def test_sign_out_kills_old_cookies(auth_app, web, caplog):
+def test_sign_out_kills_old_cookies(web_app, web, caplog):
     web.post(request_link(web, caplog))
-    stolen = auth_app.test_client()
+    stolen = web_app.test_client()
     stolen.set_cookie("session", web.get_cookie("session").value, domain="localhost")
     assert stolen.get("/codes").status_code == 200
     response = web.post("/logout")
@@ -164,18 +157,18 @@ def test_logged_link_when_no_smtp(web, caplog):
     assert path and any(r.levelno == logging.WARNING and r.name == "openqr.auth" for r in caplog.records)
 
 
-def test_mail_has_text_and_html_parts(auth_app, monkeypatch):
+def test_mail_has_text_and_html_parts(web_app, monkeypatch):
     from openqr import mail
 
     sent = []
     monkeypatch.setattr(mail, "send", lambda config, to, subject, text, html: sent.append((to, text, html)))
-    auth_app.config["OPENQR_SMTP_HOST"] = "smtp.example.com"
-    client = auth_app.test_client()
+    web_app.config["OPENQR_SMTP_HOST"] = "smtp.example.com"
+    client = web_app.test_client()
     client.post("/login", data={"email": "mail@example.com"})
     to, text, html = sent[0]
     assert to == "mail@example.com"
     assert "/login/" in text and "<a href=" in html
-    message = mail.build_message(auth_app.config, to, "s", text, html)
+    message = mail.build_message(web_app.config, to, "s", text, html)
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
 
 
@@ -204,12 +197,12 @@ def test_an_address_with_a_control_character_is_refused_readably(web):
     assert "Enter an email address" in response.get_data(as_text=True)
 
 
-def test_without_smtp_the_sent_page_says_where_the_link_went(web, auth_app):
+def test_without_smtp_the_sent_page_says_where_the_link_went(web, web_app):
     """A local install has no mail server: the page points at the server's log."""
     page = Page(web.post("/login", data={"email": "person@example.com"}).text)
     assert "Check your email" in page.text and "written to the server's log" in page.text
-    auth_app.config["OPENQR_SMTP_HOST"] = "mail.example.com"
-    auth_app.config["OPENQR_SMTP_PORT"] = 1  # nothing listens: the send fails, the page stays the same
+    web_app.config["OPENQR_SMTP_HOST"] = "mail.example.com"
+    web_app.config["OPENQR_SMTP_PORT"] = 1  # nothing listens: the send fails, the page stays the same
     page = Page(web.post("/login", data={"email": "other@example.com"}).text)
     assert "Check your email" in page.text and "server's log" not in page.text
 

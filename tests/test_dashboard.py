@@ -13,7 +13,7 @@ from openqr import codes
 from openqr.extensions import db
 from openqr.keys import get_or_create_account
 
-from .conftest import close_app, fresh_app
+from .conftest import fresh_app
 from .htmlparse import Page
 
 HX = {"HX-Request": "true"}
@@ -28,13 +28,6 @@ def sign_in(client, app, email="owner@example.com") -> int:
         session["_user_id"] = f"{account_id}:{version}"
         session["_fresh"] = True
     return account_id
-
-
-@pytest.fixture
-def web_app(tmp_path):
-    app = fresh_app(tmp_path, WTF_CSRF_ENABLED=False)
-    yield app
-    close_app(app)
 
 
 @pytest.fixture
