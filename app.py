@@ -22,6 +22,23 @@ def _stop(signum, _frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def warn_shadowed_slugs(app) -> None:
+    """A code made before `/mcp` existed with the slug `mcp` no longer redirects: say so at start."""
+    from sqlalchemy import select
+
+    from openqr.extensions import db
+    from openqr.models import Code
+
+    if app.config["OPENQR_MCP"]:
+        for code_id in db.session.execute(select(Code.id).where(Code.slug == "mcp")).scalars():
+            logging.getLogger("openqr").warning(
+                "code %s has the slug 'mcp', which is now the assistants' endpoint: its short link no "
+                "longer redirects; give it another slug (PATCH /v1/dynamic/%s) or set OPENQR_MCP=false",
+                code_id,
+                code_id,
+            )
+
+
 def main() -> None:
     app = create_app()
     logging.basicConfig(
@@ -32,6 +49,7 @@ def main() -> None:
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
+        warn_shadowed_slugs(app)
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,
@@ -62,6 +80,8 @@ def main() -> None:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
+        if "openqr.mcp" in app.extensions:
+            app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.recorder"].stop()
         log.info("OpenQR stopped")
