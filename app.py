@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, scans
+from openqr import ConfigError, assistant, scans
 from openqr import create_app as build_app
 
 
@@ -22,23 +22,6 @@ def _stop(signum, _frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def warn_shadowed_slugs(app) -> None:
-    """A code made before `/mcp` existed with the slug `mcp` no longer redirects: say so at start."""
-    from sqlalchemy import select
-
-    from openqr.extensions import db
-    from openqr.models import Code
-
-    if app.config["OPENQR_MCP"]:
-        for code_id in db.session.execute(select(Code.id).where(Code.slug == "mcp")).scalars():
-            logging.getLogger("openqr").warning(
-                "code %s has the slug 'mcp', which is now the assistants' endpoint: its short link no "
-                "longer redirects; give it another slug (PATCH /v1/dynamic/%s) or set OPENQR_MCP=false",
-                code_id,
-                code_id,
-            )
-
-
 def main() -> None:
     app = create_app()
     logging.basicConfig(
@@ -49,7 +32,7 @@ def main() -> None:
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
-        warn_shadowed_slugs(app)
+        assistant.warn_shadowed_slug(app)
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,

@@ -52,7 +52,7 @@ def served(tmp_path_factory):
 
 
 @asynccontextmanager
-async def http_client(server, key: str | None, statuses: list | None = None):
+async def http_client(server, key: str | None, statuses: list | None = None, mode: str = "auto"):
     """The SDK's client with the key as a Bearer header; `statuses` collects each answer's status."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
 
@@ -61,7 +61,7 @@ async def http_client(server, key: str | None, statuses: list | None = None):
             statuses.append(response.status_code)
 
     async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http:
-        async with Client(streamable_http_client(server.url + "/mcp", http_client=http)) as client:
+        async with Client(streamable_http_client(server.url + "/mcp", http_client=http), mode=mode) as client:
             yield client
 
 
@@ -135,12 +135,14 @@ async def _guide_sentence(client, server) -> None:
     assert refused.structured_content["message"] in refused.content[0].text
 
 
-def test_http_lists_the_tools_and_runs_the_guides_sentence(served):
+# "auto" speaks the newest protocol revision; "legacy" the initialize handshake that most hosts use today.
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_http_lists_the_tools_and_runs_the_guides_sentence(served, mode):
     server, app, _url, _tmp = served
-    key = new_key(app, "menu-http@example.com")
+    key = new_key(app, f"menu-http-{mode}@example.com")
 
     async def go():
-        async with http_client(server, key) as client:
+        async with http_client(server, key, mode=mode) as client:
             await _guide_sentence(client, server)
 
     anyio.run(go)

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 
 from flask import Flask
+from sqlalchemy import select
 
 from .. import keys
 from ..extensions import db
-from ..models import Account
+from ..models import Account, Code
 from ..security import API_CSP
+
+log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 ACCOUNT_KEY = "openqr.account_id"  # set in the WSGI environ once the key is checked
@@ -115,6 +119,19 @@ class McpEndpoint:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._manager.result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def warn_shadowed_slug(app: Flask) -> None:
+    """A code given the slug `mcp` before `/mcp` existed no longer redirects: say so (at start-up)."""
+    if not app.config["OPENQR_MCP"]:
+        return
+    for code_id in db.session.execute(select(Code.id).where(Code.slug == PATH[1:])).scalars():
+        log.warning(
+            "code %s has the slug 'mcp', now the assistants' endpoint: its short link no longer redirects; "
+            "give it another slug (PATCH /v1/dynamic/%s) or set OPENQR_MCP=false",
+            code_id,
+            code_id,
+        )
 
 
 def init_app(app: Flask) -> None:
