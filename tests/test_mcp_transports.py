@@ -19,21 +19,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from openqr import keys
+from openqr.assistant import tools
 from tests.conftest import close_app, empty_database, make_app, new_key
 from tests.servers import PHONE, ROOT, AppProcess
-
-GUIDE_TOOLS = {
-    "create_code",
-    "list_codes",
-    "get_code",
-    "update_code",
-    "delete_code",
-    "bulk_create_codes",
-    "get_scans",
-    "list_folders",
-    "create_folder",
-    "render_qr",
-}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +83,7 @@ def _scan(server, slug: str) -> None:
 async def _guide_sentence(client, server) -> None:
     """'Create a code for the new menu and tell me last week's scans', as tool calls."""
     listed = {tool.name for tool in (await client.list_tools()).tools}
-    assert listed >= GUIDE_TOOLS
+    assert listed == {tool.name for tool in tools.TOOLS}  # the contract's list: test_mcp_tools.py
     created = await client.call_tool(
         "create_code", {"destination": "https://example.com/menu/spring", "label": "New menu"}
     )
