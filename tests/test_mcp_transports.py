@@ -290,3 +290,23 @@ def test_stdio_refuses_to_start_without_a_live_key_in_one_line(served, key, says
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0]
+
+
+def test_http_a_server_that_served_mcp_stops_cleanly_on_sigterm(tmp_path):
+    server = AppProcess(tmp_path, "stop", empty_database(tmp_path), OPENQR_LOG_LEVEL="INFO")
+    app = make_app(tmp_path)
+    try:
+        server.wait_ready()
+        key = new_key(app, "stop@example.com")
+
+        async def go():
+            async with http_client(server, key) as client:
+                return await client.call_tool("list_folders", {})
+
+        assert not anyio.run(go).is_error
+    finally:
+        status = server.stop()
+        close_app(app)
+    log = server.log()
+    assert status == 0, log
+    assert "Traceback" not in log and "OpenQR stopped" in log
