@@ -13,7 +13,7 @@ from mcp import Client
 from PIL import Image
 
 from openqr import keys
-from openqr.assistant import tools
+from openqr.assistant import schemas, tools
 from openqr.assistant.server import build_server
 
 
@@ -209,7 +209,7 @@ ID_TOOLS = {
 def test_the_matrix_covers_every_tool_that_takes_an_id(app):
     taking_id = {
         item.name
-        for item in tools.listings(app.config["OPENQR_BASE_URL"])
+        for item in schemas.listings(app.config["OPENQR_BASE_URL"])
         if "id" in item.input_schema["properties"]
     }
     assert taking_id == set(ID_TOOLS)

@@ -102,7 +102,7 @@ async def _guide_sentence(client, server) -> None:
     assert week["days_window"] == 7 and len(week["daily"]) == 7
     assert week["window_total"] == 1 and week["daily"][-1]["n"] == 1
     assert week["by_device"] == [{"value": "mobile", "n": 1}]
-    assert "1 scans in the last 7 days" in report.content[0].text
+    assert "1 scan in the last 7 days" in report.content[0].text
 
     repointed = await client.call_tool(
         "update_code", {"id": code["id"], "destination": "https://example.com/menu/summer"}

@@ -23,7 +23,7 @@ from .. import keys
 from ..errors import DomainError
 from ..models import Account
 from ..redirect import VERSION
-from . import tools
+from . import outcomes, schemas, tools
 
 AccountFor = Callable[[ServerRequestContext], Account | None]
 
@@ -34,7 +34,7 @@ INSTRUCTIONS = (
 )
 
 
-def _listing(item: tools.Listing) -> types.Tool:
+def _listing(item: schemas.Listing) -> types.Tool:
     return types.Tool(
         name=item.name,
         description=item.description,
@@ -48,7 +48,7 @@ def _listing(item: tools.Listing) -> types.Tool:
     )
 
 
-def _result(outcome: tools.Outcome) -> types.CallToolResult:
+def _result(outcome: outcomes.Outcome) -> types.CallToolResult:
     content: list = [types.TextContent(text=outcome.text)]
     image = outcome.image
     if image is not None and image.media_type == "image/png":
@@ -60,19 +60,21 @@ def _result(outcome: tools.Outcome) -> types.CallToolResult:
     return types.CallToolResult(content=content, structured_content=outcome.body, is_error=outcome.is_error)
 
 
-def _unauthorized() -> tools.Outcome:
-    return tools.error_outcome(DomainError(keys.UNAUTHORIZED_MESSAGE, code="unauthorized"))
+def _unauthorized() -> outcomes.Outcome:
+    return outcomes.error_outcome(DomainError(keys.UNAUTHORIZED_MESSAGE, code="unauthorized"))
 
 
 def build_server(app: Flask, account_for: AccountFor) -> Server:
     """An MCP server whose tools act for `account_for(ctx)`'s account (None: refused)."""
     base_url = app.config["OPENQR_BASE_URL"]
-    listed = [_listing(item) for item in tools.listings(base_url)]
+    listed = [_listing(item) for item in schemas.listings(base_url)]
 
     def run(ctx: ServerRequestContext, name: str, arguments: dict) -> types.CallToolResult:
         with app.app_context():
             account = account_for(ctx)
-            outcome = _unauthorized() if account is None else tools.call(account, name, arguments, base_url)
+            outcome = (
+                _unauthorized() if account is None else outcomes.call(account, name, arguments, base_url)
+            )
             return _result(outcome)
 
     async def list_tools(ctx: ServerRequestContext, params) -> types.ListToolsResult:
