@@ -49,9 +49,9 @@ class McpEndpoint:
 
     def __init__(self, app: Flask, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
-        self._asgi = None
         self._lock = threading.Lock()
-        self._stop = None
+        # Made by the first request to /mcp: the WSGI app, its event loop, the running manager.
+        self._asgi = self._loop = self._manager = self._stop = None
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH:
