@@ -11,6 +11,7 @@ started, by the first request to `/mcp`: a server no assistant talks to pays not
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import threading
@@ -111,6 +112,10 @@ class McpEndpoint:
         if not started.wait(30):
             raise RuntimeError("the MCP session manager did not start")
         self._loop = loop
+        if gc.get_freeze_count():
+            # app.py froze what start-up built, so full collections skip it; the SDK's modules
+            # live as long, and would otherwise be rescanned by every full collection.
+            gc.freeze()
         return ASGIMiddleware(asgi, loop=loop)
 
     def close(self) -> None:
