@@ -128,7 +128,7 @@ def test_list_filters_by_folder(api):
     assert [c["id"] for c in listed] == [filed["id"]]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "-1", "ten", "1.5", ""])
+@pytest.mark.parametrize("limit", ["0", "501", "-1", "ten", "1.5", "", "\u0663", "9" * 5000])
 def test_bad_limit_is_400(api, limit):
     response = api.get(f"/v1/dynamic?limit={limit}")
     assert response.status_code == 400

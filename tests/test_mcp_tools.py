@@ -131,6 +131,8 @@ def test_results_are_the_apis_json_for_the_same_call(app, api):
         ),
         ("list_codes", {"limit": 0}, "invalid_request", "limit", "1 to 500"),
         ("list_codes", {"limit": "many"}, "invalid_request", "limit", "1 to 500"),
+        ("list_codes", {"limit": True}, "invalid_request", "limit", "1 to 500"),
+        ("list_codes", {"limit": "\u0663"}, "invalid_request", "limit", "1 to 500"),
         ("list_codes", {"tag": 5}, "invalid_request", "tag", "string"),
         ("get_code", {}, "invalid_request", "id", "required"),
         ("get_code", {"id": 42}, "invalid_request", "id", "required"),

@@ -35,11 +35,9 @@ def _whole_number(raw: object) -> int | None:
     """A query string's digits or a JSON integer (an assistant's arguments), else None."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        try:
-            return int(raw)
-        except ValueError:  # other scripts' digits pass isdigit()
-            return None
+    # ASCII digits only (int() would also read other scripts' digits), and few enough to parse.
+    if isinstance(raw, str) and raw.isascii() and raw.strip().lstrip("-").isdigit() and len(raw) <= 20:
+        return int(raw)
     return None
 
 
