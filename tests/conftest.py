@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from openqr import create_app
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import create_key, get_or_create_account
+from openqr.keys import create_key
 
 from . import databases
 
@@ -183,7 +184,7 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def new_key(app, email: str = "owner@example.com", name: str = "") -> str:
+def new_key(app, email: str = "owner@example.com", name: str = "test") -> str:
     """A fresh API key (and account) for `email`."""
     with app.app_context():
         account = get_or_create_account(email)

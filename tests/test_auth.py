@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
+from openqr.accounts import get_or_create_account
 from openqr.models import Account, LoginToken
 
 from .conftest import fresh_app

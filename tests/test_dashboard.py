@@ -11,7 +11,7 @@ import pytest
 
 from openqr import codes
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
+from openqr.accounts import get_or_create_account
 
 from .conftest import fresh_app
 from .htmlparse import Page

@@ -16,7 +16,7 @@ from PIL import Image
 
 from openqr import analytics, codes
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
+from openqr.accounts import get_or_create_account
 from openqr.models import Code, utcnow
 from openqr.scans import ScanEvent, store_scans
 
