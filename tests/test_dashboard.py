@@ -239,6 +239,8 @@ def test_folders_and_keys(web):
     assert web.post("/folders", data={"name": "  "}, headers=HX).status_code == 400
     web.post("/folders", data={"name": "Spring"}, headers=HX)
     assert Page(web.get("/folders").text).has("input", name="name", value="Spring")
+    blank = web.post("/keys", data={"name": "  "}, headers=HX)
+    assert blank.status_code == 400 and "Give the key a name" in Page(blank.text).text
     created = web.post("/keys", data={"name": "Robot"}, headers=HX)
     plain = re.search(r"oqr_live_[A-Za-z0-9_-]+", created.text).group(0)
     assert plain not in web.get("/keys").text  # shown once

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from openqr.api import PUBLIC_ENDPOINTS
-from openqr.api.openapi import SWAGGER_UI, spec
+from openqr.api.openapi import spec
+from openqr.docs import SWAGGER_UI
 
 
 def _operations(app) -> set[tuple[str, str]]:

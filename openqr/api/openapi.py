@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, render_template
-
 from .. import analytics, codes, folders, qr
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
 
@@ -17,8 +15,6 @@ NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
 COLOUR = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 CUSTOM_SLUG = "^[a-z0-9]+(-[a-z0-9]+)*$"
 INT_TEXT = "^[+-]?[0-9]{1,9}$"
-# The vendored renderer under static/vendor/ (see its LICENSE there).
-SWAGGER_UI = "vendor/swagger-ui-dist-5.32.0"
 
 
 def _ref(name: str) -> dict:
@@ -623,11 +619,3 @@ def spec(server_url: str = "") -> dict:
         },
     }
 
-
-docs_bp = Blueprint("docs", __name__)
-
-
-@docs_bp.get("/docs")
-def docs_page():
-    """The API reference for people, rendered by the vendored Swagger UI from /v1/openapi.json."""
-    return render_template("docs/index.html", vendor=SWAGGER_UI)
