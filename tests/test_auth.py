@@ -9,8 +9,8 @@ import itsdangerous.timed
 import pytest
 from sqlalchemy import select
 
-from openqr.extensions import db
 from openqr.accounts import get_or_create_account
+from openqr.extensions import db
 from openqr.models import Account, LoginToken
 
 from .conftest import fresh_app

@@ -81,7 +81,11 @@ def test_flask_finds_app_py_without_flask_app(tmp_path):
     upgrade = subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr
     created = subprocess.run(
-        [*flask, "keys", "create", "shell@example.com", "--name", "shell"], cwd=ROOT, env=env, capture_output=True, text=True
+        [*flask, "keys", "create", "shell@example.com", "--name", "shell"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("oqr_live_") and created.stdout.count("\n") == 1

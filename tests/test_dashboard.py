@@ -10,8 +10,8 @@ import zipfile
 import pytest
 
 from openqr import codes
-from openqr.extensions import db
 from openqr.accounts import get_or_create_account
+from openqr.extensions import db
 
 from .conftest import fresh_app
 from .htmlparse import Page

@@ -618,4 +618,3 @@ def spec(server_url: str = "") -> dict:
             "responses": RESPONSES,
         },
     }
-

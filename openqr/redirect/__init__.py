@@ -32,4 +32,3 @@ def follow(slug: str):
         scans.record_scan(link.code_id, request.environ)
     request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
     return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
-
