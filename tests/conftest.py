@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -20,6 +21,8 @@ from openqr.extensions import db
 from openqr.keys import create_key
 
 from . import databases
+from .mailsink import Sink
+from .servers import free_port
 
 # Set once per run by the `migrated_database` fixture; `test_tmp` is the current test's tmp_path
 # and `own` the PostgreSQL databases of apps made in other folders (module or session fixtures).
@@ -65,6 +68,16 @@ def _empty_tables(migrated_database, request):
         _truncate()
     yield
     _run["test_tmp"] = None
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    """A real SMTP server on a free local port: (sink with the messages received, port)."""
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
 
 
 @pytest.fixture
