@@ -197,6 +197,18 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def sign_in(client, app, email="owner@example.com") -> int:
+    """Sign `client` in as `email` (the account is made if needed); returns the account id."""
+    with app.app_context():
+        account = get_or_create_account(email)
+        db.session.commit()
+        account_id, version = account.id, account.session_version
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{account_id}:{version}"
+        session["_fresh"] = True
+    return account_id
+
+
 def new_key(app, email: str = "owner@example.com", name: str = "test") -> str:
     """A fresh API key (and account) for `email`."""
     with app.app_context():
