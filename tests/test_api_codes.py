@@ -51,27 +51,19 @@ def test_create_accepts_slug_tags_and_style(api):
     ("body", "field"),
     [
         ({}, "destination"),
-        ({"destination": "ftp://example.com/x"}, "destination"),
-        ({"destination": "http://localhost/admin"}, "destination"),
-        ({"destination": "http://192.168.1.1/"}, "destination"),
         ({"destination": "https://go.test/abc1234"}, "destination"),
         ({"destination": 42}, "destination"),
         ({"destination": "https://example.com", "label": 5}, "label"),
-        ({"destination": "https://example.com", "label": "x" * 201}, "label"),
-        ({"destination": "https://example.com", "slug": "ab"}, "slug"),
         ({"destination": "https://example.com", "slug": "Spring"}, "slug"),
-        ({"destination": "https://example.com", "slug": "a--b"}, "slug"),
-        ({"destination": "https://example.com", "slug": "-ab"}, "slug"),
-        ({"destination": "https://example.com", "slug": "v1"}, "slug"),
-        ({"destination": "https://example.com", "slug": "healthz"}, "slug"),
         ({"destination": "https://example.com", "tags": "a,b"}, "tags"),
-        ({"destination": "https://example.com", "tags": [str(i) for i in range(11)]}, "tags"),
         ({"destination": "https://example.com", "folder_id": "nope"}, "folder_id"),
         ({"destination": "https://example.com", "style": {"dark": "red"}}, "style.dark"),
         ({"destination": "https://example.com", "colour": "red"}, "colour"),
     ],
 )
 def test_create_rejects_bad_input_with_a_json_400(api, body, field):
+    """One refusal per field, for the API's error shape; the rules themselves are tested in
+    test_destinations.py (the destination table) and test_properties.py (slugs, tags, labels)."""
     response = api.post("/v1/dynamic", json=body)
     assert response.status_code == 400
     error = response.get_json()
