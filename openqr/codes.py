@@ -29,6 +29,7 @@ STATUSES = ("active", "disabled")
 LIST_DEFAULT = 200
 LIST_MAX = 500
 OFFSET_MAX = 10_000_000
+MAX_FILTER_LENGTH = 200  # the longest `tag`, `folder_id` or `q` filter a list takes
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 40
 MAX_LABEL_LENGTH = 200

@@ -26,9 +26,9 @@ def list_():
         g.account,
         limit=int_arg("limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
         offset=int_arg("offset", 0, 0, codes.OFFSET_MAX),
-        tag=str_arg("tag"),
-        folder_id=str_arg("folder_id"),
-        q=str_arg("q"),
+        tag=str_arg("tag", codes.MAX_FILTER_LENGTH),
+        folder_id=str_arg("folder_id", codes.MAX_FILTER_LENGTH),
+        q=str_arg("q", codes.MAX_FILTER_LENGTH),
     )
     return {"codes": [codes.code_json(code) for code in found]}
 

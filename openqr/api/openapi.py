@@ -11,7 +11,6 @@ from functools import cache
 from .. import analytics, codes, folders, qr
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
 from ..text import CONTROL_CLASS
-from .params import MAX_QUERY_LENGTH
 
 NO_CONTROL = f"^[^{CONTROL_CLASS}]*$"
 COLOUR = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
@@ -19,7 +18,7 @@ CUSTOM_SLUG = f"^{codes.CUSTOM_SLUG.pattern}$"
 # Any stored slug: a custom one, or a random one of RANDOM_SLUG_LENGTH letters and digits.
 ANY_SLUG = f"^[A-Za-z0-9-]{{{codes.SLUG_MIN_LENGTH},{codes.SLUG_MAX_LENGTH}}}$"
 INT_TEXT = "^[+-]?[0-9]{1,9}$"
-QUERY_TEXT = {"type": "string", "maxLength": MAX_QUERY_LENGTH}
+QUERY_TEXT = {"type": "string", "maxLength": codes.MAX_FILTER_LENGTH}
 
 
 def _ref(name: str) -> dict:

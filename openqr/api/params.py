@@ -9,9 +9,6 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..errors import ValidationError
 
-# The longest text query parameter (`tag`, `folder_id`, `q`) any list accepts.
-MAX_QUERY_LENGTH = 200
-
 
 def json_body() -> object:
     """The request's JSON value; 415 when it is not JSON, 400 when it does not parse."""
@@ -46,7 +43,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def str_arg(name: str, max_length: int = MAX_QUERY_LENGTH) -> str | None:
+def str_arg(name: str, max_length: int) -> str | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None

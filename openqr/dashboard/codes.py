@@ -21,9 +21,9 @@ def _filters() -> dict:
     args = request.args
     page = args.get("page", "1")
     values = {
-        "q": args.get("q", "").strip()[:200],
-        "tag": args.get("tag", "").strip()[:40],
-        "folder": args.get("folder", "").strip()[:32],
+        "q": args.get("q", "").strip()[: codes.MAX_FILTER_LENGTH],
+        "tag": args.get("tag", "").strip()[: codes.MAX_TAG_LENGTH],
+        "folder": args.get("folder", "").strip()[: codes.MAX_FILTER_LENGTH],
         "page": int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
     }
     return values
