@@ -81,7 +81,7 @@ def login():
         return render_template(
             "auth/login.html",
             next=next_path,
-            email=typed.strip()[:254],
+            email=typed.strip()[: accounts.MAX_EMAIL_LENGTH],
             error="Enter an email address such as you@example.com.",
         ), 400
     client = current_app.extensions["openqr.classifier"].client_address(request.environ)
