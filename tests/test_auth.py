@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.models import Account
+from openqr.models import Account, LoginToken, utcnow
 
 from .htmlparse import Page
 from .servers import free_port
@@ -207,3 +208,16 @@ def test_next_never_leads_off_site(target):
 
     assert safe_next(target) is None
     assert safe_next("/codes?tag=menu") == "/codes?tag=menu"
+
+
+def test_links_past_their_15_minutes_are_forgotten(web_app, web, caplog):
+    """Sign-in links leave no rows behind once they can no longer work."""
+    with web_app.app_context():
+        old = utcnow() - dt.timedelta(minutes=16)
+        db.session.add_all(LoginToken(id=f"old-{i}", email="x@example.com", created_at=old) for i in range(5))
+        db.session.add(LoginToken(id="recent", email="y@example.com", created_at=utcnow()))
+        db.session.commit()
+    assert request_link(web, caplog)
+    with web_app.app_context():
+        ids = set(db.session.execute(select(LoginToken.id)).scalars())
+    assert "recent" in ids and len(ids) == 2 and not any(i.startswith("old-") for i in ids)
