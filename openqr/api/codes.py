@@ -36,18 +36,18 @@ def code_list(account: Account, args: Mapping) -> dict:
     """`GET /v1/dynamic`'s answer for these arguments."""
     found = codes.list_codes(
         account,
-        limit=int_arg(args, "limit", 200, 1, 500),
-        offset=int_arg(args, "offset", 0, 0, 10_000_000),
-        tag=str_arg(args, "tag"),
-        folder_id=str_arg(args, "folder_id"),
-        q=str_arg(args, "q"),
+        limit=int_arg(args, "limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
+        offset=int_arg(args, "offset", 0, 0, codes.OFFSET_MAX),
+        tag=str_arg(args, "tag", codes.MAX_FILTER_LENGTH),
+        folder_id=str_arg(args, "folder_id", codes.MAX_FILTER_LENGTH),
+        q=str_arg(args, "q", codes.MAX_FILTER_LENGTH),
     )
     return {"codes": [codes.code_json(code) for code in found]}
 
 
 @bp.post("/dynamic/bulk")
 def bulk():
-    """Create 1..200 codes at once, all or nothing."""
+    """Create 1..MAX_BULK codes at once, all or nothing."""
     created = codes.bulk_create(g.account, json_body())
     return {"codes": [codes.code_json(code) for code in created]}, 201
 

@@ -52,7 +52,7 @@ def int_arg(args: Mapping, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def str_arg(args: Mapping, name: str, max_length: int = 200) -> str | None:
+def str_arg(args: Mapping, name: str, max_length: int) -> str | None:
     raw = args.get(name)
     if raw is None or raw == "":
         return None

@@ -21,8 +21,8 @@ from mcp.shared.exceptions import MCPError
 
 from .. import keys
 from ..errors import DomainError
+from ..health import VERSION
 from ..models import Account
-from ..redirect import VERSION
 from . import outcomes, schemas, tools
 
 AccountFor = Callable[[ServerRequestContext], Account | None]
