@@ -37,16 +37,21 @@ def _start(env: dict, log) -> tuple[subprocess.Popen, str, float]:
     process = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env={**env, "OPENQR_PORT": str(port)}, stdout=log, stderr=log
     )
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early (see {log.name})")
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url, time.monotonic() - started
-        except requests.RequestException:  # not listening yet, or too busy to answer within 1 s
-            time.sleep(0.01)
-        if time.monotonic() - started > 60:
-            raise SystemExit("server not ready after 60 s")
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited early (see {log.name})")
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    return process, url, time.monotonic() - started
+            except requests.RequestException:  # not listening yet, or too busy to answer within 1 s
+                time.sleep(0.01)
+            if time.monotonic() - started > 60:
+                raise SystemExit("server not ready after 60 s")
+    except BaseException:
+        process.kill()  # a bench that gives up leaves no server behind
+        process.wait()
+        raise
 
 
 def _stop(process: subprocess.Popen) -> None:
