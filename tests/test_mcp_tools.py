@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 
-import anyio
 import pytest
 import zxingcpp
 from mcp import Client
@@ -15,6 +14,7 @@ from PIL import Image
 from openqr import keys
 from openqr.assistant import schemas, tools
 from openqr.assistant.server import build_server
+from tests import aio
 
 
 def _calls(app, key: str, *calls: tuple[str, dict]):
@@ -25,7 +25,7 @@ def _calls(app, key: str, *calls: tuple[str, dict]):
         async with Client(server) as client:
             return [await client.call_tool(name, args) for name, args in calls]
 
-    return anyio.run(go)
+    return aio.run(go)
 
 
 def _call(app, key, name, args=None):
@@ -39,7 +39,7 @@ def test_every_tool_of_the_contract_is_listed_with_schemas_from_the_openapi_docu
         async with Client(server) as client:
             return (await client.list_tools()).tools
 
-    listed = {tool.name: tool for tool in anyio.run(go)}
+    listed = {tool.name: tool for tool in aio.run(go)}
     assert set(listed) == {tool.name for tool in tools.TOOLS}
     assert set(listed) >= {
         "create_code",

@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 
 from openqr import keys
 from openqr.assistant import tools
+from tests import aio
 from tests.conftest import close_app, empty_database, make_app, new_key
 from tests.servers import PHONE, ROOT, AppProcess
 
@@ -133,7 +134,7 @@ def test_http_lists_the_tools_and_runs_the_guides_sentence(served, mode):
         async with http_client(server, key, mode=mode) as client:
             await _guide_sentence(client, server)
 
-    anyio.run(go)
+    aio.run(go)
 
 
 def test_stdio_lists_the_tools_and_runs_the_guides_sentence(served):
@@ -144,7 +145,7 @@ def test_stdio_lists_the_tools_and_runs_the_guides_sentence(served):
         async with stdio_session(served, key) as client:
             await _guide_sentence(client, server)
 
-    anyio.run(go)
+    aio.run(go)
 
 
 INITIALIZE = {
@@ -181,7 +182,7 @@ def test_http_sdk_client_without_a_key_gets_a_401_and_no_tools(served):
             await client.list_tools()
 
     with pytest.raises(ExceptionGroup, match="errors") as caught:
-        anyio.run(go)
+        aio.run(go)
     assert caught.group_contains(MCPError)
     assert statuses and set(statuses) == {401}
 
@@ -200,7 +201,7 @@ def test_http_a_revoked_key_is_refused_at_once(served):
             await client.call_tool("list_folders", {})
 
     with pytest.raises(ExceptionGroup) as caught:
-        anyio.run(go)
+        aio.run(go)
     assert caught.group_contains(MCPError)
     assert 200 in statuses and statuses[-1] == 401
 
@@ -216,7 +217,7 @@ def test_http_the_21st_create_in_an_hour_is_refused_with_the_apis_message(served
                 for i in range(21)
             ]
 
-    results = anyio.run(go)
+    results = aio.run(go)
     assert [result.is_error for result in results] == [False] * 20 + [True]
     refused = results[20].structured_content
     assert refused["error"] == "rate_limited" and "20 per hour" in refused["message"]
@@ -241,7 +242,7 @@ def test_http_another_accounts_code_is_not_found(served):
             kept = await client.call_tool("get_code", {"id": code["id"]})
         return seen, changed, kept
 
-    seen, changed, kept = anyio.run(go)
+    seen, changed, kept = aio.run(go)
     assert seen.is_error and seen.structured_content["error"] == "not_found"
     assert changed.is_error and changed.structured_content["error"] == "not_found"
     assert kept.structured_content["destination"] == "https://example.com/own"
@@ -271,7 +272,7 @@ def test_stdio_another_accounts_code_is_not_found_and_a_revoked_key_stops_the_se
             after = await client.call_tool("list_codes", {})
         return seen, after
 
-    seen, after = anyio.run(go)
+    seen, after = aio.run(go)
     assert seen.is_error and seen.structured_content == {"error": "not_found", "message": "No such code."}
     assert after.is_error and after.structured_content["error"] == "unauthorized"
 
@@ -303,7 +304,7 @@ def test_http_a_server_that_served_mcp_stops_cleanly_on_sigterm(tmp_path):
             async with http_client(server, key) as client:
                 return await client.call_tool("list_folders", {})
 
-        assert not anyio.run(go).is_error
+        assert not aio.run(go).is_error
     finally:
         status = server.stop()
         close_app(app)
