@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, scans
+from openqr import ConfigError, assistant, scans
 from openqr import create_app as build_app
 
 
@@ -32,6 +32,7 @@ def main() -> None:
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
+        assistant.warn_shadowed_slug(app)
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,
@@ -62,6 +63,8 @@ def main() -> None:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
+        if "openqr.mcp" in app.extensions:
+            app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.recorder"].stop()
         log.info("OpenQR stopped")

@@ -12,7 +12,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, docs, fastpath, health, recorder, redirect, scans, security
+from . import (
+    api,
+    assistant,
+    auth,
+    cli,
+    dashboard,
+    docs,
+    fastpath,
+    health,
+    recorder,
+    redirect,
+    scans,
+    security,
+)
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
 
@@ -88,6 +101,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     fastpath.init_app(app)  # known short links are answered before Flask's routing
+    assistant.init_app(app)  # `/mcp` is answered in front of all of that
     return app
 
 

@@ -55,6 +55,7 @@ def reserved_slugs() -> frozenset[str]:
             "folders",
             "docs",
             "healthz",
+            "mcp",  # the assistants' endpoint, answered in front of Flask (openqr/assistant)
             "bulk",
             "account",
             "settings",

@@ -247,6 +247,13 @@ SETTINGS: list[Setting] = [
         "address (needs DNS).",
     ),
     Setting(
+        "OPENQR_MCP",
+        "true",
+        _bool,
+        "`true`: serve the MCP endpoint for assistants at `/mcp` (Bearer API keys). `false`: `/mcp` "
+        "answers 404.",
+    ),
+    Setting(
         "OPENQR_SCAN_FLUSH_INTERVAL",
         "0.2",
         _float_range(0.01, 0.25),

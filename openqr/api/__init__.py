@@ -37,11 +37,11 @@ def require_key():
     """Every /v1 call but the public ones needs `Authorization: Bearer oqr_live_...`."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    account = keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    account = keys.account_for_authorization(request.headers.get("Authorization", ""))
     if account is None:
-        message = "Send a valid API key as 'Authorization: Bearer oqr_live_...'."
-        return error_response(401, "unauthorized", message, {"WWW-Authenticate": 'Bearer realm="openqr"'})
+        return error_response(
+            401, "unauthorized", keys.UNAUTHORIZED_MESSAGE, {"WWW-Authenticate": keys.CHALLENGE}
+        )
     g.account = account
     return None
 

@@ -616,7 +616,9 @@ def spec(server_url: str = "") -> dict:
             "version": "1.0.0",
             "description": "Editable (dynamic) QR codes with scan analytics. Every call but this document "
             "needs `Authorization: Bearer oqr_live_...`. Every error is JSON "
-            '`{"error", "message", "field"?, "details"?}`.',
+            '`{"error", "message", "field"?, "details"?}`. The same operations are tools for AI '
+            "assistants on the MCP server at `/mcp` (Streamable HTTP, the same Bearer keys) and through "
+            "`flask mcp` (stdio); each tool's arguments are this document's parameters and body fields.",
         },
         "servers": [{"url": server_url or "/"}],
         "security": [{"bearer": []}],

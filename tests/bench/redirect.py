@@ -75,6 +75,16 @@ def wrk(url: str, seconds: int) -> dict:
     }
 
 
+def insert_bench_code(connection) -> None:
+    """The short link every redirect benchmark asks for: /k7Pm2qR of account 1."""
+    connection.exec_driver_sql(
+        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+        "updated_at) "
+        "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
+        "'2025-01-01', '2025-01-01')"
+    )
+
+
 class Servers:
     def __init__(self, tmp: Path, database_url: str):
         self.tmp, self.processes = tmp, {}
@@ -108,12 +118,7 @@ class Servers:
                 "INSERT INTO accounts (email, created_at, session_version) "
                 "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
-            connection.exec_driver_sql(
-                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
-                "updated_at) "
-                "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
-                "'2025-01-01', '2025-01-01')"
-            )
+            insert_bench_code(connection)
         urls["openqr"] = f"http://127.0.0.1:{port}/k7Pm2qR"
         assert requests.get(urls["openqr"], allow_redirects=False, timeout=5).status_code == 302
         return urls
