@@ -56,6 +56,8 @@ def main() -> None:
     scans.warm_up()
     gc.collect()
     gc.freeze()
+    deliverer = app.extensions["openqr.webhooks"]
+    deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
     except KeyboardInterrupt:
@@ -64,6 +66,7 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.recorder"].stop()
+        deliverer.stop()
         log.info("OpenQR stopped")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, security
+from . import api, auth, cli, dashboard, delivery, fastpath, recorder, redirect, scans, security
 from .api.openapi import docs_bp
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
@@ -88,6 +88,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.register_error_handler(HTTPException, _http_error)
     cli.register(app)
 
+    delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     fastpath.init_app(app)  # known short links are answered before Flask's routing
     return app

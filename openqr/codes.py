@@ -12,7 +12,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit
+from . import links, qr, ratelimit, webhooks
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError
 from .extensions import db
@@ -216,6 +216,7 @@ def create_code(account: Account, data: object) -> tuple[Code, ratelimit.Budget]
     budget = ratelimit.consume(account.id, "create", current_app.config["OPENQR_CREATE_LIMIT"])
     code = _new_code(account, fields, set())
     db.session.add(code)
+    webhooks.code_changed(account.id, "code.created", [code], code_json)  # the outbox, same transaction
     _commit_or_conflict(fields.get("slug"))
     return code, budget
 
@@ -263,6 +264,7 @@ def bulk_create(account: Account, data: object) -> list[Code]:
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
     db.session.add_all(codes)
+    webhooks.code_changed(account.id, "code.created", codes, code_json)
     _commit_or_conflict()
     return codes
 
@@ -292,6 +294,7 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
         db.session.flush()
         code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields["tags"])]
     code.updated_at = utcnow()
+    webhooks.code_changed(account.id, "code.updated", [code], code_json)
     _commit_or_conflict(fields.get("slug"))
     links.changed(old_slug, code.slug)
     return code
@@ -300,6 +303,7 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
 def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
+    webhooks.code_changed(account.id, "code.deleted", [code], code_json)
     db.session.delete(code)
     db.session.commit()
     links.changed(slug)

@@ -20,6 +20,11 @@ def test_defaults_are_safe():
     assert values["OPENQR_CREATE_LIMIT"] == 20
     assert values["OPENQR_TRUSTED_PROXIES"] == ()
     assert values["OPENQR_COUNTRY_HEADER"] == "CF-IPCountry"
+    assert values["OPENQR_WEBHOOK_ALLOW_HOSTS"] == frozenset() and values["OPENQR_METRICS_TOKEN"] == ""
+    assert values["OPENQR_WEBHOOK_RETRY_FOR"] >= 24 * 3600
+    assert load_settings({"OPENQR_WEBHOOK_ALLOW_HOSTS": "10.0.0.5, Hooks.Internal.,[::1]"})[
+        "OPENQR_WEBHOOK_ALLOW_HOSTS"
+    ] == {"10.0.0.5", "hooks.internal", "::1"}
 
 
 @pytest.mark.parametrize(
@@ -34,6 +39,9 @@ def test_defaults_are_safe():
         ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("OPENQR_COUNTRY_HEADER", "CF IPCountry"),
         ("OPENQR_LOG_LEVEL", "loud"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "hooks.internal:8080"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "http://hooks.internal/"),
+        ("OPENQR_WEBHOOK_TIMEOUT", "0"),
     ],
 )
 def test_bad_values_raise_one_line_naming_the_setting(name, value):
