@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, delivery, fastpath, recorder, redirect, scans, security
+from . import api, auth, cli, dashboard, delivery, fastpath, metrics, recorder, redirect, scans, security
 from .api.openapi import docs_bp
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
@@ -90,6 +90,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
+    metrics.init_app(app)  # GET /metrics, counters the redirect paths advance
     fastpath.init_app(app)  # known short links are answered before Flask's routing
     return app
 
