@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import webhooks
 from .extensions import db
@@ -145,7 +146,7 @@ class Metrics:
         with self.app.app_context():
             try:
                 return webhooks.outbox_depth()
-            except Exception:  # the database is down: the scrape still answers, without this figure
+            except SQLAlchemyError:  # the database is down: the scrape still answers, without this figure
                 db.session.rollback()
                 return None
 

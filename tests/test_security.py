@@ -315,7 +315,13 @@ def test_every_form_post_without_a_csrf_token_is_refused(app, api, path):
     before = (api.get("/v1/dynamic").get_json(), api.get("/v1/folders").get_json())
     client = app.test_client()
     sign_in(client, app)
-    ids = {"code_id": code["id"], "folder_id": folder["id"], "key_id": "1", "token": "x" * 20}
+    ids = {
+        "code_id": code["id"],
+        "folder_id": folder["id"],
+        "key_id": "1",
+        "token": "x" * 20,
+        "webhook_id": "x",
+    }
     url = path.format(**ids)
     response = client.post(
         url, data={"name": "Stolen", "destination": "https://evil.example/", "email": "a@b.c"}

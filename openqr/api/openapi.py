@@ -514,8 +514,8 @@ def _webhook_schemas(timestamp: dict) -> dict:
                 },
                 "data": {
                     "type": "object",
-                    "description": "`scan`: `country`, `device`, `referrer`, `destination` (each may be null), "
-                    "exactly what analytics keep. `code.*`: the code's JSON (as before deletion for "
+                    "description": "`scan`: `country`, `device`, `referrer`, `destination` (each may be "
+                    "null), exactly what analytics keep. `code.*`: the code's JSON (as before deletion for "
                     "`code.deleted`). `test`: a `message`.",
                 },
             },
@@ -717,14 +717,16 @@ def _outgoing_webhooks() -> dict:
     return {
         "events": {
             "post": {
-                "summary": "Events for a subscribed URL: scan events batched, at most one request per endpoint "
-                "every `OPENQR_WEBHOOK_INTERVAL` (2 s); retried with back-off until a 2xx, for at least 24 h.",
+                "summary": "Events for a subscribed URL: scan events batched, at most one request per "
+                "endpoint every `OPENQR_WEBHOOK_INTERVAL` (2 s); retried with back-off until a 2xx, for "
+                "at least 24 h.",
                 "parameters": [
                     {**header, "name": "X-OpenQR-Timestamp", "description": "Unix seconds when signed."},
                     {
                         **header,
                         "name": "X-OpenQR-Signature",
-                        "description": '`sha256=` + hex HMAC-SHA256 of `"<timestamp>.<body>"` with the secret.',
+                        "description": "`sha256=` + hex HMAC-SHA256 of "
+                        '`"<timestamp>.<body>"` with the secret.',
                     },
                 ],
                 "requestBody": _body(_ref("WebhookPayload"), "The events, oldest first."),
