@@ -35,6 +35,7 @@ from .models import Webhook, WebhookDelivery, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ROWS_PER_REQUEST = 50  # outbox rows merged into one request to an endpoint
+MAX_EVENTS_PER_REQUEST = 10_000  # about 2 MB of JSON; a backlog drains over several requests
 MAX_ENDPOINTS_PER_ROUND = 20
 MAX_BACKOFF = 3600.0  # seconds between two attempts, at most
 USER_AGENT = "OpenQR-Webhooks/1"
@@ -47,6 +48,17 @@ class Claim:
     secret: str
     row_ids: list[int]
     events: list[dict]
+
+
+def _fitting(rows: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    """The first rows whose events fit in one request (the first row always does)."""
+    kept, total = [], 0
+    for row in rows:
+        if kept and total + row.event_count > MAX_EVENTS_PER_REQUEST:
+            break
+        kept.append(row)
+        total += row.event_count
+    return kept
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -166,6 +178,7 @@ class Deliverer:
                     .with_for_update(skip_locked=True)
                 ).scalars()
             )
+            rows = _fitting(rows)
             if not rows:
                 continue
             for row in rows:

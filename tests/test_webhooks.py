@@ -283,3 +283,13 @@ def test_deleting_a_code_keeps_its_scans_events_and_deleting_a_webhook_drops_its
     assert deliveries(hook_app) == []
     hook_app.extensions["openqr.webhooks"].run_once()
     assert receiver.requests == []
+
+
+def test_a_backlog_drains_in_requests_of_bounded_size(hook_app, owner, receiver, monkeypatch):
+    monkeypatch.setattr("openqr.delivery.MAX_EVENTS_PER_REQUEST", 5)
+    subscribe(owner, receiver, ["scan"])
+    code = owner.create()
+    scan(hook_app, code["slug"], 12)  # twelve outbox rows of one event (tests write each scan at once)
+    deliver_all(hook_app)
+    assert [len(req["events"]) for req in receiver.requests] == [5, 5, 2]
+    assert len(receiver.unique_events()) == 12
