@@ -23,10 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import webhooks
 from .extensions import db
+from .health import VERSION
 
 bp = Blueprint("metrics", __name__)
 
-VERSION = "0.1.0"
 OUTCOMES = ("scan", "bot", "not_found", "ended")
 
 

@@ -23,6 +23,7 @@ from .destinations import DestinationError, check_destination
 from .errors import NotFound, ValidationError
 from .extensions import db
 from .models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
+from .text import iso_z
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
 MAX_WEBHOOKS = 10  # per account
@@ -137,13 +138,9 @@ def send_test(account: Account, webhook_id: object) -> WebhookDelivery:
     return row
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="seconds") + "Z"
-
-
 def webhook_json(hook: Webhook, secret: str | None = None) -> dict:
     """An endpoint as the API shows it; `secret` only in the answer that created it."""
-    body = {"id": hook.id, "url": hook.url, "events": list(hook.events), "created_at": _iso(hook.created_at)}
+    body = {"id": hook.id, "url": hook.url, "events": list(hook.events), "created_at": iso_z(hook.created_at)}
     if secret is not None:
         body["secret"] = secret
     return body

@@ -293,3 +293,12 @@ def test_a_backlog_drains_in_requests_of_bounded_size(hook_app, owner, receiver,
     deliver_all(hook_app)
     assert [len(req["events"]) for req in receiver.requests] == [5, 5, 2]
     assert len(receiver.unique_events()) == 12
+
+
+def test_disabling_a_code_from_the_cli_is_a_code_updated_event(hook_app, owner, receiver):
+    subscribe(owner, receiver, ["code.updated"])
+    code = owner.create()
+    assert hook_app.test_cli_runner().invoke(args=["codes", "disable", code["slug"]]).exit_code == 0
+    deliver_all(hook_app)
+    (event,) = receiver.accepted_events()
+    assert event["type"] == "code.updated" and event["data"]["status"] == "disabled"

@@ -1,14 +1,14 @@
 """webhooks and their outbox
 
 Revision ID: 0006_webhooks
-Revises: 0001
+Revises: 0002_rate_limit_keys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_webhooks"
-down_revision = "0001"
+down_revision = "0002_rate_limit_keys"
 branch_labels = None
 depends_on = None
 
