@@ -73,6 +73,10 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         self.registry.register(self)
 
+    def count_database_error(self, _context) -> None:
+        """SQLAlchemy's `handle_error` hook. It must return None: a returned value replaces the error."""
+        next(self.database_errors)
+
     def count_request(self, response):
         key = (request.blueprint or "", response.status_code)
         counter = self.http.get(key)
@@ -185,6 +189,6 @@ def init_app(app: Flask) -> Metrics:
     app.extensions["openqr.recorder"].observe_flush = metrics.flush_seconds.observe
     app.after_request(metrics.count_request)
     with app.app_context():
-        event.listen(db.engine, "handle_error", lambda _context: next(metrics.database_errors))
+        event.listen(db.engine, "handle_error", metrics.count_database_error)
     app.register_blueprint(bp)
     return metrics

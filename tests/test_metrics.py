@@ -114,7 +114,8 @@ def test_outbox_depth_counts_waiting_events_and_ended_codes_are_counted(metered)
 def test_database_errors_are_counted(metered):
     before = scrape(metered)[("openqr_database_errors_total", ())]
     with metered.app_context():
-        with pytest.raises(DBAPIError):
-            db.session.execute(text("SELECT no_such_column FROM codes"))
-        db.session.rollback()
-    assert scrape(metered)[("openqr_database_errors_total", ())] == before + 1
+        for _ in range(3):  # the error raised is the driver's every time, however many came before
+            with pytest.raises(DBAPIError):
+                db.session.execute(text("SELECT no_such_column FROM codes"))
+            db.session.rollback()
+    assert scrape(metered)[("openqr_database_errors_total", ())] == before + 3
