@@ -57,6 +57,8 @@ def main() -> None:
     scans.warm_up()
     gc.collect()
     gc.freeze()
+    deliverer = app.extensions["openqr.webhooks"]
+    deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
     except KeyboardInterrupt:
@@ -67,6 +69,7 @@ def main() -> None:
             app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.recorder"].stop()
+        deliverer.stop()
         log.info("OpenQR stopped")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit
+from . import links, qr, ratelimit, webhooks
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError, rolls_back
 from .extensions import db
@@ -212,8 +212,12 @@ def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
     return code
 
 
-def _commit_or_conflict(slug_hint: str | None = None) -> None:
+def _commit_or_conflict(slug_hint: str | None = None, event: tuple | None = None) -> None:
+    """Commit; a slug taken meanwhile is a Conflict. `event` = (account id, kind, codes) goes to the
+    webhook outbox in the same transaction (its flush can meet the same race, so it is inside)."""
     try:
+        if event:
+            webhooks.code_changed(*event, code_json)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -230,7 +234,7 @@ def create_code(account: Account, data: object) -> tuple[Code, ratelimit.Budget]
     budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     code = _new_code(account, fields, set())
     db.session.add(code)
-    _commit_or_conflict(fields.get("slug"))
+    _commit_or_conflict(fields.get("slug"), (account.id, "code.created", [code]))
     return code, budget
 
 
@@ -278,7 +282,7 @@ def bulk_create(account: Account, data: object) -> list[Code]:
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
     db.session.add_all(codes)
-    _commit_or_conflict()
+    _commit_or_conflict(event=(account.id, "code.created", codes))
     return codes
 
 
@@ -308,7 +312,7 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
         db.session.flush()
         code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields["tags"])]
     code.updated_at = utcnow()
-    _commit_or_conflict(fields.get("slug"))
+    _commit_or_conflict(fields.get("slug"), (account.id, "code.updated", [code]))
     links.changed(old_slug, code.slug)
     return code
 
@@ -328,6 +332,7 @@ def set_status(code: Code, status: str) -> Code:
         raise ValidationError(f"Status must be one of: {', '.join(STATUSES)}.", field="status")
     code.status = status
     code.updated_at = utcnow()
+    webhooks.code_changed(code.account_id, "code.updated", [code], code_json)
     db.session.commit()
     links.changed(code.slug)
     return code
@@ -336,6 +341,7 @@ def set_status(code: Code, status: str) -> Code:
 def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
+    webhooks.code_changed(account.id, "code.deleted", [code], code_json)  # the outbox, same transaction
     db.session.delete(code)
     db.session.commit()
     links.changed(slug)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from flask import Flask
 from werkzeug.urls import iri_to_uri
 
-from . import links
+from . import links, metrics
 from .redirect import LEARN_KEY, counts_as_scan
 
 _location = lru_cache(maxsize=4096)(iri_to_uri)  # what werkzeug sends as Location for a destination
@@ -27,6 +27,7 @@ class FastPath:
         self.wsgi_app = wsgi_app
         self.cache = links.cache_of(app)
         self.recorder = app.extensions["openqr.recorder"]
+        self.counts = metrics.metrics_of(app).fast  # redirects answered here, by outcome
         self.answer: tuple[str, list[tuple[str, str]]] | None = None  # learned from Flask's redirect
 
     def __call__(self, environ, start_response):
@@ -40,6 +41,9 @@ class FastPath:
                 if link is not None and link.status == "active":
                     if counts_as_scan(environ):
                         self.recorder.add(link.code_id, environ)
+                        next(self.counts.scan)
+                    else:
+                        next(self.counts.bot)
                     status, headers = answer
                     start_response(status, [("Location", _location(link.destination)), *headers])
                     return [b""]

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, request, url_for
 
-from .. import links, scans
+from .. import links, metrics, scans
 
 bp = Blueprint("redirect", __name__)
 
@@ -24,11 +24,17 @@ def plain_page(template: str, status: int):
 def follow(slug: str):
     """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
     link = links.resolve(slug)
+    counts = metrics.metrics_of(current_app).routed  # redirects answered here, by outcome
     if link is None:
+        next(counts.not_found)
         return plain_page("redirect/not_found.html", 404)
     if link.status != "active":
+        next(counts.ended)
         return plain_page("redirect/disabled.html", 410)
     if counts_as_scan(request.environ):
         scans.record_scan(link.code_id, request.environ)
+        next(counts.scan)
+    else:
+        next(counts.bot)
     request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
     return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
