@@ -1,45 +1,202 @@
-"""Reading scan analytics from the daily roll-ups: cost grows with days, never with scans."""
+"""Reading scan analytics from the roll-ups: cost grows with days and codes, never with scans.
+
+One code reads its own daily, hourly and breakdown rows. The whole account reads the
+account's sums (`AccountScan*`), never a per-code row, except for `by_code`, which asks
+each code's running total twice (at the window's end and before its start). A folder or a
+tag reads the per-code rows of its codes.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 
+from .errors import NotFound, ValidationError
 from .extensions import db
-from .models import Code, ScanDay, ScanDayValue, utcnow
+from .models import (
+    Account,
+    AccountScanDay,
+    AccountScanDayValue,
+    AccountScanHour,
+    Code,
+    CodeTag,
+    Folder,
+    ScanDay,
+    ScanDayValue,
+    ScanHour,
+    find_owned,
+    utcnow,
+)
 
 TOP = 8
+TOP_CODES = 20
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
+DIMENSIONS = ("country", "device", "referrer")
 _EMPTY_LABEL = {"country": "Unknown", "device": "Unknown", "referrer": "Direct"}
+UTC = ZoneInfo("UTC")
+UNIQUE_NEEDS_UTC = (
+    "Unique visitors are counted per UTC day, so they cannot be cut into the days of a time zone "
+    "that is not at UTC+0: choose UTC to see them."
+)
 
 
 def today() -> dt.date:
     return utcnow().date()
 
 
+def check_days(value: object) -> int:
+    """A window length: a whole number from MIN_DAYS to MAX_DAYS (the one rule for every caller)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
+        raise ValidationError(f"'days' must be a whole number from {MIN_DAYS} to {MAX_DAYS}.", field="days")
+    return value
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (the system's tz database)."""
+    return frozenset(available_timezones() | {"UTC"})
+
+
+def parse_tz(name: str | None) -> ZoneInfo:
+    """An IANA time zone by exact name (default UTC); anything else is a 400 naming `tz`."""
+    if name is None or name == "":
+        return UTC
+    if name not in zone_names():
+        raise ValidationError(
+            "'tz' must be an IANA time zone name such as 'Europe/Paris' or 'America/Los_Angeles'.", field="tz"
+        )
+    return ZoneInfo(name)
+
+
+@dataclass(frozen=True)
+class Window:
+    """`days` whole days of a time zone ending today there, and the UTC instants that bound them."""
+
+    days: int
+    tz: ZoneInfo
+    first: dt.date
+    last: dt.date
+    utc_from: dt.datetime  # naive UTC, inclusive
+    utc_to: dt.datetime  # naive UTC, exclusive
+    at_utc: bool  # the zone is at UTC+0 throughout: UTC days and its days coincide
+
+    @classmethod
+    def ending_now(cls, days: int, tz: ZoneInfo = UTC, now: dt.datetime | None = None) -> Window:
+        now = (now or utcnow()).replace(tzinfo=dt.UTC)
+        last = now.astimezone(tz).date()
+        first = last - dt.timedelta(days=days - 1)
+
+        def utc_midnight(day: dt.date) -> dt.datetime:
+            local = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+            return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+        at_utc = all(
+            dt.datetime.combine(first + dt.timedelta(days=i), dt.time(), tzinfo=tz).utcoffset()
+            == dt.timedelta(0)
+            for i in range(days + 1)
+        )
+        return cls(
+            days, tz, first, last, utc_midnight(first), utc_midnight(last + dt.timedelta(days=1)), at_utc
+        )
+
+    def dates(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=i) for i in range(self.days)]
+
+
 def _top(rows: list[tuple[str, int]], dimension: str, limit: int = TOP) -> list[dict]:
-    ordered = sorted(rows, key=lambda row: (-row[1], row[0]))[:limit]
+    ordered = sorted(((v, n) for v, n in rows if n > 0), key=lambda row: (-row[1], row[0]))[:limit]
     return [{"value": value or _EMPTY_LABEL[dimension], "n": int(n)} for value, n in ordered]
 
 
-def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = None) -> dict:
-    """The analytics of one code exactly as `GET /v1/dynamic/{id}/scans` shows them."""
-    end = on or today()
-    start = end - dt.timedelta(days=days - 1)
-    week_start = end - dt.timedelta(days=6)
-    per_day = dict(db.session.execute(select(ScanDay.day, ScanDay.n).where(ScanDay.code_id == code.id)).all())
-    total = sum(per_day.values())
-    last7 = sum(n for day, n in per_day.items() if week_start <= day <= end)
-    daily = [
-        {"day": (start + dt.timedelta(days=i)).isoformat(), "n": per_day.get(start + dt.timedelta(days=i), 0)}
-        for i in range(days)
-    ]
-    window = db.session.execute(
-        select(ScanDayValue.dimension, ScanDayValue.value, func.sum(ScanDayValue.n))
-        .where(ScanDayValue.code_id == code.id, ScanDayValue.day >= start, ScanDayValue.day <= end)
-        .group_by(ScanDayValue.dimension, ScanDayValue.value)
+def _time_of_day(
+    hours: list[tuple[dt.datetime, int]], window: Window
+) -> tuple[Counter, list[dict], list[dict]]:
+    """Hourly rows (UTC) -> scans per day of the window's zone, per hour of day, per weekday."""
+    per_day, per_hour, per_weekday = Counter(), Counter(), Counter()
+    for hour, n in hours:
+        local = hour.replace(tzinfo=dt.UTC).astimezone(window.tz)
+        per_day[local.date()] += n
+        per_hour[local.hour] += n
+        per_weekday[local.weekday()] += n
+    by_hour = [{"hour": h, "n": per_hour.get(h, 0)} for h in range(24)]
+    by_weekday = [{"weekday": d, "n": per_weekday.get(d, 0)} for d in range(7)]
+    return per_day, by_hour, by_weekday
+
+
+def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -> dict:
+    """`daily`, `window_total`, `window_unique`, `by_hour`, `by_weekday` for one window.
+
+    `days` maps UTC days to (scans, visitors); in a zone at UTC+0 they are the window's days.
+    Elsewhere each day is summed from the hours, and distinct visitors are unknown (null).
+    """
+    per_local_day, by_hour, by_weekday = _time_of_day(hours, window)
+    daily = []
+    for day in window.dates():
+        if window.at_utc:
+            n, unique = days.get(day, (0, 0))
+        else:
+            n, unique = per_local_day.get(day, 0), None
+        daily.append({"day": day.isoformat(), "n": int(n), "unique": None if unique is None else int(unique)})
+    return {
+        "window_total": sum(entry["n"] for entry in daily),
+        "window_unique": sum(entry["unique"] for entry in daily) if window.at_utc else None,
+        "daily": daily,
+        "by_hour": by_hour,
+        "by_weekday": by_weekday,
+    }
+
+
+def _breakdowns(table, owner_filter, window: Window) -> dict:
+    """Top values of each dimension over the window's dates (whole UTC days)."""
+    rows = db.session.execute(
+        select(table.dimension, table.value, func.sum(table.n))
+        .where(owner_filter, table.day >= window.first, table.day <= window.last)
+        .group_by(table.dimension, table.value)
     ).all()
+    return {
+        f"by_{dimension}": _top([(v, int(n)) for dim, v, n in rows if dim == dimension], dimension)
+        for dimension in DIMENSIONS
+    }
+
+
+def _hours(table, owner_filter, window: Window) -> list[tuple[dt.datetime, int]]:
+    return db.session.execute(
+        select(table.hour, table.n).where(
+            owner_filter, table.hour >= window.utc_from, table.hour < window.utc_to
+        )
+    ).all()
+
+
+def _days(table, owner_filter, window: Window, visitors) -> dict[dt.date, tuple[int, int]]:
+    rows = db.session.execute(
+        select(table.day, func.sum(table.n), func.sum(visitors))
+        .where(owner_filter, table.day >= window.first, table.day <= window.last)
+        .group_by(table.day)
+    ).all()
+    return {day: (int(n), int(v or 0)) for day, n, v in rows}
+
+
+def scan_summary(
+    code: Code, days: int = DEFAULT_DAYS, *, tz: ZoneInfo = UTC, now: dt.datetime | None = None
+) -> dict:
+    """The analytics of one code exactly as `GET /v1/dynamic/{id}/scans` shows them."""
+    window = Window.ending_now(check_days(days), tz, now)
+    end = (now or utcnow()).date()
+    week_start = end - dt.timedelta(days=6)
+    mine = ScanDay.code_id == code.id
+    total, last7 = db.session.execute(
+        select(
+            func.coalesce(func.sum(ScanDay.n), 0),
+            func.coalesce(func.sum(ScanDay.n).filter(ScanDay.day >= week_start, ScanDay.day <= end), 0),
+        ).where(mine)
+    ).one()
+    day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
+    series = _series(window, _hours(ScanHour, ScanHour.code_id == code.id, window), day_rows)
     leaders = db.session.execute(
         select(ScanDayValue.dimension, ScanDayValue.value, func.sum(ScanDayValue.n))
         .where(
@@ -50,29 +207,122 @@ def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = N
         .group_by(ScanDayValue.dimension, ScanDayValue.value)
     ).all()
 
-    def rows_of(rows, dimension):
-        return [(value, int(n)) for dim, value, n in rows if dim == dimension]
-
     def leader(dimension):
-        best = _top(rows_of(leaders, dimension), dimension, 1)
+        best = _top([(v, int(n)) for dim, v, n in leaders if dim == dimension], dimension, 1)
         return best[0]["value"] if best else None
 
+    breakdowns = _breakdowns(ScanDayValue, ScanDayValue.code_id == code.id, window)
     return {
         "scans": {
-            "total": total,
-            "last7": last7,
+            "total": int(total),
+            "last7": int(last7),
             "topCountry": leader("country"),
             "topDevice": leader("device"),
         },
         "analytics": {
-            "days_window": days,
-            "total": total,
-            "window_total": sum(entry["n"] for entry in daily),
-            "daily": daily,
-            "by_country": _top(rows_of(window, "country"), "country"),
-            "by_device": _top(rows_of(window, "device"), "device"),
-            "by_referrer": _top(rows_of(window, "referrer"), "referrer"),
+            "days_window": window.days,
+            "tz": window.tz.key,
+            "total": int(total),
+            "window_total": series["window_total"],
+            "window_unique": series["window_unique"],
+            "daily": series["daily"],
+            **breakdowns,
+            "by_hour": series["by_hour"],
+            "by_weekday": series["by_weekday"],
         },
+    }
+
+
+def _running_at(day: dt.date, *, before: bool):
+    """A code's running total at the end of `day` (or of the day before it): one index look-up."""
+    inner = ScanDay.__table__.alias("running_day")
+    condition = inner.c.day < day if before else inner.c.day <= day
+    found = (
+        select(inner.c.running)
+        .where(inner.c.code_id == Code.id, condition)
+        .order_by(inner.c.day.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(found, literal(0))
+
+
+def _codes_filter(account: Account, folder_id: str | None, tag: str | None):
+    """Which of the account's codes count; a folder that is not the account's is a 404."""
+    condition = Code.account_id == account.id
+    if folder_id is not None:
+        if find_owned(Folder, account.id, folder_id) is None:
+            raise NotFound("No such folder.", field="folder_id")
+        condition = and_(condition, Code.folder_id == folder_id)
+    if tag is not None:
+        if "\x00" in tag:
+            raise ValidationError("'tag' must not contain a NUL character.", field="tag")
+        tagged = select(CodeTag.code_id).where(CodeTag.tag == tag.strip().lower())
+        condition = and_(condition, Code.id.in_(tagged))
+    return condition
+
+
+def account_summary(
+    account: Account,
+    days: int = DEFAULT_DAYS,
+    *,
+    tz: ZoneInfo = UTC,
+    folder_id: str | None = None,
+    tag: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """The account's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them."""
+    window = Window.ending_now(check_days(days), tz, now)
+    codes = _codes_filter(account, folder_id, tag)
+    window_n = _running_at(window.last, before=False) - _running_at(window.first, before=True)
+    top_codes = db.session.execute(
+        select(Code.id, Code.slug, Code.label, window_n.label("n"))
+        .where(codes, window_n > 0)
+        .order_by(window_n.desc(), Code.slug)
+        .limit(TOP_CODES)
+    ).all()
+    by_code = [{"id": i, "slug": slug, "label": label, "n": int(n)} for i, slug, label, n in top_codes]
+    if folder_id is None and tag is None:
+        # The whole account: its own sums, however many codes it has.
+        total = db.session.scalar(
+            select(func.coalesce(func.sum(AccountScanDay.n), 0)).where(
+                AccountScanDay.account_id == account.id
+            )
+        )
+        mine = AccountScanDay.account_id == account.id
+        day_rows = _days(AccountScanDay, mine, window, AccountScanDay.visitors) if window.at_utc else {}
+        hours = _hours(AccountScanHour, AccountScanHour.account_id == account.id, window)
+        breakdowns = _breakdowns(AccountScanDayValue, AccountScanDayValue.account_id == account.id, window)
+    else:
+        chosen = select(Code.id).where(codes)
+        total = db.session.scalar(
+            select(func.coalesce(func.sum(_running_at(dt.date.max, before=False)), 0)).where(codes)
+        )
+        mine = ScanDay.code_id.in_(chosen)
+        day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
+        hours_rows = db.session.execute(
+            select(ScanHour.hour, func.sum(ScanHour.n))
+            .where(
+                ScanHour.code_id.in_(chosen), ScanHour.hour >= window.utc_from, ScanHour.hour < window.utc_to
+            )
+            .group_by(ScanHour.hour)
+        ).all()
+        hours = [(hour, int(n)) for hour, n in hours_rows]
+        breakdowns = _breakdowns(ScanDayValue, ScanDayValue.code_id.in_(chosen), window)
+    series = _series(window, hours, day_rows)
+    return {
+        "days_window": window.days,
+        "tz": window.tz.key,
+        "folder_id": folder_id,
+        "tag": tag,
+        "total": int(total),
+        "window_total": series["window_total"],
+        "window_unique": series["window_unique"],
+        "daily": series["daily"],
+        "by_code": by_code,
+        **breakdowns,
+        "by_hour": series["by_hour"],
+        "by_weekday": series["by_weekday"],
     }
 
 

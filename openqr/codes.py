@@ -12,7 +12,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit
+from . import links, qr, ratelimit, scans
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError
 from .extensions import db
@@ -300,6 +300,7 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
 def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
+    scans.forget_code(code)
     db.session.delete(code)
     db.session.commit()
     links.changed(slug)

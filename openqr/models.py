@@ -42,6 +42,8 @@ class Account(UserMixin, db.Model):
     # Written at the start of rate-limited transactions: takes the account's row lock
     # (PostgreSQL) or the write lock (SQLite) so concurrent limit checks serialise.
     lock_seq: Mapped[int] = mapped_column(default=0)
+    # The IANA time zone the dashboard shows analytics in (openqr.analytics.parse_tz).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -128,6 +130,9 @@ class ScanDay(db.Model):
     code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+    visitors: Mapped[int] = mapped_column(default=0, server_default="0")  # distinct visitors that day
+    # Scans of the code up to the end of this day: a window's count per code is two look-ups.
+    running: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ScanDayValue(db.Model):
@@ -140,6 +145,67 @@ class ScanDayValue(db.Model):
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # country|device|referrer
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+class ScanHour(db.Model):
+    """Scans of one code in one UTC hour (`hour` is its start): time of day, and days in any zone."""
+
+    __tablename__ = "scan_hours"
+
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanDay(db.Model):
+    """The sum of an account's `ScanDay` rows for one UTC day: the account view reads no per-code row."""
+
+    __tablename__ = "account_scan_days"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+    visitors: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanHour(db.Model):
+    """The sum of an account's `ScanHour` rows for one UTC hour."""
+
+    __tablename__ = "account_scan_hours"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanDayValue(db.Model):
+    """The sum of an account's `ScanDayValue` rows for one day, dimension and value."""
+
+    __tablename__ = "account_scan_day_values"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class VisitorKey(db.Model):
+    """Today's random key for counting distinct visitors; deleted when its UTC day ends."""
+
+    __tablename__ = "visitor_keys"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+
+
+class VisitorHash(db.Model):
+    """A visitor seen today: HMAC(today's key, address, agent, code), deleted with the key."""
+
+    __tablename__ = "visitor_hashes"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class RateEvent(db.Model):

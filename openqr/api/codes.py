@@ -3,7 +3,7 @@
 from flask import Blueprint, g, jsonify
 
 from .. import analytics, codes
-from .params import int_arg, json_body, str_arg
+from .params import days_arg, int_arg, json_body, str_arg, tz_arg
 
 bp = Blueprint("codes", __name__)
 
@@ -61,10 +61,9 @@ def delete(code_id):
 
 @bp.get("/dynamic/<code_id>/scans")
 def scans(code_id):
-    """Scan analytics: lifetime summary plus a `days` window (1..365, default 30)."""
+    """Scan analytics: lifetime summary plus a `days` window (1..365, default 30) in zone `tz`."""
     code = codes.get_code(g.account, code_id)
-    days = int_arg("days", analytics.DEFAULT_DAYS, analytics.MIN_DAYS, analytics.MAX_DAYS)
-    summary = analytics.scan_summary(code, days)
+    summary = analytics.scan_summary(code, days_arg(), tz=tz_arg())
     return {
         "id": code.id,
         "slug": code.slug,

@@ -7,6 +7,7 @@ import json
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from .. import analytics
 from ..errors import ValidationError
 
 
@@ -50,3 +51,18 @@ def str_arg(name: str, max_length: int = 200) -> str | None:
     if len(raw) > max_length:
         raise ValidationError(f"'{name}' must be at most {max_length} characters.", field=name)
     return raw
+
+
+def days_arg() -> int:
+    """`?days=`: an analytics window, by the one rule in `analytics.check_days` (default 30)."""
+    raw = request.args.get("days")
+    if raw is None:
+        return analytics.DEFAULT_DAYS
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
+    return analytics.check_days(value)
+
+
+def tz_arg():
+    """`?tz=`: an IANA time zone (default UTC); unknown is a 400 naming `tz`."""
+    return analytics.parse_tz(str_arg("tz", 64))
