@@ -113,19 +113,18 @@ def _top(rows: list[tuple[str, int]], dimension: str, limit: int = TOP) -> list[
     return [{"value": value or _EMPTY_LABEL[dimension], "n": int(n)} for value, n in ordered]
 
 
-def _time_of_day(
-    hours: list[tuple[dt.datetime, int]], window: Window
-) -> tuple[Counter, list[dict], list[dict]]:
-    """Hourly rows (UTC) -> scans per day of the window's zone, per hour of day, per weekday."""
-    per_day, per_hour, per_weekday = Counter(), Counter(), Counter()
+def _time_of_day(hours: list[tuple[dt.datetime, int]], window: Window) -> tuple[Counter, list[list[int]]]:
+    """Hourly rows (UTC) -> scans per day of the window's zone, and a weekday x hour grid there.
+
+    In a zone whose offset is not whole hours (India, Nepal) a UTC hour counts in the local
+    hour it starts in."""
+    per_day = Counter()
+    grid = [[0] * 24 for _ in range(7)]
     for hour, n in hours:
         local = hour.replace(tzinfo=dt.UTC).astimezone(window.tz)
         per_day[local.date()] += n
-        per_hour[local.hour] += n
-        per_weekday[local.weekday()] += n
-    by_hour = [{"hour": h, "n": per_hour.get(h, 0)} for h in range(24)]
-    by_weekday = [{"weekday": d, "n": per_weekday.get(d, 0)} for d in range(7)]
-    return per_day, by_hour, by_weekday
+        grid[local.weekday()][local.hour] += n
+    return per_day, grid
 
 
 def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -> dict:
@@ -134,7 +133,7 @@ def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -
     `days` maps UTC days to (scans, visitors); in a zone at UTC+0 they are the window's days.
     Elsewhere each day is summed from the hours, and distinct visitors are unknown (null).
     """
-    per_local_day, by_hour, by_weekday = _time_of_day(hours, window)
+    per_local_day, grid = _time_of_day(hours, window)
     daily = []
     for day in window.dates():
         if window.at_utc:
@@ -146,8 +145,9 @@ def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -
         "window_total": sum(entry["n"] for entry in daily),
         "window_unique": sum(entry["unique"] for entry in daily) if window.at_utc else None,
         "daily": daily,
-        "by_hour": by_hour,
-        "by_weekday": by_weekday,
+        "by_hour": [{"hour": h, "n": sum(row[h] for row in grid)} for h in range(24)],
+        "by_weekday": [{"weekday": d, "n": sum(grid[d])} for d in range(7)],
+        "by_weekday_hour": grid,
     }
 
 
@@ -229,6 +229,7 @@ def scan_summary(
             **breakdowns,
             "by_hour": series["by_hour"],
             "by_weekday": series["by_weekday"],
+            "by_weekday_hour": series["by_weekday_hour"],
         },
     }
 
@@ -323,6 +324,7 @@ def account_summary(
         **breakdowns,
         "by_hour": series["by_hour"],
         "by_weekday": series["by_weekday"],
+        "by_weekday_hour": series["by_weekday_hour"],
     }
 
 

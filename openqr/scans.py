@@ -191,14 +191,27 @@ def _add_counts(
 
 # A day's row starts from the running total of the code's previous row; rows of later days
 # (a late scan of yesterday flushed after today's row exists) are moved up first.
-_RUNNING_LATER = text("UPDATE scan_days SET running = running + :n WHERE code_id = :code_id AND day > :day")
-_ADD_DAY = text(
-    "INSERT INTO scan_days (code_id, day, n, visitors, running) VALUES (:code_id, :day, :n, :visitors, "
-    ":n + coalesce((SELECT running FROM scan_days AS earlier WHERE earlier.code_id = :code_id "
-    "AND earlier.day < :day ORDER BY earlier.day DESC LIMIT 1), 0)) "
-    "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n, "
-    "visitors = scan_days.visitors + excluded.visitors, running = scan_days.running + excluded.n"
-)
+@lru_cache(maxsize=2)
+def _day_statements(dialect: str) -> tuple:
+    """A day's row starts from the running total of the code's previous row; rows of later days
+    (a late scan of yesterday flushed after today's row exists) are moved up first. PostgreSQL
+    infers one type per parameter, so there each is cast (SQLite would turn a cast date into a number)."""
+    cast = dialect == "postgresql"
+    code, day, n = (
+        ("CAST(:code_id AS VARCHAR(32))", "CAST(:day AS DATE)", "CAST(:n AS INTEGER)")
+        if cast
+        else (":code_id", ":day", ":n")
+    )
+    visitors = "CAST(:visitors AS INTEGER)" if cast else ":visitors"
+    later = text(f"UPDATE scan_days SET running = running + {n} WHERE code_id = {code} AND day > {day}")
+    add = text(
+        f"INSERT INTO scan_days (code_id, day, n, visitors, running) VALUES ({code}, {day}, {n}, {visitors}, "
+        f"{n} + coalesce((SELECT running FROM scan_days AS earlier WHERE earlier.code_id = {code} "
+        f"AND earlier.day < {day} ORDER BY earlier.day DESC LIMIT 1), 0)) "
+        "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n, "
+        "visitors = scan_days.visitors + excluded.visitors, running = scan_days.running + excluded.n"
+    )
+    return later, add
 
 
 def _add_days(per_day: Counter, visitors_by_day: Counter) -> None:
@@ -207,8 +220,9 @@ def _add_days(per_day: Counter, visitors_by_day: Counter) -> None:
         for (code_id, day), n in sorted(per_day.items(), key=lambda item: item[0][1])
     ]
     if rows:
-        db.session.execute(_RUNNING_LATER, rows)
-        db.session.execute(_ADD_DAY, rows)
+        later, add = _day_statements(db.session.get_bind().dialect.name)
+        db.session.execute(later, rows)
+        db.session.execute(add, rows)
 
 
 def _serialise_rollup_writers() -> None:

@@ -167,7 +167,7 @@ def test_time_zone_shifts_days_hours_and_weekdays_and_hides_unique(app, api):
     assert next(h for h in utc["by_hour"] if h["hour"] == 2)["n"] >= 5
     assert utc["window_unique"] == 1
     # A zone at UTC+0 all year keeps the unique counts.
-    assert api.get(f"/v1/scans?days=7&tz=Atlantic/Reykjavik").get_json()["window_unique"] == 1
+    assert api.get("/v1/scans?days=7&tz=Atlantic/Reykjavik").get_json()["window_unique"] == 1
 
 
 def test_deleting_a_code_takes_its_scans_out_of_the_account(app, api):

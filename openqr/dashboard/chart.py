@@ -69,3 +69,53 @@ def bar_chart(daily: list[dict]) -> Markup:
     )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CELL_W, CELL_H, HEAT_LEFT, HEAT_TOP = 15, 18, 34, 16
+HEAT_LEVELS = 5
+
+
+def heat_level(n: int, top: int) -> int:
+    """0 for no scans, else 1..HEAT_LEVELS by share of the busiest cell."""
+    return 0 if n <= 0 or top <= 0 else max(1, math.ceil(HEAT_LEVELS * n / top))
+
+
+def busiest(grid: list[list[int]]) -> tuple[int, int, int] | None:
+    """(weekday, hour, n) of the busiest cell, or None without scans."""
+    n, weekday, hour = max((n, -d, -h) for d, row in enumerate(grid) for h, n in enumerate(row))
+    return (-weekday, -hour, n) if n > 0 else None
+
+
+def heat_map(grid: list[list[int]], zone: str) -> Markup:
+    """A weekday x hour grid of scans ([7][24], Monday first) -> an SVG heat map (CSS classes only)."""
+    top = max((n for row in grid for n in row), default=0)
+    width, height = HEAT_LEFT + 24 * CELL_W, HEAT_TOP + 7 * CELL_H
+    peak = busiest(grid)
+    summary = (
+        f"busiest {WEEKDAYS[peak[0]]} {peak[1]:02d}:00 to {peak[1] + 1:02d}:00 with {peak[2]} scans"
+        if peak
+        else "no scans"
+    )
+    parts = [
+        f'<svg class="heat" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg" '
+        f'aria-label="{escape(f"Scans by weekday and hour ({zone}): {summary}")}">'
+    ]
+    for hour in range(0, 24, 3):
+        x = HEAT_LEFT + hour * CELL_W + CELL_W / 2
+        parts.append(f'<text class="axis" x="{x:.1f}" y="11" text-anchor="middle">{hour:02d}</text>')
+    for day, row in enumerate(grid):
+        y = HEAT_TOP + day * CELL_H
+        parts.append(
+            f'<text class="axis" x="{HEAT_LEFT - 5}" y="{y + CELL_H - 5}" text-anchor="end">{WEEKDAYS[day][:3]}</text>'
+        )
+        for hour, n in enumerate(row):
+            title = escape(
+                f"{WEEKDAYS[day]} {hour:02d}:00-{hour + 1:02d}:00: {n} scan{'s' if n != 1 else ''}"
+            )
+            parts.append(
+                f'<rect class="cell heat-{heat_level(n, top)}" x="{HEAT_LEFT + hour * CELL_W + 1}" y="{y + 1}" '
+                f'width="{CELL_W - 2}" height="{CELL_H - 2}" rx="2"><title>{title}</title></rect>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
