@@ -95,7 +95,7 @@ def login():
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(next_path or url_for("dashboard.codes"))
+            return redirect(next_path or url_for("dashboard.index"))
         return render_template("auth/login.html", next=next_path)
     typed = request.form.get("email", "")
     email = keys.clean_email(typed)
@@ -141,7 +141,7 @@ def confirm(token: str):
     account = keys.get_or_create_account(email)
     db.session.commit()
     login_user(account)
-    return redirect(next_path or url_for("dashboard.codes"), 303)
+    return redirect(next_path or url_for("dashboard.index"), 303)
 
 
 @bp.post("/logout")

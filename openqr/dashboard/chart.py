@@ -106,15 +106,17 @@ def heat_map(grid: list[list[int]], zone: str) -> Markup:
         parts.append(f'<text class="axis" x="{x:.1f}" y="11" text-anchor="middle">{hour:02d}</text>')
     for day, row in enumerate(grid):
         y = HEAT_TOP + day * CELL_H
+        label = WEEKDAYS[day][:3]
         parts.append(
-            f'<text class="axis" x="{HEAT_LEFT - 5}" y="{y + CELL_H - 5}" text-anchor="end">{WEEKDAYS[day][:3]}</text>'
+            f'<text class="axis" x="{HEAT_LEFT - 5}" y="{y + CELL_H - 5}" text-anchor="end">{label}</text>'
         )
         for hour, n in enumerate(row):
             title = escape(
                 f"{WEEKDAYS[day]} {hour:02d}:00-{hour + 1:02d}:00: {n} scan{'s' if n != 1 else ''}"
             )
+            x = HEAT_LEFT + hour * CELL_W + 1
             parts.append(
-                f'<rect class="cell heat-{heat_level(n, top)}" x="{HEAT_LEFT + hour * CELL_W + 1}" y="{y + 1}" '
+                f'<rect class="cell heat-{heat_level(n, top)}" x="{x}" y="{y + 1}" '
                 f'width="{CELL_W - 2}" height="{CELL_H - 2}" rx="2"><title>{title}</title></rect>'
             )
     parts.append("</svg>")

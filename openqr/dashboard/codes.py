@@ -31,7 +31,8 @@ def _filters() -> dict:
     return values
 
 
-def _account_tags() -> list[str]:
+def account_tags() -> list[str]:
+    """Every tag the account's codes carry, sorted."""
     return list(
         db.session.execute(
             select(CodeTag.tag)
@@ -68,7 +69,7 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
         "filtered": bool(f["q"] or f["tag"] or f["folder"]),
         "folders": folder_list,
         "folder_names": {folder.id: folder.name for folder in folder_list},
-        "tags": _account_tags(),
+        "tags": account_tags(),
         "prev_url": page_url(f["page"] - 1) if f["page"] > 1 else None,
         "next_url": page_url(f["page"] + 1) if has_next else None,
         "form": form or {},
