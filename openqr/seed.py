@@ -1,8 +1,10 @@
 """Realistic scan data for load tests and demos: `flask scans seed --code SLUG --count N --days D`.
 
 Scans follow a weekly and daily rhythm with a slow growth trend, over a mix of countries,
-devices and referrers. Raw rows and the daily roll-ups are written with `executemany` of
-plain tuples in large batches (a million scans take seconds, not minutes).
+devices and referrers. Raw rows and the roll-ups (the code's and its account's days, hours
+and breakdowns) are written with `executemany` of plain tuples in large batches (a million
+scans take seconds, not minutes). `seed_rollups` writes the roll-ups alone, for benchmarks
+of analytics at tens of millions of scans.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
     sqlite = db.engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     per_day: Counter = Counter()
+    per_hour: Counter = Counter()
     per_value: Counter = Counter()
     raw = db.engine.raw_connection()
     try:
@@ -73,6 +76,7 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
                     (code_id, at.isoformat(" ", "microseconds") if sqlite else at, country, device, referrer)
                 )
                 per_day[day] += 1
+                per_hour[at.replace(minute=0, second=0)] += 1
                 per_value[(day, "country", country or "")] += 1
                 per_value[(day, "device", device or "")] += 1
                 per_value[(day, "referrer", referrer or "")] += 1
@@ -83,20 +87,96 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
             )
             done += n
 
-        def day_value(day: dt.date):
-            return day.isoformat() if sqlite else day
+        write_rollups(cursor, code_id, per_day, per_hour, per_value)
+        raw.commit()
+    finally:
+        raw.close()
+    return (utcnow() - started).total_seconds()
 
-        cursor.executemany(
-            f"INSERT INTO scan_days (code_id, day, n) VALUES ({mark}, {mark}, {mark}) "
-            "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n",
-            [(code_id, day_value(day), n) for day, n in per_day.items()],
+
+def _rollup_statements(sqlite: bool) -> dict[str, str]:
+    mark = "?" if sqlite else "%s"
+
+    def upsert(table: str, keys: tuple[str, ...]) -> str:
+        columns = (*keys, "n")
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET n = {table}.n + excluded.n"
         )
-        cursor.executemany(
-            "INSERT INTO scan_day_values (code_id, day, dimension, value, n) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (code_id, day, dimension, value) "
-            "DO UPDATE SET n = scan_day_values.n + excluded.n",
-            [(code_id, day_value(day), dim, value, n) for (day, dim, value), n in per_value.items()],
-        )
+
+    return {
+        "scan_days": upsert("scan_days", ("code_id", "day")),
+        "scan_hours": upsert("scan_hours", ("code_id", "hour")),
+        "scan_day_values": upsert("scan_day_values", ("code_id", "day", "dimension", "value")),
+        "account_scan_days": (
+            "INSERT INTO account_scan_days (account_id, day, n, visitors) "
+            f"VALUES ({mark}, {mark}, {mark}, 0) ON CONFLICT (account_id, day) "
+            "DO UPDATE SET n = account_scan_days.n + excluded.n"
+        ),
+        "account_scan_hours": upsert("account_scan_hours", ("account_id", "hour")),
+        "account_scan_day_values": upsert(
+            "account_scan_day_values", ("account_id", "day", "dimension", "value")
+        ),
+        # Running totals of the code, recomputed from its days (seeding may add to earlier days).
+        "running": "UPDATE scan_days SET running = totals.running FROM "
+        "(SELECT day, sum(n) OVER (ORDER BY day) AS running "
+        f"FROM scan_days WHERE code_id = {mark}) AS totals "
+        f"WHERE scan_days.code_id = {mark} AND scan_days.day = totals.day",
+        "account": f"SELECT account_id FROM codes WHERE id = {mark}",
+    }
+
+
+def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per_value: Counter) -> None:
+    """Add seeded counts to the code's roll-ups and its account's, on a raw DB-API cursor."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    sql = _rollup_statements(sqlite)
+
+    def day(value: dt.date):
+        return value.isoformat() if sqlite else value
+
+    def hour(value: dt.datetime):
+        return value.isoformat(" ", "microseconds") if sqlite else value
+
+    cursor.execute(sql["account"], (code_id,))
+    account_id = cursor.fetchone()[0]
+    values = [(day(d), dim, value, n) for (d, dim, value), n in per_value.items()]
+    cursor.executemany(sql["scan_days"], [(code_id, day(d), n) for d, n in per_day.items()])
+    cursor.executemany(sql["scan_hours"], [(code_id, hour(h), n) for h, n in per_hour.items()])
+    cursor.executemany(sql["scan_day_values"], [(code_id, *row) for row in values])
+    cursor.execute(sql["running"], (code_id, code_id))
+    cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n) for d, n in per_day.items()])
+    cursor.executemany(sql["account_scan_hours"], [(account_id, hour(h), n) for h, n in per_hour.items()])
+    cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
+
+
+def seed_rollups(code_ids: list[str], count: int, days: int, *, rng_seed: int | None = None) -> float:
+    """`count` scans spread over `code_ids` and the last `days` days, written to the roll-ups only
+    (no raw rows): how benchmarks build tens of millions of scans quickly. Returns seconds taken."""
+    started = utcnow()
+    rng = random.Random(rng_seed)
+    now = utcnow()
+    day_list = [now.date() - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    weights = [WEEKDAY[day.weekday()] * (0.4 + 0.6 * i / max(days - 1, 1)) for i, day in enumerate(day_list)]
+    per_code = Counter(rng.choices(range(len(code_ids)), k=count))
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for index, code_count in per_code.items():
+            per_day, per_hour, per_value = Counter(), Counter(), Counter()
+            for day_index, n in Counter(rng.choices(range(days), weights=weights, k=code_count)).items():
+                day = day_list[day_index]
+                last_hour = now.hour if day == now.date() else 23
+                for h, hn in Counter(rng.choices(range(last_hour + 1), HOURLY[: last_hour + 1], k=n)).items():
+                    per_hour[dt.datetime(day.year, day.month, day.day, h)] += hn
+                per_day[day] += n
+                for dimension, table in (
+                    ("country", COUNTRIES),
+                    ("device", DEVICES),
+                    ("referrer", REFERRERS),
+                ):
+                    for value, vn in Counter(_sample(table, n, rng)).items():
+                        per_value[(day, dimension, value or "")] += vn
+            write_rollups(cursor, code_ids[index], per_day, per_hour, per_value)
         raw.commit()
     finally:
         raw.close()

@@ -20,13 +20,17 @@ VISITORS = [
 def scan_as(app, slug, address, agent, times=1):
     client = app.test_client()
     for _ in range(times):
-        response = client.get(f"/{slug}", headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": address})
+        response = client.get(
+            f"/{slug}", headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": address}
+        )
         assert response.status_code == 302
 
 
 def store(app, code_id, hours_ago_counts):
     """hours_ago_counts: [(datetime UTC, count)] stored as scans (no visitor)."""
-    events = [ScanEvent(code_id, at, "GB", "mobile", None) for at, count in hours_ago_counts for _ in range(count)]
+    events = [
+        ScanEvent(code_id, at, "GB", "mobile", None) for at, count in hours_ago_counts for _ in range(count)
+    ]
     with app.app_context():
         assert store_scans(events) == len(events)
 
@@ -160,7 +164,9 @@ def test_time_zone_shifts_days_hours_and_weekdays_and_hides_unique(app, api):
 
     local = yesterday_0230.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("America/Los_Angeles"))
     assert next(d for d in la["daily"] if d["day"] == local.date().isoformat())["n"] == 5
-    assert la["daily"][-1]["day"] == utc_now.replace(tzinfo=dt.UTC).astimezone(local.tzinfo).date().isoformat()
+    assert (
+        la["daily"][-1]["day"] == utc_now.replace(tzinfo=dt.UTC).astimezone(local.tzinfo).date().isoformat()
+    )
     assert next(h for h in la["by_hour"] if h["hour"] == local.hour)["n"] == 5
     assert next(d for d in la["by_weekday"] if d["weekday"] == local.weekday())["n"] >= 5
     utc = api.get(f"/v1/dynamic/{code['id']}/scans?days=7").get_json()["analytics"]

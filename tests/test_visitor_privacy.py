@@ -18,7 +18,10 @@ from tests.conftest import Api, close_app, fresh_app, new_key
 
 PROXY = "10.20.30.40"
 VISITORS = [
-    ("81.2.69.142", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) PrivProbe/4.4.1-qx Mobile/15E148"),
+    (
+        "81.2.69.142",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) PrivProbe/4.4.1-qx Mobile/15E148",
+    ),
     ("2a02:c7f:dead:beef::77", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) PrivProbe/8.1.2-desk Chrome/120.0"),
     ("198.51.100.99", "Mozilla/5.0 (Linux; Android 14; Pixel 8) PrivProbe/2.0.0-droid Mobile Safari/537.36"),
 ]
