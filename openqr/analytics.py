@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import BigInteger, Float, and_, cast, func, literal, select
 
 from .errors import NotFound, ValidationError
 from .extensions import db
@@ -113,18 +113,52 @@ def _top(rows: list[tuple[str, int]], dimension: str, limit: int = TOP) -> list[
     return [{"value": value or _EMPTY_LABEL[dimension], "n": int(n)} for value, n in ordered]
 
 
-def _time_of_day(hours: list[tuple[dt.datetime, int]], window: Window) -> tuple[Counter, list[list[int]]]:
-    """Hourly rows (UTC) -> scans per day of the window's zone, and a weekday x hour grid there.
+EPOCH = dt.date(1970, 1, 1)  # a Thursday: weekday 3
+
+
+def _offsets(window: Window, first_hour: int, hours: int) -> list[int]:
+    """The zone's offset in minutes for each UTC hour of the window (looked up once a day, and
+    hour by hour only on days whose offset changes)."""
+    offsets: list[int] = []
+    for day_start in range(first_hour, first_hour + hours, 24):
+        start = dt.datetime.fromtimestamp(day_start * 3600, dt.UTC).astimezone(window.tz).utcoffset()
+        end = dt.datetime.fromtimestamp((day_start + 24) * 3600, dt.UTC).astimezone(window.tz).utcoffset()
+        if start == end:
+            offsets += [int(start.total_seconds()) // 60] * 24
+        else:
+            for hour in range(day_start, day_start + 24):
+                moment = dt.datetime.fromtimestamp(hour * 3600, dt.UTC).astimezone(window.tz)
+                offsets.append(int(moment.utcoffset().total_seconds()) // 60)
+    return offsets
+
+
+def _time_of_day(hours: list[tuple[int, int]], window: Window) -> tuple[Counter, list[list[int]]]:
+    """Hourly rows (hours since 1970, UTC) -> scans per day of the window's zone, and a
+    weekday x hour grid there. Plain integer arithmetic: a year is 8,760 rows.
 
     In a zone whose offset is not whole hours (India, Nepal) a UTC hour counts in the local
     hour it starts in."""
+    first = int((window.utc_from - dt.datetime(1970, 1, 1)).total_seconds()) // 3600
+    span = int((window.utc_to - window.utc_from).total_seconds()) // 3600
+    offsets = _offsets(window, first, span + 24)
     per_day = Counter()
     grid = [[0] * 24 for _ in range(7)]
     for hour, n in hours:
-        local = hour.replace(tzinfo=dt.UTC).astimezone(window.tz)
-        per_day[local.date()] += n
-        grid[local.weekday()][local.hour] += n
-    return per_day, grid
+        local = hour * 60 + offsets[hour - first]
+        local_hour = local // 60
+        day = local_hour // 24
+        per_day[day] += n
+        grid[(day + 3) % 7][local_hour % 24] += n
+    return Counter({EPOCH + dt.timedelta(days=day): n for day, n in per_day.items()}), grid
+
+
+def _epoch_hour(column):
+    """A DateTime column as whole hours since 1970 (integers are cheap to fetch and to shift)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", column)
+    else:
+        seconds = func.strftime("%s", column)
+    return cast(func.floor(cast(seconds, Float) / 3600), BigInteger)
 
 
 def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -> dict:
@@ -164,11 +198,13 @@ def _breakdowns(table, owner_filter, window: Window) -> dict:
     }
 
 
-def _hours(table, owner_filter, window: Window) -> list[tuple[dt.datetime, int]]:
+def _hours(table, owner_filter, window: Window) -> list[tuple[int, int]]:
+    """(hour since 1970, scans) of the window's UTC hours, summed over the rows `owner_filter` picks."""
+    hour = _epoch_hour(table.hour)
     return db.session.execute(
-        select(table.hour, table.n).where(
-            owner_filter, table.hour >= window.utc_from, table.hour < window.utc_to
-        )
+        select(hour, func.sum(table.n))
+        .where(owner_filter, table.hour >= window.utc_from, table.hour < window.utc_to)
+        .group_by(table.hour)
     ).all()
 
 
@@ -301,14 +337,7 @@ def account_summary(
         )
         mine = ScanDay.code_id.in_(chosen)
         day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
-        hours_rows = db.session.execute(
-            select(ScanHour.hour, func.sum(ScanHour.n))
-            .where(
-                ScanHour.code_id.in_(chosen), ScanHour.hour >= window.utc_from, ScanHour.hour < window.utc_to
-            )
-            .group_by(ScanHour.hour)
-        ).all()
-        hours = [(hour, int(n)) for hour, n in hours_rows]
+        hours = _hours(ScanHour, ScanHour.code_id.in_(chosen), window)
         breakdowns = _breakdowns(ScanDayValue, ScanDayValue.code_id.in_(chosen), window)
     series = _series(window, hours, day_rows)
     return {

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
+# Roll-up tables whose composite key is the row: SQLite stores them as the key's B-tree alone.
+WITHOUT_ROWID = ({"sqlite_with_rowid": False},)
+
 
 def utcnow() -> dt.datetime:
     """The current UTC time as a naive datetime (how every timestamp is stored)."""
@@ -151,6 +154,7 @@ class ScanHour(db.Model):
     """Scans of one code in one UTC hour (`hour` is its start): time of day, and days in any zone."""
 
     __tablename__ = "scan_hours"
+    __table_args__ = WITHOUT_ROWID
 
     code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
@@ -161,6 +165,7 @@ class AccountScanDay(db.Model):
     """The sum of an account's `ScanDay` rows for one UTC day: the account view reads no per-code row."""
 
     __tablename__ = "account_scan_days"
+    __table_args__ = WITHOUT_ROWID
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
@@ -172,6 +177,7 @@ class AccountScanHour(db.Model):
     """The sum of an account's `ScanHour` rows for one UTC hour."""
 
     __tablename__ = "account_scan_hours"
+    __table_args__ = WITHOUT_ROWID
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
@@ -182,6 +188,7 @@ class AccountScanDayValue(db.Model):
     """The sum of an account's `ScanDayValue` rows for one day, dimension and value."""
 
     __tablename__ = "account_scan_day_values"
+    __table_args__ = WITHOUT_ROWID
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
@@ -194,6 +201,7 @@ class VisitorKey(db.Model):
     """Today's random key for counting distinct visitors; deleted when its UTC day ends."""
 
     __tablename__ = "visitor_keys"
+    __table_args__ = WITHOUT_ROWID
 
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
@@ -203,6 +211,7 @@ class VisitorHash(db.Model):
     """A visitor seen today: HMAC(today's key, address, agent, code), deleted with the key."""
 
     __tablename__ = "visitor_hashes"
+    __table_args__ = WITHOUT_ROWID
 
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     digest: Mapped[str] = mapped_column(String(32), primary_key=True)

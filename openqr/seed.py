@@ -149,35 +149,112 @@ def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per
     cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
 
 
+def _bulk_insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple], sqlite: bool) -> None:
+    """Plain rows into a table: one executemany on SQLite, COPY on PostgreSQL."""
+    if sqlite:
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        return
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def seed_rollups(code_ids: list[str], count: int, days: int, *, rng_seed: int | None = None) -> float:
-    """`count` scans spread over `code_ids` and the last `days` days, written to the roll-ups only
-    (no raw rows): how benchmarks build tens of millions of scans quickly. Returns seconds taken."""
+    """`count` scans spread over `code_ids` (codes with no scans yet, all of one account) and the
+    last `days` days, written to the roll-ups only, with no raw rows: how benchmarks build tens
+    of millions of scans in minutes. Returns seconds taken."""
     started = utcnow()
     rng = random.Random(rng_seed)
     now = utcnow()
-    day_list = [now.date() - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    today = now.date()
+    day_list = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
     weights = [WEEKDAY[day.weekday()] * (0.4 + 0.6 * i / max(days - 1, 1)) for i, day in enumerate(day_list)]
-    per_code = Counter(rng.choices(range(len(code_ids)), k=count))
+    sqlite = db.engine.dialect.name == "sqlite"
+    # Keys are (day index, hour) while counting; the stored form of each is made once here.
+    stored_day = [day.isoformat() if sqlite else day for day in day_list]
+    stored_hour = [
+        [
+            (
+                f"{day.isoformat()} {hour:02d}:00:00.000000"
+                if sqlite
+                else dt.datetime(day.year, day.month, day.day, hour)
+            )
+            for hour in range(24)
+        ]
+        for day in day_list
+    ]
+    last = len(day_list) - 1
+    account_days, account_hours, account_values = Counter(), Counter(), Counter()
+    rows = {"scan_days": [], "scan_hours": [], "scan_day_values": []}
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
-        for index, code_count in per_code.items():
-            per_day, per_hour, per_value = Counter(), Counter(), Counter()
-            for day_index, n in Counter(rng.choices(range(days), weights=weights, k=code_count)).items():
-                day = day_list[day_index]
-                last_hour = now.hour if day == now.date() else 23
-                for h, hn in Counter(rng.choices(range(last_hour + 1), HOURLY[: last_hour + 1], k=n)).items():
-                    per_hour[dt.datetime(day.year, day.month, day.day, h)] += hn
-                per_day[day] += n
-                for dimension, table in (
-                    ("country", COUNTRIES),
-                    ("device", DEVICES),
-                    ("referrer", REFERRERS),
-                ):
-                    for value, vn in Counter(_sample(table, n, rng)).items():
-                        per_value[(day, dimension, value or "")] += vn
-            write_rollups(cursor, code_ids[index], per_day, per_hour, per_value)
+        cursor.execute(f"SELECT account_id FROM codes WHERE id = {'?' if sqlite else '%s'}", (code_ids[0],))
+        account_id = cursor.fetchone()[0]
+        for index, code_count in Counter(rng.choices(range(len(code_ids)), k=count)).items():
+            code_id = code_ids[index]
+            on_day = rng.choices(range(days), weights=weights, k=code_count)
+            per_day = Counter(on_day)
+            per_hour = Counter(zip(on_day, rng.choices(range(24), weights=HOURLY, k=code_count), strict=True))
+            for d, h in [key for key in per_hour if key[0] == last and key[1] > now.hour]:
+                per_hour[(d, now.hour)] += per_hour.pop((d, h))  # no scans later today than now
+            per_value = Counter()
+            for dimension, table in (("country", COUNTRIES), ("device", DEVICES), ("referrer", REFERRERS)):
+                values = _sample(table, code_count, rng)
+                for (d, value), n in Counter(zip(on_day, values, strict=True)).items():
+                    per_value[(d, dimension, value or "")] += n
+            running = 0
+            for d in sorted(per_day):
+                running += per_day[d]
+                rows["scan_days"].append((code_id, stored_day[d], per_day[d], 0, running))
+            rows["scan_hours"] += [(code_id, stored_hour[d][h], n) for (d, h), n in per_hour.items()]
+            rows["scan_day_values"] += [
+                (code_id, stored_day[d], dim, v, n) for (d, dim, v), n in per_value.items()
+            ]
+            account_days.update(per_day)
+            account_hours.update(per_hour)
+            account_values.update(per_value)
+            if len(rows["scan_day_values"]) > 200_000:
+                _flush_seed_rows(cursor, rows, sqlite)
+        rows.update(
+            account_scan_days=[(account_id, stored_day[d], n, 0) for d, n in account_days.items()],
+            account_scan_hours=[(account_id, stored_hour[d][h], n) for (d, h), n in account_hours.items()],
+            account_scan_day_values=[
+                (account_id, stored_day[d], dim, v, n) for (d, dim, v), n in account_values.items()
+            ],
+        )
+        _flush_seed_rows(cursor, rows, sqlite)
         raw.commit()
     finally:
         raw.close()
     return (utcnow() - started).total_seconds()
+
+
+_SEED_COLUMNS = {
+    "scan_days": ("code_id", "day", "n", "visitors", "running"),
+    "scan_hours": ("code_id", "hour", "n"),
+    "scan_day_values": ("code_id", "day", "dimension", "value", "n"),
+    "account_scan_days": ("account_id", "day", "n", "visitors"),
+    "account_scan_hours": ("account_id", "hour", "n"),
+    "account_scan_day_values": ("account_id", "day", "dimension", "value", "n"),
+}
+
+
+def _flush_seed_rows(cursor, rows: dict[str, list], sqlite: bool) -> None:
+    """Write collected rows: the codes' (new, so plain inserts in key order) and the account's
+    (added to what the account may already have)."""
+    for table, table_rows in rows.items():
+        columns = _SEED_COLUMNS[table]
+        if table.startswith("account_"):
+            mark = "?" if sqlite else "%s"
+            keys = ", ".join(columns[: -2 if table == "account_scan_days" else -1])
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+                f"ON CONFLICT ({keys}) DO UPDATE SET n = {table}.n + excluded.n",
+                table_rows,
+            )
+        else:
+            table_rows.sort(key=lambda row: row[:-1])
+            _bulk_insert(cursor, table, columns, table_rows, sqlite)
+        rows[table] = []

@@ -36,6 +36,7 @@ def upgrade():
         sa.Column("hour", sa.DateTime(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("code_id", "hour", name=op.f("pk_scan_hours")),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     op.create_table(
         "account_scan_days",
@@ -45,6 +46,7 @@ def upgrade():
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("visitors", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "day", name=op.f("pk_account_scan_days")),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     op.create_table(
         "account_scan_hours",
@@ -53,6 +55,7 @@ def upgrade():
         sa.Column("hour", sa.DateTime(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "hour", name=op.f("pk_account_scan_hours")),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     op.create_table(
         "account_scan_day_values",
@@ -65,18 +68,21 @@ def upgrade():
         sa.PrimaryKeyConstraint(
             "account_id", "day", "dimension", "value", name=op.f("pk_account_scan_day_values")
         ),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     op.create_table(
         "visitor_keys",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("key", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_visitor_keys")),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     op.create_table(
         "visitor_hashes",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("digest", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("day", "digest", name=op.f("pk_visitor_hashes")),
+        sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     # Earlier scans: hours from the raw rows, account sums from the per-code roll-ups.
     hour = "strftime('%Y-%m-%d %H:00:00.000000', scanned_at)"
