@@ -190,10 +190,11 @@ class AccountScanDayValue(db.Model):
     __tablename__ = "account_scan_day_values"
     __table_args__ = WITHOUT_ROWID
 
+    # Key in this order: a window's breakdown is read in key order, grouped without sorting.
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(primary_key=True)
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
 
 

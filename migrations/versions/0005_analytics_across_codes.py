@@ -61,12 +61,12 @@ def upgrade():
         "account_scan_day_values",
         sa.Column("account_id", sa.Integer(), nullable=False),
         _fk("account_scan_day_values", "account_id", "accounts"),
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("dimension", sa.String(8), nullable=False),
         sa.Column("value", sa.String(255), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "account_id", "day", "dimension", "value", name=op.f("pk_account_scan_day_values")
+            "account_id", "dimension", "value", "day", name=op.f("pk_account_scan_day_values")
         ),
         sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
