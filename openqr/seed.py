@@ -160,68 +160,95 @@ def _bulk_insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]
             copy.write_row(row)
 
 
-def seed_rollups(code_ids: list[str], count: int, days: int, *, rng_seed: int | None = None) -> float:
-    """`count` scans spread over `code_ids` (codes with no scans yet, all of one account) and the
-    last `days` days, written to the roll-ups only, with no raw rows: how benchmarks build tens
-    of millions of scans in minutes. Returns seconds taken."""
-    started = utcnow()
-    rng = random.Random(rng_seed)
-    now = utcnow()
+def share(n: int, weights) -> list[int]:
+    """`n` split in proportion to `weights`, in whole numbers that add up to `n` (largest remainders)."""
+    weights = list(weights)
+    total = sum(weights) or 1
+    exact = [n * w / total for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in by_remainder[: n - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str] | None = None) -> float:
+    """`count` scans over `code_ids` (codes of one account with no scans yet) and the last `days`
+    days, written to the roll-ups only (no raw rows), in the proportions of the rhythms above:
+    how benchmarks build tens of millions of scans quickly. Every code gets its days (with
+    running totals) and the account its sums; the codes in `detail` (default: all) also get
+    their own hours and breakdowns. Returns seconds taken."""
+    started = now = utcnow()
     today = now.date()
     day_list = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
     weights = [WEEKDAY[day.weekday()] * (0.4 + 0.6 * i / max(days - 1, 1)) for i, day in enumerate(day_list)]
+    hourly = [weight if h <= now.hour else 0 for h, weight in enumerate(HOURLY)]  # today: none later than now
     sqlite = db.engine.dialect.name == "sqlite"
     # Keys are (day index, hour) while counting; the stored form of each is made once here.
     stored_day = [day.isoformat() if sqlite else day for day in day_list]
     stored_hour = [
         [
-            (
-                f"{day.isoformat()} {hour:02d}:00:00.000000"
-                if sqlite
-                else dt.datetime(day.year, day.month, day.day, hour)
-            )
-            for hour in range(24)
+            f"{day.isoformat()} {h:02d}:00:00.000000"
+            if sqlite
+            else dt.datetime(day.year, day.month, day.day, h)
+            for h in range(24)
         ]
         for day in day_list
     ]
-    last = len(day_list) - 1
-    account_days, account_hours, account_values = Counter(), Counter(), Counter()
+    tables = (("country", COUNTRIES), ("device", DEVICES), ("referrer", REFERRERS))
+
+    def spread(per_day: list[int]) -> tuple[Counter, Counter]:
+        """Hours and breakdown values of the scans of each day."""
+        per_hour, per_value = Counter(), Counter()
+        for d, n in enumerate(per_day):
+            if not n:
+                continue
+            for h, hn in enumerate(share(n, hourly if d == days - 1 else HOURLY)):
+                if hn:
+                    per_hour[(d, h)] += hn
+            for dimension, table in tables:
+                for value, vn in zip(table, share(n, table.values()), strict=True):
+                    if vn:
+                        per_value[(d, dimension, value or "")] += vn
+        return per_hour, per_value
+
+    account_days = [0] * days
+    plain_days = [0] * days  # days of the codes without detail, spread once for the account
+    account_hours, account_values = Counter(), Counter()
     rows = {"scan_days": [], "scan_hours": [], "scan_day_values": []}
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
         cursor.execute(f"SELECT account_id FROM codes WHERE id = {'?' if sqlite else '%s'}", (code_ids[0],))
         account_id = cursor.fetchone()[0]
-        for index, code_count in Counter(rng.choices(range(len(code_ids)), k=count)).items():
-            code_id = code_ids[index]
-            on_day = rng.choices(range(days), weights=weights, k=code_count)
-            per_day = Counter(on_day)
-            per_hour = Counter(zip(on_day, rng.choices(range(24), weights=HOURLY, k=code_count), strict=True))
-            for d, h in [key for key in per_hour if key[0] == last and key[1] > now.hour]:
-                per_hour[(d, now.hour)] += per_hour.pop((d, h))  # no scans later today than now
-            per_value = Counter()
-            for dimension, table in (("country", COUNTRIES), ("device", DEVICES), ("referrer", REFERRERS)):
-                values = _sample(table, code_count, rng)
-                for (d, value), n in Counter(zip(on_day, values, strict=True)).items():
-                    per_value[(d, dimension, value or "")] += n
+        for code_id, code_count in zip(code_ids, share(count, [1] * len(code_ids)), strict=True):
+            per_day = share(code_count, weights)
             running = 0
-            for d in sorted(per_day):
-                running += per_day[d]
-                rows["scan_days"].append((code_id, stored_day[d], per_day[d], 0, running))
+            for d, n in enumerate(per_day):
+                if n:
+                    running += n
+                    rows["scan_days"].append((code_id, stored_day[d], n, 0, running))
+                    account_days[d] += n
+            if detail is not None and code_id not in detail:
+                plain_days = [a + b for a, b in zip(plain_days, per_day, strict=True)]
+                continue
+            per_hour, per_value = spread(per_day)
             rows["scan_hours"] += [(code_id, stored_hour[d][h], n) for (d, h), n in per_hour.items()]
             rows["scan_day_values"] += [
-                (code_id, stored_day[d], dim, v, n) for (d, dim, v), n in per_value.items()
+                (code_id, stored_day[d], *key, n) for (d, *key), n in per_value.items()
             ]
-            account_days.update(per_day)
             account_hours.update(per_hour)
             account_values.update(per_value)
             if len(rows["scan_day_values"]) > 200_000:
                 _flush_seed_rows(cursor, rows, sqlite)
+        plain_hours, plain_values = spread(plain_days)
+        account_hours.update(plain_hours)
+        account_values.update(plain_values)
         rows.update(
-            account_scan_days=[(account_id, stored_day[d], n, 0) for d, n in account_days.items()],
+            account_scan_days=[(account_id, stored_day[d], n, 0) for d, n in enumerate(account_days) if n],
             account_scan_hours=[(account_id, stored_hour[d][h], n) for (d, h), n in account_hours.items()],
             account_scan_day_values=[
-                (account_id, stored_day[d], dim, v, n) for (d, dim, v), n in account_values.items()
+                (account_id, stored_day[d], *key, n) for (d, *key), n in account_values.items()
             ],
         )
         _flush_seed_rows(cursor, rows, sqlite)

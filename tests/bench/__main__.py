@@ -9,9 +9,15 @@ import shutil
 import sys
 import time
 
-from . import analytics, bulk, images, redirect
+from . import account, analytics, bulk, images, redirect
 
-SECTIONS = {"redirect": redirect, "analytics": analytics, "images": images, "bulk": bulk}
+SECTIONS = {
+    "redirect": redirect,
+    "analytics": analytics,
+    "account": account,
+    "images": images,
+    "bulk": bulk,
+}
 
 
 def cpu_model() -> str:
