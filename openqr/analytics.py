@@ -9,12 +9,11 @@ tag reads the per-code rows of its codes.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import BigInteger, and_, cast, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 
 from .errors import NotFound, ValidationError
 from .extensions import db
@@ -30,6 +29,7 @@ from .models import (
     ScanDayValue,
     ScanHour,
     find_owned,
+    hour_number,
     utcnow,
 )
 
@@ -137,41 +137,56 @@ def _offsets(window: Window, first_hour: int, hours: int) -> list[int]:
     return offsets
 
 
-def _time_of_day(hours: list[tuple[int, int]], window: Window) -> tuple[Counter, list[list[int]]]:
-    """Hourly rows (hours since 1970, UTC) -> scans per day of the window's zone, and a
-    weekday x hour grid there. Plain integer arithmetic: a year is 8,760 rows.
-
+def _local_hour(table, window: Window):
+    """The table's UTC hour as hours since 1970 *in the window's zone*: the zone's offset is a
+    CASE over the few stretches of constant offset (DST changes), so SQL does the grouping.
     In a zone whose offset is not whole hours (India, Nepal) a UTC hour counts in the local
     hour it starts in."""
-    first = int((window.utc_from - dt.datetime(1970, 1, 1)).total_seconds()) // 3600
-    span = int((window.utc_to - window.utc_from).total_seconds()) // 3600
-    offsets = _offsets(window, first, span + 24)
-    per_day = Counter()
+    first = hour_number(window.utc_from)
+    span = hour_number(window.utc_to) - first
+    offsets = _offsets(window, first, span)
+    stretches = [
+        (first + i, offset) for i, offset in enumerate(offsets) if i == 0 or offsets[i - 1] != offset
+    ]
+    hour = table.hour
+    if len(stretches) == 1:
+        shift = literal(stretches[0][1])
+    else:  # each stretch's offset applies before the next stretch starts
+        bounds = [start for start, _ in stretches[1:]]
+        shift = case(
+            *((hour < bound, offset) for bound, (_, offset) in zip(bounds, stretches, strict=False)),
+            else_=stretches[-1][1],
+        )
+    return (hour * 60 + shift) // 60
+
+
+def _time_of_day(table, owner_filter, window: Window) -> tuple[dict[dt.date, int], list[list[int]]]:
+    """Scans per day of the window's zone, and its weekday x hour grid, from the hourly rows."""
+    local = _local_hour(table, window)
+    in_window = and_(
+        owner_filter, table.hour >= hour_number(window.utc_from), table.hour < hour_number(window.utc_to)
+    )
     grid = [[0] * 24 for _ in range(7)]
-    for hour, n in hours:
-        local = hour * 60 + offsets[hour - first]
-        local_hour = local // 60
-        day = local_hour // 24
-        per_day[day] += n
-        grid[(day + 3) % 7][local_hour % 24] += n
-    return Counter({EPOCH + dt.timedelta(days=day): n for day, n in per_day.items()}), grid
+    weekday, hour_of_day = (local // 24 + 3) % 7, local % 24  # 1970-01-01 was a Thursday (3)
+    for day, hour, n in _rows(
+        select(weekday, hour_of_day, func.sum(table.n)).where(in_window).group_by(weekday, hour_of_day)
+    ):
+        grid[int(day)][int(hour)] = int(n)
+    per_day = {}
+    if not window.at_utc:
+        day_number = local // 24
+        for day, n in _rows(select(day_number, func.sum(table.n)).where(in_window).group_by(day_number)):
+            per_day[EPOCH + dt.timedelta(days=int(day))] = int(n)
+    return per_day, grid
 
 
-def _epoch_hour(column):
-    """A DateTime column as whole hours since 1970 (integers are cheap to fetch and to shift)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / 3600), BigInteger)
-    # SQLite: days since 1970 from the Julian day, in hours (rounded: the stored hours are whole).
-    return cast((func.julianday(column) - 2440587.5) * 24 + 0.5, BigInteger)
-
-
-def _series(window: Window, hours: list, days: dict[dt.date, tuple[int, int]]) -> dict:
+def _series(window: Window, time_of_day: tuple, days: dict[dt.date, tuple[int, int]]) -> dict:
     """`daily`, `window_total`, `window_unique`, `by_hour`, `by_weekday` for one window.
 
     `days` maps UTC days to (scans, visitors); in a zone at UTC+0 they are the window's days.
     Elsewhere each day is summed from the hours, and distinct visitors are unknown (null).
     """
-    per_local_day, grid = _time_of_day(hours, window)
+    per_local_day, grid = time_of_day
     daily = []
     for day in window.dates():
         if window.at_utc:
@@ -202,16 +217,6 @@ def _breakdowns(table, owner_filter, window: Window) -> dict:
     }
 
 
-def _hours(table, owner_filter, window: Window, *, many: bool = False) -> list[tuple[int, int]]:
-    """(hour since 1970, scans) of the window's UTC hours of the rows `owner_filter` picks
-    (summed per hour when it picks `many` codes)."""
-    hour = _epoch_hour(table.hour)
-    statement = select(hour, func.sum(table.n) if many else table.n).where(
-        owner_filter, table.hour >= window.utc_from, table.hour < window.utc_to
-    )
-    return _rows(statement.group_by(table.hour) if many else statement).all()
-
-
 def _days(table, owner_filter, window: Window, visitors) -> dict[dt.date, tuple[int, int]]:
     rows = _rows(
         select(table.day, func.sum(table.n), func.sum(visitors))
@@ -236,7 +241,7 @@ def scan_summary(
         ).where(mine)
     ).one()
     day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
-    series = _series(window, _hours(ScanHour, ScanHour.code_id == code.id, window), day_rows)
+    series = _series(window, _time_of_day(ScanHour, ScanHour.code_id == code.id, window), day_rows)
     leaders = _rows(
         select(ScanDayValue.dimension, ScanDayValue.value, func.sum(ScanDayValue.n))
         .where(
@@ -332,7 +337,7 @@ def account_summary(
         )
         mine = AccountScanDay.account_id == account.id
         day_rows = _days(AccountScanDay, mine, window, AccountScanDay.visitors) if window.at_utc else {}
-        hours = _hours(AccountScanHour, AccountScanHour.account_id == account.id, window)
+        hours = _time_of_day(AccountScanHour, AccountScanHour.account_id == account.id, window)
         breakdowns = _breakdowns(AccountScanDayValue, AccountScanDayValue.account_id == account.id, window)
     else:
         chosen = select(Code.id).where(codes)
@@ -341,7 +346,7 @@ def account_summary(
         )
         mine = ScanDay.code_id.in_(chosen)
         day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
-        hours = _hours(ScanHour, ScanHour.code_id.in_(chosen), window, many=True)
+        hours = _time_of_day(ScanHour, ScanHour.code_id.in_(chosen), window)
         breakdowns = _breakdowns(ScanDayValue, ScanDayValue.code_id.in_(chosen), window)
     series = _series(window, hours, day_rows)
     return {

@@ -15,6 +15,11 @@ from .extensions import db
 WITHOUT_ROWID = ({"sqlite_with_rowid": False},)
 
 
+def hour_number(moment: dt.datetime) -> int:
+    """A naive UTC datetime as whole hours since 1970-01-01 00:00 UTC (how hourly roll-ups key)."""
+    return int((moment - dt.datetime(1970, 1, 1)).total_seconds()) // 3600
+
+
 def utcnow() -> dt.datetime:
     """The current UTC time as a naive datetime (how every timestamp is stored)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -151,13 +156,16 @@ class ScanDayValue(db.Model):
 
 
 class ScanHour(db.Model):
-    """Scans of one code in one UTC hour (`hour` is its start): time of day, and days in any zone."""
+    """Scans of one code in one UTC hour: time of day, and days in any zone.
+
+    `hour` counts hours since 1970-01-01 00:00 UTC (`hour_number`): whole numbers that shift
+    into any time zone with integer arithmetic in SQL."""
 
     __tablename__ = "scan_hours"
     __table_args__ = WITHOUT_ROWID
 
     code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
-    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(default=0)
 
 
@@ -180,7 +188,7 @@ class AccountScanHour(db.Model):
     __table_args__ = WITHOUT_ROWID
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(default=0)
 
 

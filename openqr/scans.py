@@ -35,6 +35,7 @@ from .models import (
     ScanDay,
     ScanDayValue,
     ScanHour,
+    hour_number,
     utcnow,
 )
 
@@ -238,7 +239,7 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
     for e in kept:
         day = e.at.date()
         per_day[(e.code_id, day)] += 1
-        per_hour[(e.code_id, e.at.replace(minute=0, second=0, microsecond=0))] += 1
+        per_hour[(e.code_id, hour_number(e.at))] += 1
         per_value[(e.code_id, day, "country", e.country or "")] += 1
         per_value[(e.code_id, day, "device", e.device or "")] += 1
         per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1

@@ -14,7 +14,7 @@ import random
 from collections import Counter
 
 from .extensions import db
-from .models import utcnow
+from .models import hour_number, utcnow
 
 BATCH = 100_000
 COUNTRIES = {
@@ -76,7 +76,7 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
                     (code_id, at.isoformat(" ", "microseconds") if sqlite else at, country, device, referrer)
                 )
                 per_day[day] += 1
-                per_hour[at.replace(minute=0, second=0)] += 1
+                per_hour[hour_number(at)] += 1
                 per_value[(day, "country", country or "")] += 1
                 per_value[(day, "device", device or "")] += 1
                 per_value[(day, "referrer", referrer or "")] += 1
@@ -134,18 +134,15 @@ def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per
     def day(value: dt.date):
         return value.isoformat() if sqlite else value
 
-    def hour(value: dt.datetime):
-        return value.isoformat(" ", "microseconds") if sqlite else value
-
     cursor.execute(sql["account"], (code_id,))
     account_id = cursor.fetchone()[0]
     values = [(day(d), dim, value, n) for (d, dim, value), n in per_value.items()]
     cursor.executemany(sql["scan_days"], [(code_id, day(d), n) for d, n in per_day.items()])
-    cursor.executemany(sql["scan_hours"], [(code_id, hour(h), n) for h, n in per_hour.items()])
+    cursor.executemany(sql["scan_hours"], [(code_id, h, n) for h, n in per_hour.items()])
     cursor.executemany(sql["scan_day_values"], [(code_id, *row) for row in values])
     cursor.execute(sql["running"], (code_id, code_id))
     cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n) for d, n in per_day.items()])
-    cursor.executemany(sql["account_scan_hours"], [(account_id, hour(h), n) for h, n in per_hour.items()])
+    cursor.executemany(sql["account_scan_hours"], [(account_id, h, n) for h, n in per_hour.items()])
     cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
 
 
@@ -186,15 +183,7 @@ def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str]
     sqlite = db.engine.dialect.name == "sqlite"
     # Keys are (day index, hour) while counting; the stored form of each is made once here.
     stored_day = [day.isoformat() if sqlite else day for day in day_list]
-    stored_hour = [
-        [
-            f"{day.isoformat()} {h:02d}:00:00.000000"
-            if sqlite
-            else dt.datetime(day.year, day.month, day.day, h)
-            for h in range(24)
-        ]
-        for day in day_list
-    ]
+    stored_hour = [[hour_number(dt.datetime.combine(day, dt.time(h))) for h in range(24)] for day in day_list]
     tables = (("country", COUNTRIES), ("device", DEVICES), ("referrer", REFERRERS))
 
     def spread(per_day: list[int]) -> tuple[Counter, Counter]:

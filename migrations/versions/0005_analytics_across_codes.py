@@ -33,7 +33,7 @@ def upgrade():
         "scan_hours",
         sa.Column("code_id", sa.String(32), nullable=False),
         _fk("scan_hours", "code_id", "codes"),
-        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("hour", sa.Integer(), autoincrement=False, nullable=False),  # hours since 1970 (UTC)
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("code_id", "hour", name=op.f("pk_scan_hours")),
         sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
@@ -52,7 +52,7 @@ def upgrade():
         "account_scan_hours",
         sa.Column("account_id", sa.Integer(), nullable=False),
         _fk("account_scan_hours", "account_id", "accounts"),
-        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("hour", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "hour", name=op.f("pk_account_scan_hours")),
         sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
@@ -85,9 +85,9 @@ def upgrade():
         sqlite_with_rowid=False,  # composite keys: the key is the row (smaller, faster)
     )
     # Earlier scans: hours from the raw rows, account sums from the per-code roll-ups.
-    hour = "strftime('%Y-%m-%d %H:00:00.000000', scanned_at)"
+    hour = "CAST((julianday(scanned_at) - 2440587.5) * 24 AS INTEGER)"  # whole hours since 1970
     if op.get_bind().dialect.name == "postgresql":
-        hour = "date_trunc('hour', scanned_at)"
+        hour = "CAST(floor(extract(epoch FROM scanned_at) / 3600) AS INTEGER)"
     op.execute(
         f"INSERT INTO scan_hours (code_id, hour, n) SELECT code_id, {hour}, count(*) FROM scans GROUP BY 1, 2"
     )
