@@ -242,21 +242,28 @@ def scan_summary(
     ).one()
     day_rows = _days(ScanDay, mine, window, ScanDay.visitors) if window.at_utc else {}
     series = _series(window, _time_of_day(ScanHour, ScanHour.code_id == code.id, window), day_rows)
-    leaders = _rows(
-        select(ScanDayValue.dimension, ScanDayValue.value, func.sum(ScanDayValue.n))
-        .where(
-            ScanDayValue.code_id == code.id,
-            ScanDayValue.dimension.in_(("country", "device")),
-            ScanDayValue.value != "",
+    # One pass over the code's breakdown rows: the window's counts and the lifetime ones.
+    in_window = and_(ScanDayValue.day >= window.first, ScanDayValue.day <= window.last)
+    values = _rows(
+        select(
+            ScanDayValue.dimension,
+            ScanDayValue.value,
+            func.coalesce(func.sum(ScanDayValue.n).filter(in_window), 0),
+            func.sum(ScanDayValue.n),
         )
+        .where(ScanDayValue.code_id == code.id)
         .group_by(ScanDayValue.dimension, ScanDayValue.value)
     ).all()
 
     def leader(dimension):
-        best = _top([(v, int(n)) for dim, v, n in leaders if dim == dimension], dimension, 1)
+        known = [(v, int(lifetime)) for dim, v, _n, lifetime in values if dim == dimension and v]
+        best = _top(known, dimension, 1)
         return best[0]["value"] if best else None
 
-    breakdowns = _breakdowns(ScanDayValue, ScanDayValue.code_id == code.id, window)
+    breakdowns = {
+        f"by_{dimension}": _top([(v, int(n)) for dim, v, n, _ in values if dim == dimension], dimension)
+        for dimension in DIMENSIONS
+    }
     return {
         "scans": {
             "total": int(total),
@@ -320,14 +327,25 @@ def account_summary(
     """The account's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them."""
     window = Window.ending_now(check_days(days), tz, now)
     codes = _codes_filter(account, folder_id, tag)
-    window_n = _running_at(window.last, before=False) - _running_at(window.first, before=True)
-    top_codes = _rows(
-        select(Code.id, Code.slug, Code.label, window_n.label("n"))
-        .where(codes, window_n > 0)
-        .order_by(window_n.desc(), Code.slug)
-        .limit(TOP_CODES)
+    # Each code's window count from its running totals; ranked here so each look-up runs once.
+    running = _rows(
+        select(
+            Code.id,
+            Code.slug,
+            Code.label,
+            _running_at(window.last, before=False),
+            _running_at(window.first, before=True),
+        ).where(codes)
     ).all()
-    by_code = [{"id": i, "slug": slug, "label": label, "n": int(n)} for i, slug, label, n in top_codes]
+    ranked = sorted(
+        ((int(end) - int(before), slug, code_id, label) for code_id, slug, label, end, before in running),
+        key=lambda row: (-row[0], row[1]),
+    )
+    by_code = [
+        {"id": code_id, "slug": slug, "label": label, "n": n}
+        for n, slug, code_id, label in ranked[:TOP_CODES]
+        if n > 0
+    ]
     if folder_id is None and tag is None:
         # The whole account: its own sums, however many codes it has.
         total = db.session.scalar(
