@@ -183,11 +183,12 @@ def _add_counts(
         }
         for key, n in counts.items()
     ]
-    statement = _insert(table).values(rows)
+    # One cached statement run for many rows: no per-flush compile of a long VALUES list.
+    statement = _insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in added}
     )
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
 
 
 # A day's row starts from the running total of the code's previous row; rows of later days

@@ -61,11 +61,10 @@ def count_new(events: Iterable, today: dt.date) -> Counter:
     if not code_of:
         return Counter()
     table = VisitorHash.__table__
-    statement = (
-        _insert(table)
-        .values([{"day": today, "digest": digest} for digest in code_of])
-        .on_conflict_do_nothing()
-        .returning(table.c.digest)
+    statement = _insert(table).on_conflict_do_nothing().returning(table.c.digest)
+    new = (
+        db.session.execute(statement, [{"day": today, "digest": digest} for digest in code_of])
+        .scalars()
+        .all()
     )
-    new = db.session.execute(statement).scalars().all()
     return Counter((code_of[digest], today) for digest in new)
