@@ -1,4 +1,4 @@
-"""The overview page and the time-zone choice, and the same numbers on the API, the overview and a code's page."""
+"""The overview page, the time-zone choice, and the same numbers on the API, the overview and a code page."""
 
 from __future__ import annotations
 
@@ -35,15 +35,13 @@ def store(app, code_id, at, count, country="GB", visitor=None):
 
 
 def metrics(html: str) -> dict[str, str]:
-    """The tiles a person reads: {data-metric: text}."""
-    found, page = {}, Page(html)
-    for tag, attrs in page.elements:
-        if "data-metric" in attrs:
-            found[attrs["data-metric"]] = None
-    # The text of each tile follows its tag: read it from the HTML around the attribute.
-    for name in found:
-        start = html.index(f'data-metric="{name}">') + len(f'data-metric="{name}">')
-        found[name] = html[start : html.index("<", start)].strip()
+    """The tiles a person reads: {data-metric: its text}."""
+    found = {}
+    for _tag, attrs in Page(html).elements:
+        name = attrs.get("data-metric")
+        if name:
+            start = html.index(f'data-metric="{name}">') + len(f'data-metric="{name}">')
+            found[name] = html[start : html.index("<", start)].strip()
     return found
 
 

@@ -102,7 +102,14 @@ def run(quick: bool) -> list[tuple]:
         }
         for call in calls.values():
             call()  # warm the caches
-        times = alternate_ms(calls, repeat=10 if quick else 30)
+        times, cpu = alternate_ms(calls, repeat=10 if quick else 30), {}
+        for name, call in calls.items():  # CPU time too: on a shared machine wall time also measures others
+            spent = []
+            for _ in range(5 if quick else 15):
+                started_cpu = time.process_time()
+                call()
+                spent.append((time.process_time() - started_cpu) * 1000)
+            cpu[name] = median(spent)
         app, _auth, code_id = apps["tenth"]
         with app.app_context():
             from openqr.models import Code
@@ -116,8 +123,13 @@ def run(quick: bool) -> list[tuple]:
         ("code", f"GET /v1/dynamic/{{id}}/scans?days=365&tz={ZONE}", f"{one_n:,} scans, one code"),
     ):
         full, tenth = times[f"{kind}-full"], times[f"{kind}-tenth"]
-        rows.append((f"{label} median, {volume}", f"{full:.1f} ms", "<= 50 ms", "", full <= 50))
-        rows.append((f"{label} median, a tenth of that", f"{tenth:.1f} ms", "", "", None))
+        cpu_full, cpu_tenth = cpu[f"{kind}-full"], cpu[f"{kind}-tenth"]
+        rows.append(
+            (f"{label} median, {volume}", f"{full:.1f} ms", "<= 50 ms", f"CPU {cpu_full:.1f} ms", full <= 50)
+        )
+        rows.append(
+            (f"{label} median, a tenth of that", f"{tenth:.1f} ms", "", f"CPU {cpu_tenth:.1f} ms", None)
+        )
         rows.append((f"{label} growth 10x scans", f"{full / tenth:.2f}x", "<= 1.5x", "", full / tenth <= 1.5))
     rows.append(
         (
