@@ -40,6 +40,7 @@ def time_of_day_context(data: dict) -> dict:
     peak = busiest(data["by_weekday_hour"])
     return {
         "heat": heat_map(data["by_weekday_hour"], data["tz"]),
+        "heat_tall": heat_map(data["by_weekday_hour"], data["tz"], "tall"),
         "grid": data["by_weekday_hour"],
         "weekdays": WEEKDAYS,
         "peak": peak,
