@@ -100,7 +100,7 @@ class Window:
             local = dt.datetime.combine(day, dt.time(), tzinfo=tz)
             return local.astimezone(dt.UTC).replace(tzinfo=None)
 
-        at_utc = all(
+        at_utc = tz.key == "UTC" or all(
             dt.datetime.combine(first + dt.timedelta(days=i), dt.time(), tzinfo=tz).utcoffset()
             == dt.timedelta(0)
             for i in range(days + 1)
@@ -124,6 +124,8 @@ EPOCH = dt.date(1970, 1, 1)  # a Thursday: weekday 3
 def _offsets(window: Window, first_hour: int, hours: int) -> list[int]:
     """The zone's offset in minutes for each UTC hour of the window (looked up once a day, and
     hour by hour only on days whose offset changes)."""
+    if window.tz.key == "UTC":
+        return [0] * hours
     offsets: list[int] = []
     for day_start in range(first_hour, first_hour + hours, 24):
         start = dt.datetime.fromtimestamp(day_start * 3600, dt.UTC).astimezone(window.tz).utcoffset()

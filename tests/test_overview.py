@@ -67,7 +67,7 @@ def test_overview_shows_top_codes_linking_to_their_pages_and_filters_by_folder_a
     links = [a["href"] for a in page.find_all("a") if a.get("href", "").endswith("?days=30")]
     assert links[:2] == [f"/codes/{poster}?days=30", f"/codes/{menu}?days=30"]
     assert "Poster" in page.text and "France" in page.text
-    assert page.has("svg", **{"class": "heat"})
+    assert page.has("svg", **{"class": "heat heat-wide"}) and page.has("svg", **{"class": "heat heat-tall"})
     narrowed = web.get(f"/overview?folder={folder_id}", headers=HX)
     assert narrowed.text.lstrip().startswith('<section class="card analytics" id="overview"')
     assert metrics(narrowed.text)["window_total"] == "5" and "Menu" not in Page(narrowed.text).text
