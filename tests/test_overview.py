@@ -8,14 +8,15 @@ import io
 
 import pytest
 
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import create_key, get_or_create_account
+from openqr.keys import create_key
 from openqr.models import Account, utcnow
 from openqr.scans import ScanEvent, store_scans
 
-from .conftest import Api
+from .conftest import Api, sign_in
 from .htmlparse import Page, table_rows
-from .test_dashboard import HX, make_code, sign_in
+from .test_dashboard import HX, make_code
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """analytics across codes: hourly and per-account roll-ups, distinct visitors per day, time zone
 
 Revision ID: 0005_analytics_across_codes
-Revises: 0001
+Revises: 0002_rate_limit_keys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_analytics_across_codes"
-down_revision = "0001"
+down_revision = "0002_rate_limit_keys"
 branch_labels = None
 depends_on = None
 

@@ -10,9 +10,11 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
 
+from .. import codes
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..models import Code, utcnow
+from ..text import iso_z
 from .htmx import is_htmx, with_vary
 
 bp = Blueprint("dashboard", __name__)
@@ -70,7 +72,7 @@ def ago(moment: dt.datetime | None) -> Markup:
     if moment is None:
         return Markup("never")
     seconds = int((utcnow() - moment).total_seconds())
-    iso = moment.isoformat(timespec="seconds") + "Z"
+    iso = iso_z(moment)
     if seconds < 45:
         text = "just now"
     else:
@@ -88,6 +90,12 @@ def ago(moment: dt.datetime | None) -> Markup:
         else:
             text = "1 minute ago"
     return Markup('<time datetime="{0}" title="{0} UTC">{1}</time>').format(iso, text)
+
+
+@bp.app_template_filter("short_url")
+def short_url(code) -> str:
+    """The link a code's image encodes: `{{ code|short_url }}`."""
+    return codes.short_url(code)
 
 
 @bp.app_template_filter("thousands")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from .. import analytics, codes, qr
 from ..countries import country_name
 from ..errors import DomainError
-from ..extensions import db
+from ..qr_http import code_image_params
 from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
@@ -37,7 +37,7 @@ def _context(
 ) -> dict:
     summary = analytics.scan_summary(code, days, tz=account_zone())
     data = named_countries(summary["analytics"])
-    preview = qr.parse_query({"size": "512"}, style=code.style or {}, data=codes.short_url(code))
+    preview = code_image_params(code, {"size": "512"})
     return {
         "code": code,
         "days": days,
@@ -52,7 +52,6 @@ def _context(
         "saved": saved,
         "version": qr.etag(preview).strip('"')[:12],
         "sizes": DOWNLOAD_SIZES,
-        "short_url": codes.short_url(code),
         **time_of_day_context(data),
     }
 
@@ -80,7 +79,6 @@ def style(code_id: str):
     try:
         item = codes.update_code(current_user, code_id, {"style": wanted})
     except DomainError as err:
-        db.session.rollback()
         return page_or_block(
             "dashboard/code.html",
             "style",

@@ -8,14 +8,13 @@ import io
 from flask import Response, request, url_for
 from flask_login import current_user
 
-from .. import analytics, folders
+from .. import analytics, codes, folders
 from ..auth import routes as auth_routes  # a module reference: auth imports the dashboard's helpers
 from ..countries import country_name
 from ..errors import DomainError
 from ..extensions import db
 from .base import bp
 from .chart import WEEKDAYS, bar_chart, busiest, heat_map
-from .codes import account_tags
 from .htmx import hx_redirect, page_or_block
 
 WINDOWS = (7, 30, 90, 365)
@@ -75,7 +74,7 @@ def _context() -> dict:
         "query": query,
         "windows": WINDOWS,
         "folders": [folder for folder, _n in folders.list_folders(current_user)],
-        "tags": account_tags(),
+        "tags": codes.account_tags(current_user),
         "chart": bar_chart(data["daily"]),
         **time_of_day_context(data),
     }
