@@ -242,6 +242,22 @@ def _schemas() -> dict:
         "description": "Distinct visitors (keyed hash of address, user agent and code under a key that "
         "lives one UTC day). `null` when `tz` is not at UTC+0 throughout the window.",
     }
+
+    def per(key: str, size: int, description: str) -> dict:
+        item = {"type": "integer", "minimum": 0, "maximum": size - 1}
+        return {
+            "type": "array",
+            "minItems": size,
+            "maxItems": size,
+            "description": description,
+            "items": {
+                "type": "object",
+                "required": [key, "n"],
+                "additionalProperties": False,
+                "properties": {key: item, "n": count},
+            },
+        }
+
     window_properties = {
         "window_total": count,
         "window_unique": {**unique, "description": "The sum of the window's daily `unique`, or `null`."},
@@ -258,30 +274,8 @@ def _schemas() -> dict:
         "by_country": {**top, "description": "Over the window's dates as UTC days; `Unknown` if none."},
         "by_device": {**top, "description": "Over the window's dates as UTC days; `Unknown` if none."},
         "by_referrer": {**top, "description": "Over the window's dates as UTC days; `Direct` if none."},
-        "by_hour": {
-            "type": "array",
-            "minItems": 24,
-            "maxItems": 24,
-            "description": "Scans per hour of the day in `tz` over the window, hour 0 first.",
-            "items": {
-                "type": "object",
-                "required": ["hour", "n"],
-                "additionalProperties": False,
-                "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23}, "n": count},
-            },
-        },
-        "by_weekday": {
-            "type": "array",
-            "minItems": 7,
-            "maxItems": 7,
-            "description": "Scans per weekday in `tz` over the window; 0 = Monday.",
-            "items": {
-                "type": "object",
-                "required": ["weekday", "n"],
-                "additionalProperties": False,
-                "properties": {"weekday": {"type": "integer", "minimum": 0, "maximum": 6}, "n": count},
-            },
-        },
+        "by_hour": per("hour", 24, "Scans per hour of the day in `tz` over the window, hour 0 first."),
+        "by_weekday": per("weekday", 7, "Scans per weekday in `tz` over the window; 0 = Monday."),
         "by_weekday_hour": {
             "type": "array",
             "minItems": 7,
