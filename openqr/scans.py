@@ -191,8 +191,6 @@ def _add_counts(
     db.session.execute(statement, rows)
 
 
-# A day's row starts from the running total of the code's previous row; rows of later days
-# (a late scan of yesterday flushed after today's row exists) are moved up first.
 @lru_cache(maxsize=2)
 def _day_statements(dialect: str) -> tuple:
     """A day's row starts from the running total of the code's previous row; rows of later days
