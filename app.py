@@ -5,8 +5,10 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, assistant, scans
+from openqr import ConfigError, assistant, scans, visitors
 from openqr import create_app as build_app
+from openqr.extensions import db
+from openqr.models import utcnow
 
 
 def create_app():
@@ -33,6 +35,8 @@ def main() -> None:
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
         assistant.warn_shadowed_slug(app)
+        visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
+        db.session.commit()
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,

@@ -12,7 +12,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit, webhooks
+from . import links, qr, ratelimit, scans, webhooks
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError, rolls_back
 from .extensions import db
@@ -342,6 +342,7 @@ def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
     webhooks.code_changed(account.id, "code.deleted", [code], code_json)  # the outbox, same transaction
+    scans.forget_code(code)
     db.session.delete(code)
     db.session.commit()
     links.changed(slug)

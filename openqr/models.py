@@ -11,6 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
+# Roll-up tables whose composite key is the row: SQLite stores them as the key's B-tree alone.
+WITHOUT_ROWID = ({"sqlite_with_rowid": False},)
+
+
+def hour_number(moment: dt.datetime) -> int:
+    """A naive UTC datetime as whole hours since 1970-01-01 00:00 UTC (how hourly roll-ups key)."""
+    return int((moment - dt.datetime(1970, 1, 1)).total_seconds()) // 3600
+
 
 def utcnow() -> dt.datetime:
     """The current UTC time as a naive datetime (how every timestamp is stored)."""
@@ -39,6 +47,8 @@ class Account(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Bumped by sign-out so every session cookie issued before it stops working.
     session_version: Mapped[int] = mapped_column(default=0)
+    # The IANA time zone the dashboard shows analytics in (openqr.analytics.parse_tz).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -125,6 +135,9 @@ class ScanDay(db.Model):
     code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+    visitors: Mapped[int] = mapped_column(default=0, server_default="0")  # distinct visitors that day
+    # Scans of the code up to the end of this day: a window's count per code is two look-ups.
+    running: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ScanDayValue(db.Model):
@@ -137,6 +150,77 @@ class ScanDayValue(db.Model):
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # country|device|referrer
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
+
+
+class ScanHour(db.Model):
+    """Scans of one code in one UTC hour: time of day, and days in any zone.
+
+    `hour` counts hours since 1970-01-01 00:00 UTC (`hour_number`): whole numbers that shift
+    into any time zone with integer arithmetic in SQL."""
+
+    __tablename__ = "scan_hours"
+    __table_args__ = WITHOUT_ROWID
+
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanDay(db.Model):
+    """The sum of an account's `ScanDay` rows for one UTC day: the account view reads no per-code row."""
+
+    __tablename__ = "account_scan_days"
+    __table_args__ = WITHOUT_ROWID
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+    visitors: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanHour(db.Model):
+    """The sum of an account's `ScanHour` rows for one UTC hour."""
+
+    __tablename__ = "account_scan_hours"
+    __table_args__ = WITHOUT_ROWID
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class AccountScanDayValue(db.Model):
+    """The sum of an account's `ScanDayValue` rows for one day, dimension and value."""
+
+    __tablename__ = "account_scan_day_values"
+    __table_args__ = WITHOUT_ROWID
+
+    # Key in this order: a window's breakdown is read in key order, grouped without sorting.
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
+class VisitorKey(db.Model):
+    """Today's random key for counting distinct visitors; deleted when its UTC day ends."""
+
+    __tablename__ = "visitor_keys"
+    __table_args__ = WITHOUT_ROWID
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+
+
+class VisitorHash(db.Model):
+    """A visitor seen today: HMAC(today's key, address, agent, code), deleted with the key."""
+
+    __tablename__ = "visitor_hashes"
+    __table_args__ = WITHOUT_ROWID
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class RateEvent(db.Model):

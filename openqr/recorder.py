@@ -17,8 +17,9 @@ import time
 from collections import deque
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
-from . import scans
+from . import scans, visitors
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class ScanRecorder:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.observe_flush = lambda seconds: None  # openqr.metrics sets its histogram here
+        self._visitors_day: dt.date | None = None  # the UTC day whose ended predecessors were forgotten
 
     # The request side -------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class ScanRecorder:
         """
         stored = 0
         with self._flush_lock:
+            self._forget_ended_days()
             while self._pending or self._buffer:
                 while self._buffer and len(self._pending) < BATCH:
                     self._pending.append(self._event(self._buffer.popleft()))
@@ -131,6 +134,22 @@ class ScanRecorder:
                 stored += written
                 self._pending = []
         return stored
+
+    def _forget_ended_days(self) -> None:
+        """Once a UTC day, even with no scans to write: delete the visitor keys and hashes of the
+        days that have ended (a failure is retried at the next flush)."""
+        today = _utc(time.time()).date()
+        if today == self._visitors_day:
+            return
+        with self.app.app_context():
+            try:
+                visitors.forget_ended_days(today)
+                db.session.commit()
+            except SQLAlchemyError:  # the database is away: the next flush tries again
+                db.session.rollback()
+                log.debug("could not delete the visitor keys of ended days; will retry", exc_info=True)
+                return
+        self._visitors_day = today
 
     def _write(self, events: list[scans.ScanEvent]) -> int | None:
         started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 A scan keeps time, country, device class and referrer host. The IP address and the
 user agent are used only in memory to derive those and are never stored or logged.
+Distinct visitors are counted per code and UTC day with a keyed hash under a key that
+lives one day (`openqr.visitors`); only the counts outlive the day.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 import ipaddress
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -18,13 +20,24 @@ import iptocc
 import ua_parser
 from crawlerdetect import CrawlerDetect
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from . import webhooks
+from . import visitors, webhooks
 from .extensions import db
-from .models import Code, Scan, ScanDay, ScanDayValue, utcnow
+from .models import (
+    AccountScanDay,
+    AccountScanDayValue,
+    AccountScanHour,
+    Code,
+    Scan,
+    ScanDay,
+    ScanDayValue,
+    ScanHour,
+    hour_number,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +66,8 @@ class ScanEvent:
     country: str | None
     device: str | None
     referrer: str | None
+    # "address\nuser agent", held in memory only until the flusher has hashed it (never stored).
+    visitor: str | None = field(default=None, repr=False)
 
 
 @lru_cache(maxsize=8192)
@@ -137,12 +152,14 @@ class ScanClassifier:
 
     def classify(self, code_id: str, environ: dict, at: dt.datetime | None = None) -> ScanEvent:
         """The scan of `code_id` a request makes, at `at` (default: now, UTC)."""
+        agent = environ.get("HTTP_USER_AGENT", "")
         return ScanEvent(
             code_id=code_id,
             at=at or utcnow(),
             country=self.country(environ),
-            device=device_class(environ.get("HTTP_USER_AGENT", "")),
+            device=device_class(agent),
             referrer=referrer_host(environ.get("HTTP_REFERER", "")),
+            visitor=f"{self.client_address(environ)}\n{agent}",
         )
 
 
@@ -151,15 +168,98 @@ def _insert(table):
     return module.insert(table)
 
 
-def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
+def _add_counts(
+    table, keys: tuple[str, ...], counts: Counter, visitors_by_key: Counter | None = None
+) -> None:
+    """Add `counts` (and distinct visitors, for tables that keep them) to a roll-up table."""
     if not counts:
         return
-    rows = [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in counts.items()]
-    statement = _insert(table).values(rows)
+    added = ("n", "visitors") if visitors_by_key is not None else ("n",)
+    rows = [
+        {
+            **dict(zip(keys, key, strict=True)),
+            "n": n,
+            **({"visitors": visitors_by_key.get(key, 0)} if visitors_by_key is not None else {}),
+        }
+        for key, n in counts.items()
+    ]
+    # One cached statement run for many rows: no per-flush compile of a long VALUES list.
+    statement = _insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n}
+        index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in added}
     )
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
+
+
+@lru_cache(maxsize=2)
+def _day_statements(dialect: str) -> tuple:
+    """A day's row starts from the running total of the code's previous row; rows of later days
+    (a late scan of yesterday flushed after today's row exists) are moved up first. PostgreSQL
+    infers one type per parameter, so there each is cast (SQLite would turn a cast date into a number)."""
+    cast = dialect == "postgresql"
+    code, day, n = (
+        ("CAST(:code_id AS VARCHAR(32))", "CAST(:day AS DATE)", "CAST(:n AS INTEGER)")
+        if cast
+        else (":code_id", ":day", ":n")
+    )
+    visitors = "CAST(:visitors AS INTEGER)" if cast else ":visitors"
+    later = text(f"UPDATE scan_days SET running = running + {n} WHERE code_id = {code} AND day > {day}")
+    add = text(
+        f"INSERT INTO scan_days (code_id, day, n, visitors, running) VALUES ({code}, {day}, {n}, {visitors}, "
+        f"{n} + coalesce((SELECT running FROM scan_days AS earlier WHERE earlier.code_id = {code} "
+        f"AND earlier.day < {day} ORDER BY earlier.day DESC LIMIT 1), 0)) "
+        "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n, "
+        "visitors = scan_days.visitors + excluded.visitors, running = scan_days.running + excluded.n"
+    )
+    return later, add
+
+
+def _add_days(per_day: Counter, visitors_by_day: Counter) -> None:
+    rows = [
+        {"code_id": code_id, "day": day, "n": n, "visitors": visitors_by_day.get((code_id, day), 0)}
+        for (code_id, day), n in sorted(per_day.items(), key=lambda item: item[0][1])
+    ]
+    if rows:
+        later, add = _day_statements(db.session.get_bind().dialect.name)
+        db.session.execute(later, rows)
+        db.session.execute(add, rows)
+
+
+def _serialise_rollup_writers() -> None:
+    """One roll-up writer at a time across processes: running totals and account sums stay exact.
+    SQLite has a single writer anyway; PostgreSQL takes a transaction-scoped advisory lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(7273)"))
+
+
+def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
+    """Per code and per account: days (with distinct visitors), hours and breakdown values."""
+    per_day, per_hour, per_value = Counter(), Counter(), Counter()
+    for e in kept:
+        day = e.at.date()
+        per_day[(e.code_id, day)] += 1
+        per_hour[(e.code_id, hour_number(e.at))] += 1
+        per_value[(e.code_id, day, "country", e.country or "")] += 1
+        per_value[(e.code_id, day, "device", e.device or "")] += 1
+        per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1
+    new_visitors = visitors.count_new(kept, utcnow().date())
+
+    def by_account(counts: Counter) -> Counter:
+        summed = Counter()
+        for (code_id, *rest), n in counts.items():
+            summed[(owners[code_id], *rest)] += n
+        return summed
+
+    _add_days(per_day, new_visitors)
+    _add_counts(ScanHour.__table__, ("code_id", "hour"), per_hour)
+    _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
+    _add_counts(
+        AccountScanDay.__table__, ("account_id", "day"), by_account(per_day), by_account(new_visitors)
+    )
+    _add_counts(AccountScanHour.__table__, ("account_id", "hour"), by_account(per_hour))
+    _add_counts(
+        AccountScanDayValue.__table__, ("account_id", "day", "dimension", "value"), by_account(per_value)
+    )
 
 
 _RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
@@ -187,26 +287,21 @@ def _insert_raw(events: list[ScanEvent]) -> None:
 
 
 def store_scans(events: list[ScanEvent]) -> int:
-    """Write raw rows and daily roll-ups in one transaction; return how many were stored.
+    """Write raw rows and the roll-ups in one transaction; return how many were stored.
 
     Scans of codes deleted meanwhile are dropped (their code, and so their analytics, is gone).
     """
     for _attempt in range(2):
+        _serialise_rollup_writers()
+        visitors.forget_ended_days(utcnow().date())
         ids = {event.code_id for event in events}
-        live = set(db.session.execute(select(Code.id).where(Code.id.in_(ids))).scalars())
-        kept = [event for event in events if event.code_id in live]
+        owners = dict(db.session.execute(select(Code.id, Code.account_id).where(Code.id.in_(ids))).all())
+        kept = [event for event in events if event.code_id in owners]
         if not kept:
+            db.session.commit()
             return 0
         _insert_raw(kept)
-        per_day = Counter((e.code_id, e.at.date()) for e in kept)
-        per_value = Counter()
-        for e in kept:
-            day = e.at.date()
-            per_value[(e.code_id, day, "country", e.country or "")] += 1
-            per_value[(e.code_id, day, "device", e.device or "")] += 1
-            per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1
-        _add_counts(ScanDay.__table__, ("code_id", "day"), per_day)
-        _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
+        _add_rollups(kept, owners)
         webhooks.scans_stored(kept)  # their `scan` events, in the same transaction
         try:
             db.session.commit()
@@ -215,6 +310,36 @@ def store_scans(events: list[ScanEvent]) -> int:
             # A code was deleted between the check and the insert: look again.
             db.session.rollback()
     return 0
+
+
+def forget_code(code: Code) -> None:
+    """Take a code's scans out of its account's roll-ups; call just before deleting the code
+    (its own roll-ups go with it), so the account's numbers stay the sum of its codes'."""
+    _serialise_rollup_writers()
+    pairs = (
+        (ScanDay, AccountScanDay, ("day",), ("n", "visitors")),
+        (ScanHour, AccountScanHour, ("hour",), ("n",)),
+        (ScanDayValue, AccountScanDayValue, ("day", "dimension", "value"), ("n",)),
+    )
+    for per_code, per_account, keys, counted in pairs:
+        columns = [getattr(per_code, name) for name in (*keys, *counted)]
+        rows = [
+            dict(
+                zip(
+                    (*(f"at_{key}" for key in keys), *(f"minus_{name}" for name in counted)), row, strict=True
+                )
+            )
+            for row in db.session.execute(select(*columns).where(per_code.code_id == code.id))
+        ]
+        if not rows:
+            continue
+        table = per_account.__table__
+        match = and_(
+            table.c.account_id == code.account_id, *(table.c[key] == bindparam(f"at_{key}") for key in keys)
+        )
+        values = {name: table.c[name] - bindparam(f"minus_{name}") for name in counted}
+        db.session.connection().execute(update(table).where(match).values(values), rows)
+        db.session.execute(delete(table).where(table.c.account_id == code.account_id, table.c.n <= 0))
 
 
 def record_scan(code_id: str, environ: dict) -> None:

@@ -1,8 +1,10 @@
 """Realistic scan data for load tests and demos: `flask scans seed --code SLUG --count N --days D`.
 
 Scans follow a weekly and daily rhythm with a slow growth trend, over a mix of countries,
-devices and referrers. Raw rows and the daily roll-ups are written with `executemany` of
-plain tuples in large batches (a million scans take seconds, not minutes).
+devices and referrers. Raw rows and the roll-ups (the code's and its account's days, hours
+and breakdowns) are written with `executemany` of plain tuples in large batches (a million
+scans take seconds, not minutes). `seed_rollups` writes the roll-ups alone, for benchmarks
+of analytics at tens of millions of scans.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import random
 from collections import Counter
 
 from .extensions import db
-from .models import utcnow
+from .models import hour_number, utcnow
 
 BATCH = 100_000
 COUNTRIES = {
@@ -51,6 +53,7 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
     sqlite = db.engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     per_day: Counter = Counter()
+    per_hour: Counter = Counter()
     per_value: Counter = Counter()
     raw = db.engine.raw_connection()
     try:
@@ -73,6 +76,7 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
                     (code_id, at.isoformat(" ", "microseconds") if sqlite else at, country, device, referrer)
                 )
                 per_day[day] += 1
+                per_hour[hour_number(at)] += 1
                 per_value[(day, "country", country or "")] += 1
                 per_value[(day, "device", device or "")] += 1
                 per_value[(day, "referrer", referrer or "")] += 1
@@ -83,21 +87,190 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
             )
             done += n
 
-        def day_value(day: dt.date):
-            return day.isoformat() if sqlite else day
-
-        cursor.executemany(
-            f"INSERT INTO scan_days (code_id, day, n) VALUES ({mark}, {mark}, {mark}) "
-            "ON CONFLICT (code_id, day) DO UPDATE SET n = scan_days.n + excluded.n",
-            [(code_id, day_value(day), n) for day, n in per_day.items()],
-        )
-        cursor.executemany(
-            "INSERT INTO scan_day_values (code_id, day, dimension, value, n) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (code_id, day, dimension, value) "
-            "DO UPDATE SET n = scan_day_values.n + excluded.n",
-            [(code_id, day_value(day), dim, value, n) for (day, dim, value), n in per_value.items()],
-        )
+        write_rollups(cursor, code_id, per_day, per_hour, per_value)
         raw.commit()
     finally:
         raw.close()
     return (utcnow() - started).total_seconds()
+
+
+def _rollup_statements(sqlite: bool) -> dict[str, str]:
+    mark = "?" if sqlite else "%s"
+
+    def upsert(table: str, keys: tuple[str, ...]) -> str:
+        columns = (*keys, "n")
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET n = {table}.n + excluded.n"
+        )
+
+    return {
+        "scan_days": upsert("scan_days", ("code_id", "day")),
+        "scan_hours": upsert("scan_hours", ("code_id", "hour")),
+        "scan_day_values": upsert("scan_day_values", ("code_id", "day", "dimension", "value")),
+        "account_scan_days": (
+            "INSERT INTO account_scan_days (account_id, day, n, visitors) "
+            f"VALUES ({mark}, {mark}, {mark}, 0) ON CONFLICT (account_id, day) "
+            "DO UPDATE SET n = account_scan_days.n + excluded.n"
+        ),
+        "account_scan_hours": upsert("account_scan_hours", ("account_id", "hour")),
+        "account_scan_day_values": upsert(
+            "account_scan_day_values", ("account_id", "day", "dimension", "value")
+        ),
+        # Running totals of the code, recomputed from its days (seeding may add to earlier days).
+        "running": "UPDATE scan_days SET running = totals.running FROM "
+        "(SELECT day, sum(n) OVER (ORDER BY day) AS running "
+        f"FROM scan_days WHERE code_id = {mark}) AS totals "
+        f"WHERE scan_days.code_id = {mark} AND scan_days.day = totals.day",
+        "account": f"SELECT account_id FROM codes WHERE id = {mark}",
+    }
+
+
+def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per_value: Counter) -> None:
+    """Add seeded counts to the code's roll-ups and its account's, on a raw DB-API cursor."""
+    sqlite = db.engine.dialect.name == "sqlite"
+    sql = _rollup_statements(sqlite)
+
+    def day(value: dt.date):
+        return value.isoformat() if sqlite else value
+
+    cursor.execute(sql["account"], (code_id,))
+    account_id = cursor.fetchone()[0]
+    values = [(day(d), dim, value, n) for (d, dim, value), n in per_value.items()]
+    cursor.executemany(sql["scan_days"], [(code_id, day(d), n) for d, n in per_day.items()])
+    cursor.executemany(sql["scan_hours"], [(code_id, h, n) for h, n in per_hour.items()])
+    cursor.executemany(sql["scan_day_values"], [(code_id, *row) for row in values])
+    cursor.execute(sql["running"], (code_id, code_id))
+    cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n) for d, n in per_day.items()])
+    cursor.executemany(sql["account_scan_hours"], [(account_id, h, n) for h, n in per_hour.items()])
+    cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
+
+
+def _bulk_insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple], sqlite: bool) -> None:
+    """Plain rows into a table: one executemany on SQLite, COPY on PostgreSQL."""
+    if sqlite:
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        return
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def share(n: int, weights) -> list[int]:
+    """`n` split in proportion to `weights`, in whole numbers that add up to `n` (largest remainders)."""
+    weights = list(weights)
+    total = sum(weights) or 1
+    exact = [n * w / total for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in by_remainder[: n - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str] | None = None) -> float:
+    """`count` scans over `code_ids` (codes of one account with no scans yet) and the last `days`
+    days, written to the roll-ups only (no raw rows), in the proportions of the rhythms above:
+    how benchmarks build tens of millions of scans quickly. Every code gets its days (with
+    running totals) and the account its sums; the codes in `detail` (default: all) also get
+    their own hours and breakdowns. Returns seconds taken."""
+    started = now = utcnow()
+    today = now.date()
+    day_list = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    weights = [WEEKDAY[day.weekday()] * (0.4 + 0.6 * i / max(days - 1, 1)) for i, day in enumerate(day_list)]
+    hourly = [weight if h <= now.hour else 0 for h, weight in enumerate(HOURLY)]  # today: none later than now
+    sqlite = db.engine.dialect.name == "sqlite"
+    # Keys are (day index, hour) while counting; the stored form of each is made once here.
+    stored_day = [day.isoformat() if sqlite else day for day in day_list]
+    stored_hour = [[hour_number(dt.datetime.combine(day, dt.time(h))) for h in range(24)] for day in day_list]
+    tables = (("country", COUNTRIES), ("device", DEVICES), ("referrer", REFERRERS))
+
+    def spread(per_day: list[int]) -> tuple[Counter, Counter]:
+        """Hours and breakdown values of the scans of each day."""
+        per_hour, per_value = Counter(), Counter()
+        for d, n in enumerate(per_day):
+            if not n:
+                continue
+            for h, hn in enumerate(share(n, hourly if d == days - 1 else HOURLY)):
+                if hn:
+                    per_hour[(d, h)] += hn
+            for dimension, table in tables:
+                for value, vn in zip(table, share(n, table.values()), strict=True):
+                    if vn:
+                        per_value[(d, dimension, value or "")] += vn
+        return per_hour, per_value
+
+    account_days = [0] * days
+    plain_days = [0] * days  # days of the codes without detail, spread once for the account
+    account_hours, account_values = Counter(), Counter()
+    rows = {"scan_days": [], "scan_hours": [], "scan_day_values": []}
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"SELECT account_id FROM codes WHERE id = {'?' if sqlite else '%s'}", (code_ids[0],))
+        account_id = cursor.fetchone()[0]
+        for code_id, code_count in zip(code_ids, share(count, [1] * len(code_ids)), strict=True):
+            per_day = share(code_count, weights)
+            running = 0
+            for d, n in enumerate(per_day):
+                if n:
+                    running += n
+                    rows["scan_days"].append((code_id, stored_day[d], n, 0, running))
+                    account_days[d] += n
+            if detail is not None and code_id not in detail:
+                plain_days = [a + b for a, b in zip(plain_days, per_day, strict=True)]
+                continue
+            per_hour, per_value = spread(per_day)
+            rows["scan_hours"] += [(code_id, stored_hour[d][h], n) for (d, h), n in per_hour.items()]
+            rows["scan_day_values"] += [
+                (code_id, stored_day[d], *key, n) for (d, *key), n in per_value.items()
+            ]
+            account_hours.update(per_hour)
+            account_values.update(per_value)
+            if len(rows["scan_day_values"]) > 200_000:
+                _flush_seed_rows(cursor, rows, sqlite)
+        plain_hours, plain_values = spread(plain_days)
+        account_hours.update(plain_hours)
+        account_values.update(plain_values)
+        rows.update(
+            account_scan_days=[(account_id, stored_day[d], n, 0) for d, n in enumerate(account_days) if n],
+            account_scan_hours=[(account_id, stored_hour[d][h], n) for (d, h), n in account_hours.items()],
+            account_scan_day_values=[
+                (account_id, stored_day[d], *key, n) for (d, *key), n in account_values.items()
+            ],
+        )
+        _flush_seed_rows(cursor, rows, sqlite)
+        raw.commit()
+    finally:
+        raw.close()
+    return (utcnow() - started).total_seconds()
+
+
+_SEED_COLUMNS = {
+    "scan_days": ("code_id", "day", "n", "visitors", "running"),
+    "scan_hours": ("code_id", "hour", "n"),
+    "scan_day_values": ("code_id", "day", "dimension", "value", "n"),
+    "account_scan_days": ("account_id", "day", "n", "visitors"),
+    "account_scan_hours": ("account_id", "hour", "n"),
+    "account_scan_day_values": ("account_id", "day", "dimension", "value", "n"),
+}
+
+
+def _flush_seed_rows(cursor, rows: dict[str, list], sqlite: bool) -> None:
+    """Write collected rows: the codes' (new, so plain inserts in key order) and the account's
+    (added to what the account may already have)."""
+    for table, table_rows in rows.items():
+        columns = _SEED_COLUMNS[table]
+        if table.startswith("account_"):
+            mark = "?" if sqlite else "%s"
+            keys = ", ".join(columns[: -2 if table == "account_scan_days" else -1])
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+                f"ON CONFLICT ({keys}) DO UPDATE SET n = {table}.n + excluded.n",
+                table_rows,
+            )
+        else:
+            table_rows.sort(key=lambda row: row[:-1])
+            _bulk_insert(cursor, table, columns, table_rows, sqlite)
+        rows[table] = []

@@ -38,3 +38,41 @@ class Page(HTMLParser):
 
     def has(self, tag: str, **attrs) -> bool:
         return bool(self.find_all(tag, **attrs))
+
+
+class _Table(HTMLParser):
+    """The rows (lists of cell texts) of the first table carrying the given attribute."""
+
+    def __init__(self, html: str, attribute: str, value: str):
+        super().__init__()
+        self.wanted, self.depth, self.rows, self.cell, self.done = (attribute, value), 0, [], None, False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if (
+            tag == "table"
+            and not self.done
+            and (self.depth or dict(attrs).get(self.wanted[0]) == self.wanted[1])
+        ):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.depth:
+            self.depth -= 1
+            self.done = not self.depth
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join(" ".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(html: str, attribute: str, value: str) -> list[list[str]]:
+    """The rows of the table with `attribute="value"`, as the text of each cell."""
+    return _Table(html, attribute, value).rows

@@ -51,7 +51,7 @@ def test_link_signs_in_once(web, caplog):
     assert Page(confirm.text).has("button", type="submit")
     assert web.get(path).status_code == 200  # still unused
     response = web.post(path)
-    assert response.status_code == 303 and response.headers["Location"] == "/codes"
+    assert response.status_code == 303 and response.headers["Location"] == "/"
     assert web.get("/codes").status_code == 200
     again = web.post(path)
     assert again.status_code == 400
@@ -178,7 +178,7 @@ def test_next_is_kept_but_only_on_this_site(web, caplog):
         web.post("/login", data={"email": "n@example.com", "next": "//evil.example/x"})
     path = re.search(r"http://qr\.test(/login/\S+)", caplog.text).group(1)
     assert "evil" not in path
-    assert web.post(path).headers["Location"] == "/codes"
+    assert web.post(path).headers["Location"] == "/"  # the front door: overview, or codes for a new account
 
 
 def test_an_address_with_a_control_character_is_refused_readably(web):

@@ -193,7 +193,9 @@ def test_code_page_analytics_window_and_csv(web, web_app):
     assert fragment.text.lstrip().startswith('<section class="card analytics"')
     assert fragment.text.count('class="bar"') == 7
     rows = list(csv.reader(io.StringIO(web.get(f"/codes/{code_id}/scans.csv?days=7").text)))
-    assert rows[0] == ["section", "key", "name", "scans"] and len(rows) == 8
+    assert rows[0] == ["section", "key", "name", "scans", "unique"]
+    sections = [row[0] for row in rows[1:]]
+    assert sections.count("day") == 7 and sections.count("hour") == 24 and sections.count("weekday") == 7
 
 
 def test_bulk_preview_create_and_zip(web):

@@ -49,6 +49,7 @@ def test_every_tool_of_the_contract_is_listed_with_schemas_from_the_openapi_docu
         "delete_code",
         "bulk_create_codes",
         "get_scans",
+        "get_account_scans",
         "list_folders",
         "create_folder",
         "render_qr",
@@ -234,3 +235,20 @@ def test_tools_without_an_id_act_on_the_callers_account_only(app, api, other_api
     assert listed.structured_content == {"codes": []}
     assert folders.structured_content == {"folders": []}
     assert code["id"] not in str(listed.content) and folder["id"] not in str(folders.content)
+
+
+def test_account_scans_and_a_time_zone_are_the_apis_answers(app, api):
+    code = api.create("https://example.com/menu", tags=["menu"])
+    account, zoned = _calls(
+        app,
+        api.key,
+        ("get_account_scans", {"days": 7, "tag": "menu"}),
+        ("get_scans", {"id": code["id"], "days": 7, "tz": "America/Los_Angeles"}),
+    )
+    assert account.structured_content == api.get("/v1/scans?days=7&tag=menu").get_json()
+    assert (
+        zoned.structured_content
+        == api.get(f"/v1/dynamic/{code['id']}/scans?days=7&tz=America/Los_Angeles").get_json()
+    )
+    refused = _call(app, api.key, "get_scans", {"id": code["id"], "tz": "Mars/Olympus"})
+    assert refused.is_error and refused.structured_content["field"] == "tz"

@@ -5,15 +5,16 @@ from werkzeug.exceptions import HTTPException
 
 from .. import keys
 from ..errors import DomainError
-from . import codes, folders, images, openapi, webhooks
+from . import codes, folders, images, openapi, scans, webhooks
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.register_blueprint(codes.bp)
 bp.register_blueprint(folders.bp)
 bp.register_blueprint(images.bp)
 bp.register_blueprint(webhooks.bp)
+bp.register_blueprint(scans.bp)
 # The parent and every nested blueprint: CSRF exemption is checked per nested blueprint.
-ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp, webhooks.bp)
+ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp, webhooks.bp, scans.bp)
 
 # Paths under /v1 that anyone may read (the published contract).
 PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}

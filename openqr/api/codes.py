@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 
 from .. import analytics, codes
 from ..models import Account
-from .params import int_arg, json_body, str_arg
+from .params import days_arg, int_arg, json_body, str_arg, tz_arg
 
 bp = Blueprint("codes", __name__)
 
@@ -73,15 +73,14 @@ def delete(code_id):
 
 @bp.get("/dynamic/<code_id>/scans")
 def scans(code_id):
-    """Scan analytics: lifetime summary plus a `days` window (1..365, default 30)."""
+    """Scan analytics: lifetime summary plus a `days` window (1..365, default 30) in zone `tz`."""
     return scan_report(g.account, code_id, request.args)
 
 
 def scan_report(account: Account, code_id: str, args: Mapping) -> dict:
     """`GET /v1/dynamic/{id}/scans`'s answer for these arguments."""
     code = codes.get_code(account, code_id)
-    days = int_arg(args, "days", analytics.DEFAULT_DAYS, analytics.MIN_DAYS, analytics.MAX_DAYS)
-    summary = analytics.scan_summary(code, days)
+    summary = analytics.scan_summary(code, days_arg(args), tz=tz_arg(args))
     return {
         "id": code.id,
         "slug": code.slug,

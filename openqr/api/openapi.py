@@ -234,6 +234,56 @@ def _schemas() -> dict:
         },
     }
     timestamp = {"type": "string", "format": "date-time", "pattern": "Z$"}
+    days_window = {"type": "integer", "minimum": analytics.MIN_DAYS, "maximum": analytics.MAX_DAYS}
+    zone = {"type": "string", "description": "The IANA time zone of `daily`, `by_hour`, `by_weekday`."}
+    unique = {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "description": "Distinct visitors (keyed hash of address, user agent and code under a key that "
+        "lives one UTC day). `null` when `tz` is not at UTC+0 throughout the window.",
+    }
+
+    def per(key: str, size: int, description: str) -> dict:
+        item = {"type": "integer", "minimum": 0, "maximum": size - 1}
+        return {
+            "type": "array",
+            "minItems": size,
+            "maxItems": size,
+            "description": description,
+            "items": {
+                "type": "object",
+                "required": [key, "n"],
+                "additionalProperties": False,
+                "properties": {key: item, "n": count},
+            },
+        }
+
+    window_properties = {
+        "window_total": count,
+        "window_unique": {**unique, "description": "The sum of the window's daily `unique`, or `null`."},
+        "daily": {
+            "type": "array",
+            "description": "Exactly `days` buckets, oldest first, ending today in `tz`.",
+            "items": {
+                "type": "object",
+                "required": ["day", "n", "unique"],
+                "additionalProperties": False,
+                "properties": {"day": {"type": "string", "format": "date"}, "n": count, "unique": unique},
+            },
+        },
+        "by_country": {**top, "description": "Over the window's dates as UTC days; `Unknown` if none."},
+        "by_device": {**top, "description": "Over the window's dates as UTC days; `Unknown` if none."},
+        "by_referrer": {**top, "description": "Over the window's dates as UTC days; `Direct` if none."},
+        "by_hour": per("hour", 24, "Scans per hour of the day in `tz` over the window, hour 0 first."),
+        "by_weekday": per("weekday", 7, "Scans per weekday in `tz` over the window; 0 = Monday."),
+        "by_weekday_hour": {
+            "type": "array",
+            "minItems": 7,
+            "maxItems": 7,
+            "description": "Scans per weekday (Monday first) and hour (0..23) in `tz`: the heat map.",
+            "items": {"type": "array", "minItems": 24, "maxItems": 24, "items": count},
+        },
+    }
     return {
         "Error": {
             "type": "object",
@@ -385,38 +435,46 @@ def _schemas() -> dict:
                 "analytics": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": [
-                        "days_window",
-                        "total",
-                        "window_total",
-                        "daily",
-                        "by_country",
-                        "by_device",
-                        "by_referrer",
-                    ],
+                    "required": ["days_window", "tz", "total", *WINDOW_FIELDS],
                     "properties": {
-                        "days_window": {
-                            "type": "integer",
-                            "minimum": analytics.MIN_DAYS,
-                            "maximum": analytics.MAX_DAYS,
-                        },
+                        "days_window": days_window,
+                        "tz": zone,
                         "total": count,
-                        "window_total": count,
-                        "daily": {
-                            "type": "array",
-                            "description": "Exactly `days` buckets, oldest first, ending today (UTC).",
-                            "items": {
-                                "type": "object",
-                                "required": ["day", "n"],
-                                "additionalProperties": False,
-                                "properties": {"day": {"type": "string", "format": "date"}, "n": count},
-                            },
-                        },
-                        "by_country": top,
-                        "by_device": top,
-                        "by_referrer": top,
+                        **window_properties,
                     },
                 },
+            },
+        },
+        "AccountScans": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "The account's scans across its codes (or a folder's or a tag's). The daily "
+            "`unique` of the account is the sum over its codes: a visitor of two codes counts twice.",
+            "required": ["days_window", "tz", "folder_id", "tag", "total", "by_code", *WINDOW_FIELDS],
+            "properties": {
+                "days_window": days_window,
+                "tz": zone,
+                "folder_id": {"type": ["string", "null"], "description": "The folder asked for, if any."},
+                "tag": {"type": ["string", "null"], "description": "The tag asked for, if any."},
+                "total": {**count, "description": "Lifetime scans of the codes in view."},
+                "by_code": {
+                    "type": "array",
+                    "maxItems": analytics.TOP_CODES,
+                    "description": "The codes with the most scans in the window (only codes with scans), "
+                    "most first, then by slug. Counted over the window's dates as UTC days.",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["id", "slug", "label", "n"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "slug": {"type": "string"},
+                            "label": {"type": ["string", "null"]},
+                            "n": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
+                **window_properties,
             },
         },
         "FolderName": {
@@ -535,6 +593,26 @@ def _webhook_schemas(timestamp: dict) -> dict:
     }
 
 
+WINDOW_FIELDS = (
+    "window_total",
+    "window_unique",
+    "daily",
+    "by_country",
+    "by_device",
+    "by_referrer",
+    "by_hour",
+    "by_weekday",
+    "by_weekday_hour",
+)
+DAYS_QUERY = _int_query("days", analytics.MIN_DAYS, analytics.MAX_DAYS, analytics.DEFAULT_DAYS, "Window:")
+TZ_QUERY = _query(
+    "tz",
+    {"type": "string", "default": "UTC", "maxLength": 64},
+    "IANA time zone for `daily`, `by_hour` and `by_weekday` (whole days and hours of that zone); "
+    "an unknown name is a 400.",
+)
+
+
 def _paths() -> dict:
     code_id = _path("code_id", "The code's `id`.")
     folder_id = _path("folder_id", "The folder's `id`.")
@@ -624,12 +702,25 @@ def _paths() -> dict:
             "get": {
                 "operationId": "getCodeScans",
                 "summary": "Scan analytics: lifetime summary and a `days` window.",
-                "parameters": [
-                    _int_query(
-                        "days", analytics.MIN_DAYS, analytics.MAX_DAYS, analytics.DEFAULT_DAYS, "Window:"
-                    )
-                ],
+                "parameters": [DAYS_QUERY, TZ_QUERY],
                 "responses": _responses({"200": _json(_ref("ScanReport"), "The analytics.")}, "400", "404"),
+            },
+        },
+        "/v1/scans": {
+            "get": {
+                "operationId": "getAccountScans",
+                "summary": "The account's scans across codes (or a folder's or a tag's) over `days`.",
+                "parameters": [
+                    DAYS_QUERY,
+                    TZ_QUERY,
+                    _query(
+                        "folder_id",
+                        {"type": "string", "maxLength": 32},
+                        "Only this folder's codes (another account's folder is a 404).",
+                    ),
+                    _query("tag", {"type": "string", "maxLength": 40}, "Only the codes with this tag."),
+                ],
+                "responses": _responses({"200": _json(_ref("AccountScans"), "The analytics.")}, "400", "404"),
             },
         },
         "/v1/dynamic/{code_id}/qr": {

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from .. import analytics
 from ..errors import ValidationError
 
 
@@ -61,3 +62,14 @@ def str_arg(args: Mapping, name: str, max_length: int) -> str | None:
     if len(raw) > max_length:
         raise ValidationError(f"'{name}' must be at most {max_length} characters.", field=name)
     return raw
+
+
+def days_arg(args: Mapping) -> int:
+    """`days`: an analytics window, by the one rule in `analytics.check_days` (default 30)."""
+    raw = args.get("days")
+    return analytics.DEFAULT_DAYS if raw is None else analytics.check_days(_whole_number(raw))
+
+
+def tz_arg(args: Mapping):
+    """`tz`: an IANA time zone (default UTC); unknown is a 400 naming `tz`."""
+    return analytics.parse_tz(str_arg(args, "tz", 64))

@@ -37,6 +37,23 @@ def scans_text(body: dict) -> str:
     return "\n".join(lines)
 
 
+def account_scans_text(body: dict) -> str:
+    scope = (
+        f"folder {body['folder_id']}"
+        if body.get("folder_id")
+        else f"tag {body['tag']}"
+        if body.get("tag")
+        else "all codes"
+    )
+    lines = [
+        f"{scope}: {_count(body['window_total'], 'scan')} in the last {_count(body['days_window'], 'day')}, "
+        f"{body['total']} in all.",
+        "By day: " + ", ".join(f"{day['day']} {day['n']}" for day in body["daily"]),
+        "Top codes: " + (", ".join(f"{c['slug']} {c['n']}" for c in body["by_code"]) or "none"),
+    ]
+    return "\n".join(lines)
+
+
 def folders_text(body: dict) -> str:
     return "\n".join(
         [_count(len(body["folders"]), "folder")]

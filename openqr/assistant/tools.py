@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import codes, folders, qr
 from ..api import codes as api_codes
+from ..api import scans as api_scans
 from ..errors import ValidationError
 from ..models import Account
 from ..qr_http import code_image_params, image_params
@@ -107,6 +108,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("delete_code", "delete", ("/v1/dynamic/{code_id}",), _delete_code, texts.deleted),
     Tool("bulk_create_codes", "post", ("/v1/dynamic/bulk",), _bulk_create, texts.codes_text),
     Tool("get_scans", "get", ("/v1/dynamic/{code_id}/scans",), _get_scans, texts.scans_text),
+    Tool("get_account_scans", "get", ("/v1/scans",), api_scans.account_report, texts.account_scans_text),
     Tool("list_folders", "get", ("/v1/folders",), _list_folders, texts.folders_text),
     Tool("create_folder", "post", ("/v1/folders",), _create_folder, texts.folder_line),
     Tool(

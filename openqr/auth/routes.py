@@ -73,7 +73,7 @@ def login():
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(next_path or url_for("dashboard.codes"))
+            return redirect(next_path or url_for("dashboard.index"))
         return render_template("auth/login.html", next=next_path)
     typed = request.form.get("email", "")
     email = accounts.clean_email(typed)
@@ -111,7 +111,7 @@ def confirm(token: str):
     except accounts.NotAllowed as err:
         return render_template("auth/bad_link.html", message=err.message), 403
     login_user(account)
-    return redirect(next_path or url_for("dashboard.codes"), 303)
+    return redirect(next_path or url_for("dashboard.index"), 303)
 
 
 @bp.post("/logout")

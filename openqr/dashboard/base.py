@@ -8,11 +8,12 @@ from flask import Blueprint, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlalchemy import select
 
 from .. import codes
 from ..errors import DomainError
-from ..extensions import login_manager
-from ..models import utcnow
+from ..extensions import db, login_manager
+from ..models import Code, utcnow
 from ..text import iso_z
 from .htmx import is_htmx, with_vary
 
@@ -29,8 +30,9 @@ def require_sign_in():
 
 @bp.get("/")
 def index():
-    """The front door: your codes, or the sign-in page."""
-    return redirect(url_for("dashboard.codes"))
+    """The front door: the overview once the account has codes, else the codes page to make one."""
+    has_codes = db.session.scalar(select(Code.id).where(Code.account_id == current_user.id).limit(1))
+    return redirect(url_for("dashboard.overview" if has_codes else "dashboard.codes"))
 
 
 def _respond(template: str, status: int, title: str, message: str):

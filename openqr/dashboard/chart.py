@@ -69,3 +69,64 @@ def bar_chart(daily: list[dict]) -> Markup:
     )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+HEAT_LEVELS = 5
+# Wide: hours across, weekdays down (desktop). Tall: weekdays across, hours down (phones).
+HEAT_LAYOUTS = {
+    "wide": {"cell_w": 15, "cell_h": 18, "left": 34, "top": 16},
+    "tall": {"cell_w": 38, "cell_h": 13, "left": 34, "top": 16},
+}
+
+
+def heat_level(n: int, top: int) -> int:
+    """0 for no scans, else 1..HEAT_LEVELS; square-root scale so one busy hour does not wash out the rest."""
+    return 0 if n <= 0 or top <= 0 else max(1, math.ceil(HEAT_LEVELS * math.sqrt(n / top)))
+
+
+def busiest(grid: list[list[int]]) -> tuple[int, int, int] | None:
+    """(weekday, hour, n) of the busiest cell, or None without scans."""
+    n, weekday, hour = max((n, -d, -h) for d, row in enumerate(grid) for h, n in enumerate(row))
+    return (-weekday, -hour, n) if n > 0 else None
+
+
+def heat_map(grid: list[list[int]], zone: str, layout: str = "wide") -> Markup:
+    """A weekday x hour grid of scans ([7][24], Monday first) -> an SVG heat map (CSS classes only)."""
+    size = HEAT_LAYOUTS[layout]
+    cell_w, cell_h, left, top_pad = size["cell_w"], size["cell_h"], size["left"], size["top"]
+    tall = layout == "tall"
+    columns, rows = (7, 24) if tall else (24, 7)
+    width, height = left + columns * cell_w, top_pad + rows * cell_h
+    top = max((n for row in grid for n in row), default=0)
+    peak = busiest(grid)
+    summary = (
+        f"busiest {WEEKDAYS[peak[0]]} {peak[1]:02d}:00 to {peak[1] + 1:02d}:00 with {peak[2]} scans"
+        if peak
+        else "no scans"
+    )
+    label = escape(f"Scans by weekday and hour ({zone}): {summary}")
+    parts = [
+        f'<svg class="heat heat-{layout}" viewBox="0 0 {width} {height}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{label}">'
+    ]
+    day_labels = [(day, WEEKDAYS[day][:3]) for day in range(7)]
+    hour_labels = [(hour, f"{hour:02d}") for hour in range(0, 24, 3)]
+    for index, label in day_labels if tall else hour_labels:
+        x = left + index * cell_w + cell_w / 2
+        parts.append(f'<text class="axis" x="{x:.1f}" y="11" text-anchor="middle">{label}</text>')
+    for index, label in hour_labels if tall else day_labels:
+        y = top_pad + index * cell_h + cell_h - 4
+        parts.append(f'<text class="axis" x="{left - 5}" y="{y}" text-anchor="end">{label}</text>')
+    for day, counts in enumerate(grid):
+        for hour, n in enumerate(counts):
+            column, row = (day, hour) if tall else (hour, day)
+            span = f"{hour:02d}:00-{hour + 1:02d}:00"
+            title = escape(f"{WEEKDAYS[day]} {span}: {n} scan{'s' if n != 1 else ''}")
+            parts.append(
+                f'<rect class="cell heat-{heat_level(n, top)}" x="{left + column * cell_w + 1}" '
+                f'y="{top_pad + row * cell_h + 1}" width="{cell_w - 2}" height="{cell_h - 2}" rx="2">'
+                f"<title>{title}</title></rect>"
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 
 from .. import analytics, codes, qr
@@ -16,14 +13,10 @@ from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block
+from .overview import WINDOWS, account_zone, analytics_csv, named_countries, time_of_day_context
+from .overview import window_days as _days
 
-WINDOWS = (7, 30, 90, 365)
 DOWNLOAD_SIZES = (256, 512, 1024, 2048)
-
-
-def _days() -> int:
-    raw = request.args.get("days", "30")
-    return int(raw) if raw.isdigit() and int(raw) in WINDOWS else 30
 
 
 def _style_values(code) -> dict:
@@ -42,10 +35,8 @@ def _style_values(code) -> dict:
 def _context(
     code, days: int, *, style_form: dict | None = None, errors: dict | None = None, saved: bool = False
 ) -> dict:
-    summary = analytics.scan_summary(code, days)
-    data = summary["analytics"]
-    for key in ("by_country",):
-        data[key] = [{**row, "name": country_name(row["value"])} for row in data[key]]
+    summary = analytics.scan_summary(code, days, tz=account_zone())
+    data = named_countries(summary["analytics"])
     preview = code_image_params(code, {"size": "512"})
     return {
         "code": code,
@@ -61,6 +52,7 @@ def _context(
         "saved": saved,
         "version": qr.etag(preview).strip('"')[:12],
         "sizes": DOWNLOAD_SIZES,
+        **time_of_day_context(data),
     }
 
 
@@ -103,17 +95,5 @@ def scans_csv(code_id: str):
     """The window's analytics as CSV: the daily series, then each breakdown."""
     item = codes.get_code(current_user, code_id)
     days = _days()
-    data = analytics.scan_summary(item, days)["analytics"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "key", "name", "scans"])
-    for entry in data["daily"]:
-        writer.writerow(["day", entry["day"], "", entry["n"]])
-    for entry in data["by_country"]:
-        writer.writerow(["country", entry["value"], country_name(entry["value"]), entry["n"]])
-    for section, key in (("device", "by_device"), ("referrer", "by_referrer")):
-        for entry in data[key]:
-            writer.writerow([section, entry["value"], "", entry["n"]])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{item.slug}-scans-{days}d.csv"'
-    return response
+    data = analytics.scan_summary(item, days, tz=account_zone())["analytics"]
+    return analytics_csv(data, f"{item.slug}-scans-{days}d.csv")

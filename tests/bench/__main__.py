@@ -9,9 +9,16 @@ import shutil
 import sys
 import time
 
-from . import analytics, bulk, images, mcp, redirect
+from . import account, analytics, bulk, images, mcp, redirect
 
-SECTIONS = {"redirect": redirect, "analytics": analytics, "images": images, "bulk": bulk, "mcp": mcp}
+SECTIONS = {
+    "redirect": redirect,
+    "analytics": analytics,
+    "account": account,
+    "images": images,
+    "bulk": bulk,
+    "mcp": mcp,
+}
 
 
 def cpu_model() -> str:

@@ -48,7 +48,7 @@ def wait_ready(url: str, process: subprocess.Popen) -> None:
         try:
             requests.get(url, timeout=1, allow_redirects=False)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
             time.sleep(0.1)
     raise SystemExit(f"server not ready: {process.args}")
 
