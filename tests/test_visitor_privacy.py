@@ -45,7 +45,9 @@ class Clock:
 def clock(monkeypatch):
     clock = Clock(utcnow().replace(hour=12, minute=0, second=0, microsecond=0))
     monkeypatch.setattr(scans, "utcnow", clock.utcnow)
-    fake_time = types.SimpleNamespace(time=clock.time, monotonic=time.monotonic, sleep=time.sleep)
+    fake_time = types.SimpleNamespace(
+        time=clock.time, monotonic=time.monotonic, perf_counter=time.perf_counter, sleep=time.sleep
+    )
     monkeypatch.setattr(recorder, "time", fake_time)
     return clock
 
