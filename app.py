@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, scans
+from openqr import ConfigError, links, scans
 from openqr import create_app as build_app
 
 
@@ -54,6 +54,7 @@ def main() -> None:
     # of the collector's reach, so a full collection under load scans only new objects and does
     # not stall every request for tens of milliseconds.
     scans.warm_up()
+    links.table_of(app).start()  # every link in memory before the first scan
     gc.collect()
     gc.freeze()
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, security
+from . import api, auth, cli, dashboard, fastpath, links, outage, recorder, redirect, scans, security
 from .api.openapi import docs_bp
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
@@ -86,9 +86,11 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     for blueprint in (api.bp, docs_bp, redirect.bp, auth.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    outage.init_app(app)  # 503 while the database is unreachable, for every view
     cli.register(app)
 
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
+    links.init_app(app)  # every link in memory, following the database's change feed
     fastpath.init_app(app)  # known short links are answered before Flask's routing
     return app
 

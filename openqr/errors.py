@@ -51,3 +51,7 @@ class RateLimited(DomainError):
         super().__init__(message)
         self.retry_after = retry_after
         self.headers = headers
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot answer now (stopped, unreachable, locked): a 503, never a 500 or a 404."""

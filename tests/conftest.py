@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from openqr import create_app
+from openqr import create_app, links
 from openqr.extensions import db
 from openqr.keys import create_key, get_or_create_account
 
@@ -152,7 +152,8 @@ def fresh_app(tmp_path, **overrides):
 
 
 def close_app(app) -> None:
-    """Give back the app's database connections."""
+    """Give back the app's database connections and stop following the link feed."""
+    links.table_of(app).stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -1,15 +1,18 @@
-"""The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan."""
+"""The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan.
 
-from flask import Blueprint, current_app, request, url_for
-from sqlalchemy import text
+`decide` is the one place that says what a request for a link gets; `follow_link` applies it
+(and counts the scan). Both the WSGI fast path (openqr.fastpath) and the view below call them.
+"""
 
+import time
+
+from flask import Blueprint, Response, current_app, request, url_for
 from .. import links, scans
-from ..extensions import db
+from ..outage import database_writable
 
 bp = Blueprint("redirect", __name__)
 
 VERSION = "0.1.0"
-LEARN_KEY = "openqr.redirect"  # set on the environ of a redirect answer, for the fast path
 
 
 def counts_as_scan(environ: dict) -> bool:
@@ -17,35 +20,60 @@ def counts_as_scan(environ: dict) -> bool:
     return environ["REQUEST_METHOD"] == "GET" and not scans.is_bot(environ.get("HTTP_USER_AGENT", ""))
 
 
-def plain_page(template: str, status: int):
+def decide(link: links.Link, environ: dict, now: float) -> tuple[int, str | None]:
+    """What a request for `link` gets at `now` (Unix time): (status, Location) or (status, None)
+    for a page. The visitor's request is in `environ`."""
+    if link.status != "active":
+        return 410, None
+    return 302, link.location
+
+
+def follow_link(link: links.Link, environ: dict, recorder) -> tuple[int, str | None]:
+    """Decide, and count the scan when the visitor is sent on."""
+    status, location = decide(link, environ, time.time())
+    if location is not None and counts_as_scan(environ):
+        recorder.add(link.code_id, environ)
+    return status, location
+
+
+def redirect_headers(location: str) -> list[tuple[str, str]]:
+    """The headers of every redirect answer, from the fast path and from Flask alike."""
+    return [
+        ("Location", location),
+        ("Cache-Control", "no-store"),
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", "0"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Vary", "Cookie"),  # Flask's view sends it anyway (Flask-Login reads the session after it)
+    ]
+
+
+def plain_page(template: str, status: int, headers: dict | None = None):
     """A stand-alone page for visitors: rendered without the dashboard's context (no session look-up)."""
     html = current_app.jinja_env.get_template(template).render(url_for=url_for)
-    return html, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+    return (
+        html,
+        status,
+        {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8", **(headers or {})},
+    )
 
 
 @bp.route("/<slug>", methods=["GET", "HEAD"])
 def follow(slug: str):
     """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
-    link = links.resolve(slug)
+    link = links.resolve(slug)  # DatabaseUnavailable: a 503 page (openqr.outage)
     if link is None:
         return plain_page("redirect/not_found.html", 404)
-    if link.status != "active":
-        return plain_page("redirect/disabled.html", 410)
-    if counts_as_scan(request.environ):
-        scans.record_scan(link.code_id, request.environ)
-    request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
-    return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
+    status, location = follow_link(link, request.environ, current_app.extensions["openqr.recorder"])
+    if location is None:
+        return plain_page("redirect/disabled.html", status)
+    return Response(b"", status, redirect_headers(location))
 
 
 @bp.get("/healthz")
 def healthz():
-    """For load balancers and monitors: is the database reachable?"""
-    try:
-        db.session.execute(text("SELECT 1"))
-        database = True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"; the monitor wants a status
-        db.session.rollback()
-        database = False
+    """For load balancers and monitors: can the database take writes now?"""
+    database = database_writable()
     body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
     body.update(current_app.extensions.get("openqr.health", lambda: {})())
     return body, 200 if database else 503, {"Cache-Control": "no-store"}
