@@ -204,7 +204,7 @@ class LinkTable:
     def _apply(self, changes) -> None:
         self._generation += 1
         links, capped = self._links, bool(self.max_links)
-        for version, gone, *columns in changes:
+        for _version, gone, *columns in changes:
             if gone:
                 links.pop(columns[0], None)
                 continue
@@ -273,7 +273,7 @@ def _follow(table_ref, stop: threading.Event) -> None:
             if not failing:
                 log.warning("link feed: database unreachable; serving the %d links in memory", len(table))
             failing = True
-        except Exception:  # noqa: BLE001 - the thread must outlive any surprise; say what it was
+        except Exception:  # the thread must outlive any surprise; say what it was
             log.exception("link feed: unexpected error")
         del table
 

@@ -7,6 +7,7 @@
 import time
 
 from flask import Blueprint, Response, current_app, request, url_for
+
 from .. import links, scans
 from ..outage import database_writable
 
