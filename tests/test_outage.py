@@ -84,7 +84,8 @@ def seed(url: str, tmp_path) -> tuple[dict[str, str], str, str]:
         )
         connection.execute(
             text(
-                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, updated_at) "
+                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                "updated_at) "
                 "VALUES (:id, 1, :slug, :destination, '{}', 'active', '2025-01-01', '2025-01-01')"
             ),
             [
