@@ -6,6 +6,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from openqr.extensions import db
@@ -200,3 +202,17 @@ def test_scans_of_another_apps_cache_are_not_mixed_up(app, tmp_path):
     assert code["slug"] == "same-slug"
     with other.app_context():
         db.engine.dispose()
+
+
+@given(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
+    st.sampled_from(["https://example.com", "http://shop.example.co.uk:8080", "https://EXAMPLE.com"]),
+)
+def test_location_is_what_werkzeug_would_send(tail, base):
+    """The shortcut for destinations that are already URIs never changes what visitors get."""
+    from werkzeug.urls import iri_to_uri
+
+    from openqr.links import location_of
+
+    for destination in (f"{base}/{tail}", f"{base}/p?{tail}", f"{base}/#{tail}"):
+        assert location_of(destination) == iri_to_uri(destination)
