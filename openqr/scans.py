@@ -154,11 +154,14 @@ def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
     if not counts:
         return
     rows = [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in counts.items()]
-    statement = _insert(table).values(rows)
+    # One statement with the rows as parameters: compiled once and cached. (A VALUES list built
+    # per batch is compiled anew every time: with scans spread over many codes that cost more
+    # than the writes themselves.)
+    statement = _insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n}
     )
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
 
 
 _RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
