@@ -8,11 +8,9 @@ both say when to retry. Redirects of known links do not get here: they come from
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from flask import Flask, request
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -47,26 +45,6 @@ def unavailable(err: Exception):
     from .redirect import plain_page
 
     return plain_page("errors/unavailable.html", 503, headers)
-
-
-def database_writable() -> bool:
-    """Can the database take a write now? PostgreSQL: it answers. SQLite: nobody holds its write lock
-    for longer than a second (a backup or a migration can, for minutes)."""
-    url = make_url(db.engine.url)
-    try:
-        if url.get_backend_name() == "sqlite" and url.database:
-            connection = sqlite3.connect(url.database, timeout=1.0, isolation_level=None)
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                connection.execute("ROLLBACK")
-            finally:
-                connection.close()
-        else:
-            with db.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-        return True
-    except (sqlite3.Error, *UNAVAILABLE):
-        return False
 
 
 def init_app(app: Flask) -> None:

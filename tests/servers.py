@@ -57,7 +57,7 @@ class AppProcess:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
             except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or slow to answer its first request on a busy machine
+                pass  # not listening yet, or still starting (a busy machine): ask again
             time.sleep(0.1)
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
 

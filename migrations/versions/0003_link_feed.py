@@ -7,14 +7,14 @@ away. Server processes poll `version > cursor` to keep their in-memory link tabl
 API, the CLI, a migration, an operator's SQL) reaches every process.
 
 Revision ID: 0003_link_feed
-Revises: 0001
+Revises: 0002_rate_limit_keys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_link_feed"
-down_revision = "0001"
+down_revision = "0002_rate_limit_keys"
 branch_labels = None
 depends_on = None
 

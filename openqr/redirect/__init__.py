@@ -9,11 +9,8 @@ import time
 from flask import Blueprint, Response, current_app, request, url_for
 
 from .. import links, scans
-from ..outage import database_writable
 
 bp = Blueprint("redirect", __name__)
-
-VERSION = "0.1.0"
 
 
 def counts_as_scan(environ: dict) -> bool:
@@ -69,12 +66,3 @@ def follow(slug: str):
     if location is None:
         return plain_page("redirect/disabled.html", status)
     return Response(b"", status, redirect_headers(location))
-
-
-@bp.get("/healthz")
-def healthz():
-    """For load balancers and monitors: can the database take writes now?"""
-    database = database_writable()
-    body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
-    body.update(current_app.extensions.get("openqr.health", lambda: {})())
-    return body, 200 if database else 503, {"Cache-Control": "no-store"}
