@@ -79,8 +79,8 @@ def seed(url: str, tmp_path) -> tuple[dict[str, str], str, str]:
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO accounts (email, created_at, session_version, lock_seq) "
-                "VALUES ('owner@example.com', '2025-01-01 00:00:00', 0, 0)"
+                "INSERT INTO accounts (email, created_at, session_version) "
+                "VALUES ('owner@example.com', '2025-01-01 00:00:00', 0)"
             )
         )
         connection.execute(

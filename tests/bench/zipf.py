@@ -55,8 +55,8 @@ def seed_codes(url: str, count: int) -> None:
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql(
-                "INSERT INTO accounts (email, created_at, session_version, lock_seq) "
-                "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0, 0)"
+                "INSERT INTO accounts (email, created_at, session_version) "
+                "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
             for start in range(0, count, 50_000):
                 rows = [
