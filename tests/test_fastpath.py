@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -204,6 +204,7 @@ def test_scans_of_another_apps_cache_are_not_mixed_up(app, tmp_path):
         db.engine.dispose()
 
 
+@settings(deadline=None, max_examples=300)  # a pure function; the machine may be busy
 @given(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
     st.sampled_from(["https://example.com", "http://shop.example.co.uk:8080", "https://EXAMPLE.com"]),
