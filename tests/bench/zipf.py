@@ -140,6 +140,16 @@ class Server:
             return self.process.wait()
 
 
+def both_servers(tmp: Path, database_url: str) -> tuple[Server, Server]:
+    """The bare Flask baseline and OpenQR on `database_url`; neither is left running on a failure."""
+    flask = Server(tmp, None)
+    try:
+        return flask, Server(tmp, database_url)
+    except BaseException:
+        flask.stop()
+        raise
+
+
 def stored_scans(url: str) -> int:
     engine = create_engine(url)
     try:
@@ -167,12 +177,7 @@ def zipf_traffic(tmp: Path, quick: bool) -> list[tuple]:
     context, url = _database(tmp, CODES)
     script = zipf_script(tmp, CODES)
     results = {"flask": [], "openqr": []}
-    flask = Server(tmp, None)
-    try:
-        openqr = Server(tmp, url)
-    except BaseException:
-        flask.stop()
-        raise
+    flask, openqr = both_servers(tmp, url)
     try:
         for round_no in range(rounds):
             order = ("flask", "openqr") if round_no % 2 == 0 else ("openqr", "flask")
@@ -223,12 +228,7 @@ def table_scale(tmp: Path, codes: int, seconds: int, rss_target: float | None) -
     """RSS (and throughput against bare Flask) with `codes` links in memory, Zipf traffic over them."""
     context, url = _database(tmp, codes)
     script = zipf_script(tmp, codes)
-    flask = Server(tmp, None)
-    try:
-        openqr = Server(tmp, url)
-    except BaseException:
-        flask.stop()
-        raise
+    flask, openqr = both_servers(tmp, url)
     try:
         loaded_rss = openqr.rss()
         base = flask.run(script, seconds)
