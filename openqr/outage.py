@@ -41,7 +41,7 @@ def unavailable(err: Exception):
     if request.path == "/v1" or request.path.startswith("/v1/"):
         from .api import error_response
 
-        return error_response(503, "unavailable", MESSAGE, headers, retry_after=RETRY_AFTER)
+        return error_response(503, "unavailable", MESSAGE, headers)
     from .redirect import plain_page
 
     return plain_page("errors/unavailable.html", 503, headers)
