@@ -19,7 +19,6 @@ import ua_parser
 from crawlerdetect import CrawlerDetect
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -145,23 +144,27 @@ class ScanClassifier:
         )
 
 
-def _insert(table):
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
+    """Add `counts` to a roll-up table: one upsert, the rows handed to the driver's executemany.
+
+    Written as SQL with plain tuples: with scans spread over many codes a batch carries
+    thousands of roll-up rows, and SQLAlchemy's per-row parameter handling cost more than
+    the writes themselves.
+    """
     if not counts:
         return
-    rows = [{**dict(zip(keys, key, strict=True)), "n": n} for key, n in counts.items()]
-    # One statement with the rows as parameters: compiled once and cached. (A VALUES list built
-    # per batch is compiled anew every time: with scans spread over many codes that cost more
-    # than the writes themselves.)
-    statement = _insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n}
+    connection = db.session.connection()
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    columns = ", ".join((*keys, "n"))
+    statement = (
+        f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join([mark] * (len(keys) + 1))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET n = {table.name}.n + excluded.n"
     )
-    db.session.execute(statement, rows)
+    if mark == "?":  # SQLite stores a day as its ISO text, as SQLAlchemy's Date does
+        rows = [(*key[:1], key[1].isoformat(), *key[2:], n) for key, n in counts.items()]
+    else:
+        rows = [(*key, n) for key, n in counts.items()]
+    connection.exec_driver_sql(statement, rows)
 
 
 _RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
