@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, assistant, scans, visitors
+from openqr import ConfigError, assistant, links, scans, visitors
 from openqr import create_app as build_app
 from openqr.extensions import db
 from openqr.models import utcnow
@@ -59,6 +59,7 @@ def main() -> None:
     # of the collector's reach, so a full collection under load scans only new objects and does
     # not stall every request for tens of milliseconds.
     scans.warm_up()
+    links.table_of(app).start()  # every link in memory before the first scan
     gc.collect()
     gc.freeze()
     deliverer = app.extensions["openqr.webhooks"]

@@ -22,7 +22,9 @@ from . import (
     docs,
     fastpath,
     health,
+    links,
     metrics,
+    outage,
     recorder,
     redirect,
     scans,
@@ -99,11 +101,13 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     for blueprint in (api.bp, docs.bp, health.bp, redirect.bp, auth.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    outage.init_app(app)  # 503 while the database is unreachable, for every view
     cli.register(app)
 
     delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     metrics.init_app(app)  # GET /metrics, counters the redirect paths advance
+    links.init_app(app)  # every link in memory, following the database's change feed
     fastpath.init_app(app)  # known short links are answered before Flask's routing
     assistant.init_app(app)  # `/mcp` is answered in front of all of that
     return app

@@ -325,6 +325,20 @@ SETTINGS: list[Setting] = [
         _text,
         "Bearer token that `GET /metrics` (Prometheus) requires. Empty: `/metrics` answers 404.",
     ),
+    Setting(
+        "OPENQR_LINK_POLL_INTERVAL",
+        "0.5",
+        _float_range(0.05, 0.9),
+        "Seconds between two looks at the link change feed: an edit made through another process is "
+        "served by this one at most this long (plus one query) later.",
+    ),
+    Setting(
+        "OPENQR_LINK_TABLE_SIZE",
+        "0",
+        _int_range(0, 100_000_000),
+        "Links held in memory at most (about 330 bytes each); beyond it the least recently scanned "
+        "are looked up on their next scan, and need the database for it. 0: every code.",
+    ),
 ]
 
 

@@ -70,3 +70,7 @@ def rolls_back(operation):
             raise
 
     return run
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot answer now (stopped, unreachable, locked): a 503, never a 500 or a 404."""

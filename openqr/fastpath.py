@@ -1,23 +1,21 @@
 """A thin WSGI layer in front of Flask for the one hot path: `GET`/`HEAD /<slug>` of a known link.
 
-It answers only when the slug is in the link cache, active, and Flask's redirect view has
-already answered once (the layer copies that answer's status and headers, so both paths
-send the same bytes). Everything else, including the first scan of a slug, unknown and
-disabled slugs, goes to Flask, where the redirect blueprint stays the one place that
-decides what a redirect does; the layer reuses its decision (`counts_as_scan`).
+It answers every link of the in-memory table (openqr.links), looking a slug up once when it
+is not there, with the redirect's own decision (`redirect.follow_link`) and headers. Whatever
+is not a redirect (unknown slugs, disabled links, an unreachable database, other paths and
+methods) goes to Flask, where the redirect view renders the page for it.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from flask import Flask
-from werkzeug.urls import iri_to_uri
+from werkzeug.http import HTTP_STATUS_CODES
 
-from . import links, metrics
-from .redirect import LEARN_KEY, counts_as_scan
+from . import codes, links, metrics
+from .errors import DatabaseUnavailable
+from .redirect import follow_link, redirect_headers
 
-_location = lru_cache(maxsize=4096)(iri_to_uri)  # what werkzeug sends as Location for a destination
+STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}  # as werkzeug
 
 
 class FastPath:
@@ -25,44 +23,33 @@ class FastPath:
 
     def __init__(self, app: Flask, wsgi_app):
         self.wsgi_app = wsgi_app
-        self.cache = links.cache_of(app)
+        self.table = links.table_of(app)
         self.recorder = app.extensions["openqr.recorder"]
         self.counts = metrics.metrics_of(app).fast  # redirects answered here, by outcome
-        self.answer: tuple[str, list[tuple[str, str]]] | None = None  # learned from Flask's redirect
+        with app.app_context():
+            self.reserved = codes.reserved_slugs()  # routes of the app itself: never looked up
 
     def __call__(self, environ, start_response):
-        answer = self.answer
         method = environ["REQUEST_METHOD"]
         if method == "GET" or method == "HEAD":
             path = environ.get("PATH_INFO", "")
             slug = path[1:]
-            if answer is not None and slug and "/" not in slug and path[0] == "/":
-                link = self.cache.get(slug)
-                if link is not None and link.status == "active":
-                    if counts_as_scan(environ):
-                        self.recorder.add(link.code_id, environ)
-                        next(self.counts.scan)
-                    else:
-                        next(self.counts.bot)
-                    status, headers = answer
-                    start_response(status, [("Location", _location(link.destination)), *headers])
-                    return [b""]
-            if answer is None:
-                return self.wsgi_app(environ, self._learning(environ, start_response))
+            if slug and path[0] == "/" and "/" not in slug:
+                table = self.table
+                if table.loaded is False:
+                    table.start()
+                link = table.get(slug)
+                if link is None and slug.lower() not in self.reserved:
+                    try:
+                        link = table.find(slug)
+                    except DatabaseUnavailable:
+                        link = None  # Flask's view answers the 503 page
+                if link is not None:
+                    status, location = follow_link(link, environ, self.recorder, self.counts)
+                    if location is not None:
+                        start_response(STATUS_LINES[status], redirect_headers(location))
+                        return [b""]
         return self.wsgi_app(environ, start_response)
-
-    def _learning(self, environ, start_response):
-        """Wrap start_response to keep the status and headers of the redirect view's answer."""
-
-        def learn(status, headers, exc_info=None):
-            if environ.get(LEARN_KEY) and status.startswith("302") and exc_info is None:
-                kept = [(name, value) for name, value in headers if name.lower() != "location"]
-                # A cookie belongs to one visitor: an answer that sets one is not a template.
-                if not any(name.lower() == "set-cookie" for name, _ in kept):
-                    self.answer = (status, kept)
-            return start_response(status, headers, exc_info)
-
-        return learn
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,10 +16,21 @@ VERSION = "0.1.0"
 
 
 def database_reachable() -> bool:
-    """Whether a trivial query succeeds; a failed one is rolled back so the session stays usable."""
+    """Whether the database can take a write now. PostgreSQL: a trivial query succeeds. SQLite: its
+    write lock is free within a second (a backup or a long migration can hold it for minutes,
+    while reads go on)."""
+    url = db.engine.url
     try:
-        db.session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
+        if url.get_backend_name() == "sqlite" and url.database:
+            connection = sqlite3.connect(url.database, timeout=1.0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+            finally:
+                connection.close()
+        else:
+            db.session.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, sqlite3.Error):
         db.session.rollback()
         return False
     return True

@@ -1,91 +1,319 @@
-"""Short-link look-up for the redirect: slug -> (code id, destination, status).
+"""Every short link in memory, kept exact by the database's change feed: slug -> Link.
 
-Every change to a code's slug, destination, status or existence calls `changed()`,
-which drops the slugs from this process's cache at once. Other processes on the same
-database see a change when their entry expires: entries live at most `TTL` seconds.
+Each process loads the links once (at start, or at its first request), then follows the
+feed that database triggers write (migration 0003): every change of a code gives it a new,
+higher `codes.version`, and a delete or a slug change leaves a tombstone. A thread polls
+`version > cursor` every `OPENQR_LINK_POLL_INTERVAL` seconds with one indexed query, so
+another process's change is served within a second; a change made in this process calls
+`changed()`, which catches up at once, so the very next scan sees it. No scan queries the
+database, except the first scan of a slug that is not in memory: one raw look-up, outside
+Flask's request machinery. While the database is unreachable every link in memory keeps
+answering; a look-up raises `DatabaseUnavailable` (a 503 page, since nobody can know).
+
+`OPENQR_LINK_TABLE_SIZE` caps the table: beyond it the least recently scanned links leave
+memory and come back through a look-up (then they depend on the database being up).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import sys
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, create_engine, event, func, literal, null, select, union_all
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.urls import iri_to_uri
 
-from .extensions import db
-from .models import Code
+from .errors import DatabaseUnavailable
+from .models import Code, LinkTombstone
 
-TTL = 1.0  # seconds a cached look-up is believed: the bound on cross-process staleness
-MAX_ENTRIES = 100_000  # about 20 MB at most; a full cache is emptied, not grown
+log = logging.getLogger(__name__)
+
+# The one column list a link is built from (`link_from_row`): a new field is one edit here and there.
+COLUMNS = (Code.slug, Code.id, Code.destination, Code.status)
+RETRY_AFTER_FAILURE = 1.0  # seconds look-ups answer "unavailable" at once after a failed query
+CONNECT_TIMEOUT = 2  # seconds; a scan never waits longer than this for an unreachable database
 
 
 @dataclass(frozen=True, slots=True)
 class Link:
     code_id: str
     destination: str
-    status: str
+    location: str  # the destination as sent in a Location header (an IRI made a URI)
+    status: str  # active | disabled
 
 
-class LinkCache:
-    """Recent look-ups of one app. Reads take no lock: a dict read is atomic."""
+# A URL that werkzeug's iri_to_uri leaves as it is (most destinations): checked in 1 us, not 17.
+_ALREADY_URI = re.compile(
+    r"https?://[a-z0-9.\-]+(?::[0-9]+)?(?:/[\w.\-~%!$&'()*+,/:;=@]*)?"
+    r"(?:\?[\w.\-~%!$&'()*+,/:;=@?]+)?(?:#[\w.\-~%!$&'()*+,/:;=@?#]+)?",
+    re.ASCII,
+)
 
-    def __init__(self, ttl: float = TTL, max_entries: int = MAX_ENTRIES):
-        self.ttl, self.max_entries = ttl, max_entries
-        self._entries: dict[str, tuple[float, Link]] = {}
-        self._generation = 0  # bumped by every drop, so a look-up racing a change is not kept
-        self._lock = threading.Lock()
 
-    def get(self, slug: str, now: float | None = None) -> Link | None:
-        """The cached link, or None when the slug is not cached or its entry expired."""
-        entry = self._entries.get(slug)
-        if entry is None or entry[0] <= (time.monotonic() if now is None else now):
-            return None
-        return entry[1]
+def location_of(destination: str) -> str:
+    """A destination as sent in a Location header: werkzeug's IRI-to-URI, skipped when it changes nothing."""
+    if _ALREADY_URI.fullmatch(destination):
+        return destination  # one string, not two equal ones: memory per link matters here
+    return iri_to_uri(destination)
 
-    def generation(self) -> int:
-        return self._generation
 
-    def put(self, slug: str, link: Link, started: float, generation: int) -> None:
-        """Keep a look-up that began at `started` (monotonic), unless a change came meanwhile."""
+def link_from_row(row) -> tuple[str, Link]:
+    """(slug, Link) from a row of `COLUMNS`: the one place a database row becomes a link."""
+    slug, code_id, destination, status = row
+    return slug, Link(code_id, destination, location_of(destination), sys.intern(status))
+
+
+def _engine(url: str):
+    """A small engine of the table's own: short timeouts, so an outage fails fast instead of hanging."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _short_wait(dbapi_connection, _record):
+            # After the app-wide pragmas (openqr/__init__.py): wait 1 s for a lock, not 10.
+            dbapi_connection.execute("PRAGMA busy_timeout=1000")
+    else:
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=2,
+            max_overflow=32,
+            pool_timeout=CONNECT_TIMEOUT,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
+    return engine
+
+
+def _changes_query():
+    """Rows changed and slugs gone since `:cursor`, in version order: one statement, one snapshot."""
+    cursor = bindparam("cursor")
+    rows = select(Code.version, literal(False).label("gone"), *COLUMNS).where(Code.version > cursor)
+    gone = select(
+        LinkTombstone.version,
+        literal(True).label("gone"),
+        *(LinkTombstone.slug if column is Code.slug else cast(null(), column.type) for column in COLUMNS),
+    ).where(LinkTombstone.version > cursor)
+    return union_all(rows, gone).order_by("version")
+
+
+_CHANGES = _changes_query()
+_BY_SLUG = select(*COLUMNS).where(Code.slug == bindparam("slug"))
+_ALL = select(*COLUMNS)
+_NEWEST_FIRST = select(*COLUMNS).order_by(Code.version.desc())
+_HIGHEST = union_all(
+    select(func.max(Code.version).label("version")), select(func.max(LinkTombstone.version))
+).subquery()
+_CURSOR = select(func.coalesce(func.max(_HIGHEST.c.version), 0))
+
+
+class LinkTable:
+    """The links of one app. Reads take no lock: a dict read is atomic."""
+
+    def __init__(self, database_url: str, *, poll_interval: float = 0.5, max_links: int = 0):
+        self.database_url, self.poll_interval, self.max_links = database_url, poll_interval, max_links
+        self._links: dict[str, Link] = OrderedDict() if max_links else {}
+        self.get = self._get_recent if max_links else self._links.get
+        self.cursor = 0
+        self.loaded = False
+        self.last_poll = 0.0  # monotonic time of the last successful poll
+        self._generation = 0  # bumped by every applied change, so a look-up racing one is not kept
+        self._down_until = 0.0
+        self._engine = None
+        self._lock = threading.Lock()  # one poll (or load) at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = _engine(self.database_url)
+        return self._engine
+
+    def _get_recent(self, slug: str) -> Link | None:
+        """With a size cap: a hit makes the link the most recently used."""
+        link = self._links.get(slug)
+        if link is not None:
+            try:
+                self._links.move_to_end(slug)
+            except KeyError:  # evicted meanwhile
+                pass
+        return link
+
+    def _put(self, slug: str, link: Link) -> None:
+        links = self._links
+        links[slug] = link
+        if self.max_links and len(links) > self.max_links:
+            try:
+                links.popitem(last=False)
+            except KeyError:
+                pass
+
+    # Loading and following the feed ------------------------------------------------
+
+    def start(self) -> None:
+        """Load every link (up to the cap) and start following the feed; idempotent."""
+        if self._thread is not None:
+            return
         with self._lock:
-            if generation != self._generation:
+            if self._thread is not None:
                 return
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[slug] = (started + self.ttl, link)
+            if not self.loaded:
+                self._load()
+            thread = threading.Thread(
+                target=_follow, args=(weakref.ref(self), self._stop), name="openqr-link-feed", daemon=True
+            )
+            thread.start()
+            self._thread = thread
 
-    def drop(self, *slugs: str) -> None:
+    def _load(self) -> None:
+        started = time.monotonic()
+        try:
+            with self.engine.connect() as connection:
+                cursor = connection.execute(_CURSOR).scalar_one()
+                query = _NEWEST_FIRST.limit(self.max_links) if self.max_links else _ALL
+                result = connection.execution_options(stream_results=True, yield_per=10_000).execute(query)
+                for row in result:
+                    slug, link = link_from_row(row)
+                    self._links[slug] = link
+        except (DBAPIError, PoolTimeout):
+            # Serve anyway: links come through look-ups, and the feed thread loads when it can.
+            log.warning("could not load the links; will retry", exc_info=True)
+            self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+            return
+        self.cursor, self.loaded, self.last_poll = cursor, True, time.monotonic()
+        self._generation += 1
+        log.info("%d links in memory, loaded in %.1f s", len(self._links), time.monotonic() - started)
+
+    def poll(self) -> int:
+        """Apply every change since the cursor; return how many. Raises DatabaseUnavailable."""
+        with self._lock:
+            if not self.loaded:
+                self._load()
+                if not self.loaded:
+                    raise DatabaseUnavailable("the links could not be loaded")
+                return 0
+            try:
+                with self.engine.connect() as connection:
+                    changes = connection.execute(_CHANGES, {"cursor": self.cursor}).all()
+            except (DBAPIError, PoolTimeout) as err:
+                self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+                raise DatabaseUnavailable(str(err)) from err
+            self._down_until, self.last_poll = 0.0, time.monotonic()
+            if changes:
+                self._apply(changes)
+            return len(changes)
+
+    def _apply(self, changes) -> None:
+        self._generation += 1
+        links, capped = self._links, bool(self.max_links)
+        for _version, gone, *columns in changes:
+            if gone:
+                links.pop(columns[0], None)
+                continue
+            slug, link = link_from_row(columns)
+            if capped and slug not in links:
+                continue  # a capped table keeps what is scanned; the rest waits for a look-up
+            links[slug] = link
+        self.cursor = changes[-1][0]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # Look-ups ------------------------------------------------------------------------
+
+    def find(self, slug: str) -> Link | None:
+        """The link of a slug not in memory, from the database (None: no such code).
+
+        Raises DatabaseUnavailable when the database cannot answer now.
+        """
+        if time.monotonic() < self._down_until:
+            raise DatabaseUnavailable("the database was unreachable a moment ago")
+        generation = self._generation
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(_BY_SLUG, {"slug": slug}).first()
+        except (DBAPIError, PoolTimeout) as err:
+            self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+            raise DatabaseUnavailable(str(err)) from err
+        if row is None:
+            return None  # unknown slugs are not kept: a code created a moment later must resolve
+        slug, link = link_from_row(row)
+        with self._lock:
+            if generation == self._generation:
+                self._put(slug, link)
+        return link
+
+    def changed(self, *slugs: str) -> None:
+        """After a commit in this process: forget these slugs and catch up with the feed now."""
         with self._lock:
             self._generation += 1
             for slug in slugs:
-                self._entries.pop(slug, None)
+                self._links.pop(slug, None)
+        if self._thread is None:
+            return  # not serving (a CLI command): nothing in memory to keep exact
+        try:
+            self.poll()
+        except DatabaseUnavailable:
+            log.warning("could not catch up with the link feed after a change; the feed thread will")
 
 
-def cache_of(app) -> LinkCache:
-    cache = app.extensions.get("openqr.links")
-    if cache is None:
-        cache = app.extensions.setdefault("openqr.links", LinkCache())
-    return cache
+def _follow(table_ref, stop: threading.Event) -> None:
+    """The feed thread: poll until the table stops or is gone; log an outage once, and its end."""
+    failing = False
+    while True:
+        table = table_ref()
+        if table is None or stop.wait(table.poll_interval):
+            return
+        try:
+            table.poll()
+            if failing:
+                log.warning("link feed: database reachable again (%d links in memory)", len(table))
+            failing = False
+        except DatabaseUnavailable:
+            if not failing:
+                log.warning("link feed: database unreachable; serving the %d links in memory", len(table))
+            failing = True
+        except Exception:  # the thread must outlive any surprise; say what it was
+            log.exception("link feed: unexpected error")
+        del table
+
+
+def init_app(app) -> LinkTable:
+    config = app.config
+    table = LinkTable(
+        config["SQLALCHEMY_DATABASE_URI"],
+        poll_interval=config["OPENQR_LINK_POLL_INTERVAL"],
+        max_links=config["OPENQR_LINK_TABLE_SIZE"],
+    )
+    app.extensions["openqr.links"] = table
+    return table
+
+
+def table_of(app) -> LinkTable:
+    return app.extensions["openqr.links"]
 
 
 def resolve(slug: str) -> Link | None:
-    """The link a slug currently points to, or None (at most `TTL` seconds old)."""
-    cache = cache_of(current_app)
-    started = time.monotonic()
-    link = cache.get(slug, started)
-    if link is not None:
-        return link
-    generation = cache.generation()
-    row = db.session.execute(select(Code.id, Code.destination, Code.status).where(Code.slug == slug)).first()
-    if row is None:
-        return None  # unknown slugs are not kept: a code created a moment later must resolve
-    link = Link(*row)
-    cache.put(slug, link, started, generation)
-    return link
+    """The link a slug points to now, or None. Raises DatabaseUnavailable when it cannot know."""
+    table = table_of(current_app)
+    table.start()
+    link = table.get(slug)
+    return link if link is not None else table.find(slug)
 
 
 def changed(*slugs: str) -> None:
     """Called after a commit that changed what these slugs resolve to."""
-    cache_of(current_app).drop(*slugs)
+    table_of(current_app).changed(*slugs)

@@ -92,6 +92,8 @@ class Code(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set by database triggers on every change: the link change feed (openqr.links).
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
 
     tag_rows: Mapped[list[CodeTag]] = relationship(
         order_by="CodeTag.position", cascade="all, delete-orphan", passive_deletes=True
@@ -290,3 +292,16 @@ class WebhookDelivery(db.Model):
     last_status: Mapped[int | None]  # the receiver's HTTP status, None when no answer came
     last_error: Mapped[str | None] = mapped_column(String(200))
     delivered_at: Mapped[dt.datetime | None]
+
+
+class LinkTombstone(db.Model):
+    """A slug that stopped pointing to a code (deleted or renamed) at `version`.
+
+    Written by database triggers (migration 0003), with `codes.version`: the change feed
+    that every server process follows to keep its in-memory link table exact (openqr.links).
+    """
+
+    __tablename__ = "link_tombstones"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), primary_key=True)

@@ -21,7 +21,6 @@ import ua_parser
 from crawlerdetect import CrawlerDetect
 from flask import current_app
 from sqlalchemy import and_, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from . import visitors, webhooks
@@ -163,32 +162,39 @@ class ScanClassifier:
         )
 
 
-def _insert(table):
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
+def _sql_value(value, on_sqlite: bool):
+    """A key as the driver takes it: SQLite stores a day as its ISO text, as SQLAlchemy's Date does."""
+    return value.isoformat() if on_sqlite and isinstance(value, dt.date) else value
 
 
 def _add_counts(
     table, keys: tuple[str, ...], counts: Counter, visitors_by_key: Counter | None = None
 ) -> None:
-    """Add `counts` (and distinct visitors, for tables that keep them) to a roll-up table."""
+    """Add `counts` (and distinct visitors, for tables that keep them) to a roll-up table: one
+    upsert, the rows handed to the driver's executemany as plain tuples. With scans spread over
+    many codes a batch carries thousands of roll-up rows, and SQLAlchemy's per-row parameter
+    handling cost more than the writes themselves."""
     if not counts:
         return
+    connection = db.session.connection()
+    on_sqlite = connection.dialect.name != "postgresql"
     added = ("n", "visitors") if visitors_by_key is not None else ("n",)
+    columns = (*keys, *added)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['?' if on_sqlite else '%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in added)
+    )
     rows = [
-        {
-            **dict(zip(keys, key, strict=True)),
-            "n": n,
-            **({"visitors": visitors_by_key.get(key, 0)} if visitors_by_key is not None else {}),
-        }
+        (
+            *(_sql_value(value, on_sqlite) for value in key),
+            n,
+            *((visitors_by_key.get(key, 0),) if visitors_by_key is not None else ()),
+        )
         for key, n in counts.items()
     ]
-    # One cached statement run for many rows: no per-flush compile of a long VALUES list.
-    statement = _insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={name: table.c[name] + statement.excluded[name] for name in added}
-    )
-    db.session.execute(statement, rows)
+    connection.exec_driver_sql(statement, rows)
 
 
 @lru_cache(maxsize=2)

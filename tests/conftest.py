@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from openqr import create_app
+from openqr import create_app, links
 from openqr.accounts import get_or_create_account
 from openqr.extensions import db
 from openqr.keys import create_key
@@ -166,7 +166,8 @@ def fresh_app(tmp_path, **overrides):
 
 
 def close_app(app) -> None:
-    """Give back the app's database connections."""
+    """Give back the app's database connections and stop following the link feed."""
+    links.table_of(app).stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_analytics_across_codes"
-down_revision = "0002_rate_limit_keys"
+down_revision = "0003_link_feed"
 branch_labels = None
 depends_on = None
 

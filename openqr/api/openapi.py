@@ -75,13 +75,18 @@ RESPONSES = {
             **RATE_HEADERS,
         },
     ),
+    "Unavailable": _error(
+        "The database is unreachable right now (`error` is `unavailable`); nothing was changed. "
+        "Retry after `Retry-After` seconds.",
+        {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": "^[0-9]+$"})},
+    ),
     "Deleted": _json(_ref("Deleted"), "Deleted."),
 }
 
 
 def _responses(ok: dict, *extra: str, body: bool = False, public: bool = False) -> dict:
     """The answers of one operation: its own plus the shared error answers it can give."""
-    names = ([] if public else ["401"]) + ["405", *extra]
+    names = ([] if public else ["401", "503"]) + ["405", *extra]
     if body:
         names += ["400", "413", "415"]
     shared = {
@@ -93,6 +98,7 @@ def _responses(ok: dict, *extra: str, body: bool = False, public: bool = False) 
         "413": "TooLarge",
         "415": "NotJson",
         "429": "RateLimited",
+        "503": "Unavailable",
     }
     out = dict(ok)
     for status in sorted(set(names)):
