@@ -32,6 +32,7 @@ def main() -> None:
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
+    app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, security
+from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, scheduler, security
 from .api.openapi import docs_bp
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
@@ -90,6 +90,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     fastpath.init_app(app)  # known short links are answered before Flask's routing
+    scheduler.init_app(app)  # due schedule entries are written to the database every second
     return app
 
 

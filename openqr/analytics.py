@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Code, ScanDay, ScanDayValue, utcnow
+from .scans import DESTINATION
 
 TOP = 8
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
-_EMPTY_LABEL = {"country": "Unknown", "device": "Unknown", "referrer": "Direct"}
+_EMPTY_LABEL = {"country": "Unknown", "device": "Unknown", "referrer": "Direct", DESTINATION: ""}
 
 
 def today() -> dt.date:
@@ -72,6 +73,7 @@ def scan_summary(code: Code, days: int = DEFAULT_DAYS, *, on: dt.date | None = N
             "by_country": _top(rows_of(window, "country"), "country"),
             "by_device": _top(rows_of(window, "device"), "device"),
             "by_referrer": _top(rows_of(window, "referrer"), "referrer"),
+            "by_destination": _top(rows_of(window, DESTINATION), DESTINATION),
         },
     }
 

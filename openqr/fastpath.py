@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.urls import iri_to_uri
 
 from . import links
-from .redirect import LEARN_KEY, counts_as_scan
+from .redirect import LEARN_KEY, count_scan, counts_as_scan, route
 
 _location = lru_cache(maxsize=4096)(iri_to_uri)  # what werkzeug sends as Location for a destination
 
@@ -27,6 +27,7 @@ class FastPath:
         self.wsgi_app = wsgi_app
         self.cache = links.cache_of(app)
         self.recorder = app.extensions["openqr.recorder"]
+        self.classifier = app.extensions["openqr.classifier"]
         self.answer: tuple[str, list[tuple[str, str]]] | None = None  # learned from Flask's redirect
 
     def __call__(self, environ, start_response):
@@ -38,11 +39,19 @@ class FastPath:
             if answer is not None and slug and "/" not in slug and path[0] == "/":
                 link = self.cache.get(slug)
                 if link is not None and link.status == "active":
-                    if counts_as_scan(environ):
-                        self.recorder.add(link.code_id, environ)
-                    status, headers = answer
-                    start_response(status, [("Location", _location(link.destination)), *headers])
-                    return [b""]
+                    if link.plan is None:
+                        location = link.destination
+                        if counts_as_scan(environ):
+                            self.recorder.add(link.code_id, environ, location)
+                    else:
+                        decision = route(link, environ, self.cache, self.classifier)
+                        location = decision.location
+                        if location is not None:  # an ended code without fallback: Flask's 410 page
+                            count_scan(link, environ, decision, self.cache, self.recorder)
+                    if location is not None:
+                        status, headers = answer
+                        start_response(status, [("Location", _location(location)), *headers])
+                        return [b""]
             if answer is None:
                 return self.wsgi_app(environ, self._learning(environ, start_response))
         return self.wsgi_app(environ, start_response)

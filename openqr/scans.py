@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from . import smart
 from .extensions import db
 from .models import Code, Scan, ScanDay, ScanDayValue, utcnow
 
@@ -52,6 +53,7 @@ class ScanEvent:
     country: str | None
     device: str | None
     referrer: str | None
+    destination: str | None = None  # where the scan was sent, without utm parameters
 
 
 @lru_cache(maxsize=8192)
@@ -82,9 +84,33 @@ def device_class(user_agent: str) -> str | None:
     return None
 
 
+_OS_NAMES = {
+    "iOS": "ios",
+    "iPadOS": "ios",
+    "Android": "android",
+    "Windows": "windows",
+    "Mac OS X": "macos",
+    "macOS": "macos",
+    "Linux": "linux",
+    "Ubuntu": "linux",
+    "Fedora": "linux",
+    "Debian": "linux",
+}
+
+
+@lru_cache(maxsize=8192)
+def os_name(user_agent: str) -> str | None:
+    """ios, android, windows, macos, linux (what smart-destination rules match), or None."""
+    if not user_agent:
+        return None
+    parsed = ua_parser.parse_os(user_agent)
+    return _OS_NAMES.get(parsed.family) if parsed else None
+
+
 def warm_up() -> None:
     """Load the user-agent and crawler rules now rather than on the first scan."""
     device_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    os_name("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
     is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)")
 
 
@@ -134,14 +160,27 @@ class ScanClassifier:
         except ValueError:
             return None
 
-    def classify(self, code_id: str, environ: dict, at: dt.datetime | None = None) -> ScanEvent:
-        """The scan of `code_id` a request makes, at `at` (default: now, UTC)."""
+    def visitor(self, needs: frozenset, environ: dict) -> smart.Visitor:
+        """What smart-destination rules look at, computing only the facts in `needs` (cached by agent)."""
+        agent = environ.get("HTTP_USER_AGENT", "")
+        return smart.Visitor(
+            device=device_class(agent) if "device" in needs else None,
+            os=os_name(agent) if "os" in needs else None,
+            country=self.country(environ) if "country" in needs else None,
+            language=smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
+        )
+
+    def classify(
+        self, code_id: str, environ: dict, at: dt.datetime | None = None, destination: str | None = None
+    ) -> ScanEvent:
+        """The scan of `code_id` a request makes, at `at` (default: now, UTC), sent to `destination`."""
         return ScanEvent(
             code_id=code_id,
             at=at or utcnow(),
             country=self.country(environ),
             device=device_class(environ.get("HTTP_USER_AGENT", "")),
             referrer=referrer_host(environ.get("HTTP_REFERER", "")),
+            destination=destination,
         )
 
 
@@ -161,13 +200,14 @@ def _add_counts(table, keys: tuple[str, ...], counts: Counter) -> None:
     db.session.execute(statement)
 
 
-_RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
+_RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer", "destination")
+DESTINATION = "dest"  # the roll-up dimension of where scans were sent (fits the 8-character column)
 
 
 def _insert_raw(events: list[ScanEvent]) -> None:
     """The raw rows, in the session's transaction. PostgreSQL gets COPY: far less server work
     per row than one INSERT each, and the server shares the machine with the app."""
-    rows = [(e.code_id, e.at, e.country, e.device, e.referrer) for e in events]
+    rows = [(e.code_id, e.at, e.country, e.device, e.referrer, e.destination) for e in events]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         import psycopg  # the PostgreSQL driver, present whenever this branch runs
@@ -204,6 +244,8 @@ def store_scans(events: list[ScanEvent]) -> int:
             per_value[(e.code_id, day, "country", e.country or "")] += 1
             per_value[(e.code_id, day, "device", e.device or "")] += 1
             per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1
+            if e.destination:
+                per_value[(e.code_id, day, DESTINATION, e.destination)] += 1
         _add_counts(ScanDay.__table__, ("code_id", "day"), per_day)
         _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
         try:
@@ -215,6 +257,6 @@ def store_scans(events: list[ScanEvent]) -> int:
     return 0
 
 
-def record_scan(code_id: str, environ: dict) -> None:
-    """Count one scan of a code: queued for the app's recorder (openqr.recorder); never raises."""
-    current_app.extensions["openqr.recorder"].add(code_id, environ)
+def record_scan(code_id: str, environ: dict, destination: str | None = None) -> None:
+    """Count one scan of a code sent to `destination`: queued for the app's recorder; never raises."""
+    current_app.extensions["openqr.recorder"].add(code_id, environ, destination)

@@ -30,7 +30,8 @@ def list_():
         folder_id=str_arg("folder_id"),
         q=str_arg("q"),
     )
-    return {"codes": [codes.code_json(code) for code in found]}
+    totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
+    return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
 
 
 @bp.post("/dynamic/bulk")
@@ -57,6 +58,12 @@ def delete(code_id):
     """Delete a code; its slug stops resolving at once."""
     codes.delete_code(g.account, code_id)
     return {"deleted": True}
+
+
+@bp.get("/dynamic/<code_id>/history")
+def history(code_id):
+    """Every change of the code's destination (creation included), newest first, with its source."""
+    return {"history": codes.history(g.account, code_id)}
 
 
 @bp.get("/dynamic/<code_id>/scans")

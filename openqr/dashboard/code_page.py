@@ -86,7 +86,7 @@ def style(code_id: str):
     if form.get("transparent"):
         wanted["light"] = qr.TRANSPARENT
     try:
-        item = codes.update_code(current_user, code_id, {"style": wanted})
+        item = codes.update_code(current_user, code_id, {"style": wanted}, source="dashboard")
     except DomainError as err:
         db.session.rollback()
         return page_or_block(

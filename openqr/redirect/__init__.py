@@ -1,9 +1,11 @@
 """The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan."""
 
+import time
+
 from flask import Blueprint, current_app, request, url_for
 from sqlalchemy import text
 
-from .. import links, scans
+from .. import links, scans, smart
 from ..extensions import db
 
 bp = Blueprint("redirect", __name__)
@@ -15,6 +17,31 @@ LEARN_KEY = "openqr.redirect"  # set on the environ of a redirect answer, for th
 def counts_as_scan(environ: dict) -> bool:
     """A scan is a GET from a person: HEAD requests, crawlers and preview bots are not counted."""
     return environ["REQUEST_METHOD"] == "GET" and not scans.is_bot(environ.get("HTTP_USER_AGENT", ""))
+
+
+_NOBODY = smart.Visitor()
+
+
+def route(link: links.Link, environ: dict, cache: links.LinkCache, classifier: scans.ScanClassifier):
+    """Where this request goes: the one decision for the Flask view and the fast path.
+
+    A plain link goes to its destination; a smart one is decided by `smart.decide` from the
+    in-memory link (no query): the visitor's facts are computed only when a rule reads them.
+    """
+    plan = link.plan
+    if plan is None:
+        return smart.Decision(link.destination, link.destination)
+    visitor = classifier.visitor(plan.needs, environ) if plan.needs else _NOBODY
+    count = cache.scans_of(link) if plan.max_scans is not None else 0
+    return smart.decide(plan, link.destination, visitor, time.time(), count)
+
+
+def count_scan(link: links.Link, environ: dict, decision, cache: links.LinkCache, recorder) -> None:
+    """Record a person's scan with where it went (an ended code counts nothing)."""
+    if decision.destination is not None and counts_as_scan(environ):
+        recorder.add(link.code_id, environ, decision.destination)
+        if link.plan is not None and link.plan.max_scans is not None:
+            cache.count(link)
 
 
 def plain_page(template: str, status: int):
@@ -31,10 +58,14 @@ def follow(slug: str):
         return plain_page("redirect/not_found.html", 404)
     if link.status != "active":
         return plain_page("redirect/disabled.html", 410)
-    if counts_as_scan(request.environ):
-        scans.record_scan(link.code_id, request.environ)
+    extensions = current_app.extensions
+    cache = links.cache_of(current_app)
+    decision = route(link, request.environ, cache, extensions["openqr.classifier"])
+    if decision.location is None:
+        return plain_page("redirect/ended.html", 410)
+    count_scan(link, request.environ, decision, cache, extensions["openqr.recorder"])
     request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
-    return "", 302, {"Location": link.destination, "Cache-Control": "no-store"}
+    return "", 302, {"Location": decision.location, "Cache-Control": "no-store"}
 
 
 @bp.get("/healthz")
