@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import dbcopy, links
+from . import codes, dbcopy, links
 from . import keys as api_keys
 from .errors import DomainError
 from .extensions import db
@@ -101,6 +101,24 @@ def codes_disable(slug: str) -> None:
 def codes_enable(slug: str) -> None:
     """Switch a disabled code back on."""
     _set_status(slug, "active")
+
+
+@codes_cli.command("set-destination")
+@click.argument("slug")
+@click.argument("url")
+def codes_set_destination(slug: str, url: str) -> None:
+    """Point a code at a new destination (checked like the API's; noted in its history as `cli`)."""
+    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
+    if code is None:
+        raise click.ClickException(f"no code with slug {slug}")
+    try:
+        codes.update_code(
+            db.session.get(Account, code.account_id), code.id, {"destination": url}, source="cli"
+        )
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from None
+    click.echo(f"{slug} -> {url}", err=True)
 
 
 scans_cli = AppGroup("scans", help="Scan data tools.")

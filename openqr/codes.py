@@ -351,7 +351,9 @@ def apply_due_schedule(code_id: str, now=None) -> bool:
     result = db.session.execute(
         update(Code)
         .where(Code.id == code.id, Code.next_change_at == code.next_change_at)
-        .values(destination=destination, smart=fields, next_change_at=smart.next_change(fields), updated_at=now)
+        .values(
+            destination=destination, smart=fields, next_change_at=smart.next_change(fields), updated_at=now
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1 or not applied:
@@ -359,7 +361,9 @@ def apply_due_schedule(code_id: str, now=None) -> bool:
         return False
     for entry in applied:
         at = smart.parse_utc(entry["at"], "schedule")
-        db.session.add(DestinationChange(code_id=code.id, at=at, destination=entry["destination"], source="schedule"))
+        db.session.add(
+            DestinationChange(code_id=code.id, at=at, destination=entry["destination"], source="schedule")
+        )
     slug = code.slug
     db.session.commit()
     links.changed(slug)
@@ -390,7 +394,9 @@ def lifetime_scans(code_ids: list[str]) -> dict[str, int]:
     if not code_ids:
         return {}
     rows = db.session.execute(
-        select(ScanDay.code_id, func.sum(ScanDay.n)).where(ScanDay.code_id.in_(code_ids)).group_by(ScanDay.code_id)
+        select(ScanDay.code_id, func.sum(ScanDay.n))
+        .where(ScanDay.code_id.in_(code_ids))
+        .group_by(ScanDay.code_id)
     ).all()
     return {code_id: int(n or 0) for code_id, n in rows}
 

@@ -106,7 +106,9 @@ def resolve(slug: str) -> Link | None:
     if link.plan is not None and link.plan.max_scans is not None:
         # The tally is read before the count so a scan flushed in between is not missed twice.
         tally = cache.tallies.get(link.code_id, 0)
-        stored = db.session.execute(select(func.sum(ScanDay.n)).where(ScanDay.code_id == link.code_id)).scalar()
+        stored = db.session.execute(
+            select(func.sum(ScanDay.n)).where(ScanDay.code_id == link.code_id)
+        ).scalar()
         link = Link(link.code_id, link.destination, link.status, link.plan, int(stored or 0), tally)
     cache.put(slug, link, started, generation)
     return link

@@ -167,7 +167,9 @@ class ScanClassifier:
             device=device_class(agent) if "device" in needs else None,
             os=os_name(agent) if "os" in needs else None,
             country=self.country(environ) if "country" in needs else None,
-            language=smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
+            language=smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+            if "language" in needs
+            else None,
         )
 
     def classify(

@@ -88,7 +88,10 @@ def _when(value: object, where: str) -> dict:
         elif key == "os":
             allowed, normal = OSES, [v.lower() for v in values]
         else:
-            allowed, normal = None, [v.strip().upper() if key == "country" else v.strip().lower() for v in values]
+            allowed, normal = (
+                None,
+                [v.strip().upper() if key == "country" else v.strip().lower() for v in values],
+            )
         for item in normal:
             if allowed is not None and item not in allowed:
                 raise ValidationError(f"{where}: '{key}' takes {', '.join(allowed)}.", field=field)
@@ -115,7 +118,9 @@ def clean_rules(value: object, check_url) -> list[dict] | None:
     for i, rule in enumerate(value, 1):
         where = f"Rule {i}"
         if not isinstance(rule, Mapping) or set(rule) != {"when", "destination"}:
-            raise ValidationError(f"{where} must be an object with exactly 'when' and 'destination'.", field="rules")
+            raise ValidationError(
+                f"{where} must be an object with exactly 'when' and 'destination'.", field="rules"
+            )
         when = _when(rule["when"], where)
         rules.append({"when": when, "destination": check_url(rule["destination"], "rules")})
     return rules or None
@@ -137,7 +142,8 @@ def clean_split(value: object, check_url) -> list[dict] | None:
         weight = part["weight"]
         if isinstance(weight, bool) or not isinstance(weight, int) or not MIN_WEIGHT <= weight <= MAX_WEIGHT:
             raise ValidationError(
-                f"Split entry {i}: the weight is a whole number from {MIN_WEIGHT} to {MAX_WEIGHT}.", field="split"
+                f"Split entry {i}: the weight is a whole number from {MIN_WEIGHT} to {MAX_WEIGHT}.",
+                field="split",
             )
         split.append({"destination": check_url(part["destination"], "split"), "weight": weight})
     return split
@@ -188,7 +194,9 @@ def clean_utm(value: object) -> dict | None:
                 f"Unknown utm parameter '{str(key)[:40]}'; use {', '.join(UTM_KEYS)}.", field="utm"
             )
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_UTM_LENGTH:
-            raise ValidationError(f"utm {key} must be a string of 1 to {MAX_UTM_LENGTH} characters.", field="utm")
+            raise ValidationError(
+                f"utm {key} must be a string of 1 to {MAX_UTM_LENGTH} characters.", field="utm"
+            )
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
             raise ValidationError(f"utm {key} must not contain control characters.", field="utm")
         clean[key] = text
@@ -238,7 +246,9 @@ def next_change(smart: Mapping | None) -> dt.datetime | None:
     return parse_utc(schedule[0]["at"], "schedule") if schedule else None
 
 
-def due_entries(smart: Mapping | None, destination: str, now: dt.datetime) -> tuple[str, dict | None, list[dict]]:
+def due_entries(
+    smart: Mapping | None, destination: str, now: dt.datetime
+) -> tuple[str, dict | None, list[dict]]:
     """Apply the schedule entries due at `now`: (new destination, new smart fields, applied entries)."""
     schedule = list((smart or {}).get("schedule") or [])
     applied = [entry for entry in schedule if parse_utc(entry["at"], "schedule") <= now]

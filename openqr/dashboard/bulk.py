@@ -104,7 +104,9 @@ def bulk_post():
             message=message,
         )
     try:
-        created = codes.bulk_create(current_user, {"codes": [row["item"] for row in rows]}, source="dashboard")
+        created = codes.bulk_create(
+            current_user, {"codes": [row["item"] for row in rows]}, source="dashboard"
+        )
     except ValidationError as err:
         db.session.rollback()
         for problem in err.details or []:

@@ -132,7 +132,9 @@ def edit(code_id: str):
     if request.method == "GET":
         return _row(code, editing=True)
     try:
-        code = codes.update_code(current_user, code_id, code_body(request.form, creating=False), source="dashboard")
+        code = codes.update_code(
+            current_user, code_id, code_body(request.form, creating=False), source="dashboard"
+        )
     except DomainError as err:
         db.session.rollback()
         return _row(
