@@ -285,7 +285,7 @@ def test_a_due_schedule_entry_becomes_the_destination_once(app, api, client):
     assert body["destination"] == "https://example.com/after"
     assert [entry["destination"] for entry in body["schedule"]] == ["https://example.com/much-later"]
     history = _history(api, code["id"])
-    assert [(h["destination"], h["source"], h["at"]) for h in history][0] == (
+    assert next((h["destination"], h["source"], h["at"]) for h in history) == (
         "https://example.com/after",
         "schedule",
         at.strftime("%Y-%m-%dT%H:%M:%SZ"),

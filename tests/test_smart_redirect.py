@@ -70,7 +70,9 @@ def test_country_from_the_address_when_no_header(app, api, client):
     code = api.create(rules=[{"when": {"country": ["DE"]}, "destination": "https://example.de/"}])
     # 85.214.132.117 is a German address in the offline table.
     response = client.get(
-        f"/{code['slug']}", headers={"User-Agent": DESKTOP_CHROME}, environ_base={"REMOTE_ADDR": "85.214.132.117"}
+        f"/{code['slug']}",
+        headers={"User-Agent": DESKTOP_CHROME},
+        environ_base={"REMOTE_ADDR": "85.214.132.117"},
     )
     assert response.headers["Location"] == "https://example.de/"
 

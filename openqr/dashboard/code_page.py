@@ -8,7 +8,7 @@ import io
 from flask import Response, request, url_for
 from flask_login import current_user
 
-from .. import analytics, codes, qr
+from .. import analytics, codes, qr, smart
 from ..countries import country_name
 from ..errors import DomainError
 from ..extensions import db
@@ -16,6 +16,8 @@ from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block
+from .smart_form import body_of, field_errors_of, form_of_request
+from .smart_form import form_of_code as smart_form_of
 
 WINDOWS = (7, 30, 90, 365)
 DOWNLOAD_SIZES = (256, 512, 1024, 2048)
@@ -40,9 +42,18 @@ def _style_values(code) -> dict:
 
 
 def _context(
-    code, days: int, *, style_form: dict | None = None, errors: dict | None = None, saved: bool = False
+    code,
+    days: int,
+    *,
+    style_form: dict | None = None,
+    errors: dict | None = None,
+    saved: bool = False,
+    smart_form: dict | None = None,
+    smart_errors: dict | None = None,
+    smart_saved: bool = False,
 ) -> dict:
     summary = analytics.scan_summary(code, days)
+    history = codes.history(current_user, code.id)
     data = summary["analytics"]
     for key in ("by_country",):
         data[key] = [{**row, "name": country_name(row["value"])} for row in data[key]]
@@ -52,7 +63,15 @@ def _context(
         "days": days,
         "windows": WINDOWS,
         "summary": summary,
-        "chart": bar_chart(data["daily"]),
+        "chart": bar_chart(data["daily"], history),
+        "history": history,
+        "code_state": codes.status_of(code, summary["scans"]["total"]),
+        "smart": smart_form or smart_form_of(code),
+        "smart_errors": smart_errors or {},
+        "smart_saved": smart_saved,
+        "devices": smart.DEVICES,
+        "oses": smart.OSES,
+        "utm_keys": smart.UTM_KEYS,
         "top_country": country_name(summary["scans"]["topCountry"])
         if summary["scans"]["topCountry"]
         else None,
@@ -100,6 +119,27 @@ def style(code_id: str):
     return page_or_block("dashboard/code.html", "style", **_context(item, _days(), saved=True))
 
 
+@bp.post("/codes/<code_id>/smart")
+def smart_settings(code_id: str):
+    """Save the smart-destination settings; errors come back beside their fields."""
+    item = codes.get_code(current_user, code_id)
+    values = form_of_request(request.form)
+    body = body_of(values)
+    errors = field_errors_of(body)
+    if not errors:
+        try:
+            item = codes.update_code(current_user, code_id, body, source="dashboard")
+        except DomainError as err:
+            db.session.rollback()
+            errors = {err.field or "_": err.message}
+    if errors:
+        context = _context(item, _days(), smart_form=values, smart_errors=errors)
+        return page_or_block("dashboard/code.html", "smart", status=400, **context)
+    if not is_htmx():
+        return hx_redirect(url_for("dashboard.code", code_id=code_id))
+    return page_or_block("dashboard/code.html", "smart", **_context(item, _days(), smart_saved=True))
+
+
 @bp.get("/codes/<code_id>/scans.csv")
 def scans_csv(code_id: str):
     """The window's analytics as CSV: the daily series, then each breakdown."""
@@ -113,7 +153,11 @@ def scans_csv(code_id: str):
         writer.writerow(["day", entry["day"], "", entry["n"]])
     for entry in data["by_country"]:
         writer.writerow(["country", entry["value"], country_name(entry["value"]), entry["n"]])
-    for section, key in (("device", "by_device"), ("referrer", "by_referrer")):
+    for section, key in (
+        ("device", "by_device"),
+        ("referrer", "by_referrer"),
+        ("destination", "by_destination"),
+    ):
         for entry in data[key]:
             writer.writerow([section, entry["value"], "", entry["n"]])
     response = Response(out.getvalue(), mimetype="text/csv")
