@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from openqr import codes
 from openqr.api import PUBLIC_ENDPOINTS
 from openqr.api.openapi import SWAGGER_UI, spec
 
@@ -69,7 +70,9 @@ def test_bodies_refuse_unknown_fields_like_the_server(api):
         "tags",
         "folder_id",
         "style",
+        *("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm"),
     }
+    assert set(schemas["CodePatch"]["properties"]) == set(codes.EDITABLE_FIELDS)
     response = api.post("/v1/dynamic", json={"destination": "https://example.com/", "colour": "red"})
     assert response.status_code == 400 and response.get_json()["error"] == "unknown_field"
 

@@ -42,7 +42,7 @@ def _change_marks(daily: list[dict], changes: list[dict], slot: float, plot_h: f
         return []
     first = dt.date.fromisoformat(daily[0]["day"])
     marks = []
-    for change in changes:
+    for change in reversed(changes):  # the history is newest first; Tab should go forward in time
         at = dt.datetime.fromisoformat(change["at"].rstrip("Z"))
         index = (at.date() - first).days
         if not 0 <= index < len(daily):

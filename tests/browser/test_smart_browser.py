@@ -23,7 +23,7 @@ DESKTOP = (
 
 
 class _Landing(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the name http.server calls
+    def do_GET(self):
         body = b"<!doctype html><title>Landed</title><h1>Landed</h1>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
