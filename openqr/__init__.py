@@ -12,8 +12,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, auth, cli, dashboard, fastpath, recorder, redirect, scans, scheduler, security
-from .api.openapi import docs_bp
+from . import (
+    api,
+    auth,
+    cli,
+    dashboard,
+    docs,
+    fastpath,
+    health,
+    recorder,
+    redirect,
+    scans,
+    scheduler,
+    security,
+)
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .extensions import csrf, db, login_manager, migrate
 
@@ -54,7 +66,6 @@ def _derive(app: Flask) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
-        JSON_SORT_KEYS=False,
     )
 
 
@@ -83,7 +94,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     )
     for blueprint in api.ALL_BLUEPRINTS:
         csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
-    for blueprint in (api.bp, docs_bp, redirect.bp, auth.bp, dashboard.bp):
+    for blueprint in (api.bp, docs.bp, health.bp, redirect.bp, auth.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     cli.register(app)

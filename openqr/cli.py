@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from . import codes, dbcopy, links
+from . import accounts, codes, dbcopy
 from . import keys as api_keys
 from .errors import DomainError
-from .extensions import db
 from .models import Account, Code
+from .text import iso_z
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -19,16 +18,14 @@ codes_cli = AppGroup("codes", help="Operator controls for codes.")
 
 
 def _account(email: str) -> Account:
-    account = db.session.execute(
-        select(Account).where(Account.email == api_keys.normalise_email(email))
-    ).scalar_one_or_none()
+    account = accounts.find_account(email)
     if account is None:
         raise click.ClickException(f"no account for {email}")
     return account
 
 
 def _check_email(raw: str) -> str:
-    email = api_keys.clean_email(raw)
+    email = accounts.clean_email(raw)
     if email is None:
         raise click.BadParameter(f"{raw!r} is not an email address", param_hint="EMAIL")
     return email
@@ -36,14 +33,14 @@ def _check_email(raw: str) -> str:
 
 @keys_cli.command("create")
 @click.argument("email")
-@click.option("--name", default="", help="A name to recognise the key by.")
+@click.option("--name", required=True, help="A name to recognise the key by, e.g. the machine using it.")
 def keys_create(email: str, name: str) -> None:
     """Create a key (and the account if needed); print the key alone on stdout."""
     try:
         name = api_keys.clean_key_name(name)
     except DomainError as err:
         raise click.BadParameter(err.message, param_hint="--name") from None
-    account = api_keys.get_or_create_account(_check_email(email))
+    account = accounts.get_or_create_account(_check_email(email))
     _key, plain = api_keys.create_key(account, name)
     click.echo(plain)
 
@@ -54,9 +51,8 @@ def keys_list(email: str) -> None:
     """List an account's keys: prefix, name, created, last used, state."""
     for key in api_keys.list_keys(_account(email)):
         state = "revoked" if key.revoked_at else "active"
-        last = key.last_used_at.isoformat(timespec="seconds") + "Z" if key.last_used_at else "never"
-        created = key.created_at.isoformat(timespec="seconds") + "Z"
-        click.echo(f"{key.prefix}\t{key.name or '-'}\t{created}\t{last}\t{state}")
+        last = iso_z(key.last_used_at) if key.last_used_at else "never"
+        click.echo(f"{key.prefix}\t{key.name or '-'}\t{iso_z(key.created_at)}\t{last}\t{state}")
 
 
 @keys_cli.command("revoke")
@@ -74,18 +70,19 @@ def keys_revoke(prefix: str) -> None:
 @click.argument("email")
 def users_create(email: str) -> None:
     """Create an account that may sign in (needed when sign-ups are closed)."""
-    api_keys.get_or_create_account(_check_email(email))
-    db.session.commit()
-    click.echo(f"account {api_keys.normalise_email(email)} ready", err=True)
+    account = accounts.create_account(_check_email(email))
+    click.echo(f"account {account.email} ready", err=True)
+
+
+def _code(slug: str) -> Code:
+    try:
+        return codes.find_by_slug(slug)
+    except DomainError:
+        raise click.ClickException(f"no code with slug {slug}") from None
 
 
 def _set_status(slug: str, status: str) -> None:
-    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
-    if code is None:
-        raise click.ClickException(f"no code with slug {slug}")
-    code.status = status
-    db.session.commit()
-    links.changed(slug)
+    codes.set_status(_code(slug), status)
     click.echo(f"{slug} {status}", err=True)
 
 
@@ -108,15 +105,9 @@ def codes_enable(slug: str) -> None:
 @click.argument("url")
 def codes_set_destination(slug: str, url: str) -> None:
     """Point a code at a new destination (checked like the API's; noted in its history as `cli`)."""
-    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
-    if code is None:
-        raise click.ClickException(f"no code with slug {slug}")
     try:
-        codes.update_code(
-            db.session.get(Account, code.account_id), code.id, {"destination": url}, source="cli"
-        )
+        codes.set_destination(_code(slug), url, source="cli")
     except DomainError as err:
-        db.session.rollback()
         raise click.ClickException(err.message) from None
     click.echo(f"{slug} -> {url}", err=True)
 
@@ -139,10 +130,7 @@ def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
     """Add realistic scans (countries, devices, referrers, daily and weekly rhythm) to a code."""
     from .seed import seed_scans
 
-    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
-    if code is None:
-        raise click.ClickException(f"no code with slug {slug}")
-    seconds = seed_scans(code.id, count, days, rng_seed=rng_seed)
+    seconds = seed_scans(_code(slug).id, count, days, rng_seed=rng_seed)
     click.echo(f"seeded {count} scans of {slug} over {days} days in {seconds:.1f} s", err=True)
 
 

@@ -14,19 +14,28 @@ from sqlalchemy.orm import selectinload
 
 from . import links, qr, ratelimit, smart
 from .destinations import DestinationError, check_destination
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError, rolls_back
 from .extensions import db
 from .models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
+from .text import has_control, iso_z
 
 RANDOM_SLUG_ALPHABET = string.ascii_letters + string.digits
 RANDOM_SLUG_LENGTH = 7
 CUSTOM_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_MIN_LENGTH = 3
+SLUG_MAX_LENGTH = 48
+STATUSES = ("active", "disabled")  # what the operator sets
+SHOWN_STATUSES = ("active", "ended", "disabled")  # what a code's JSON says (ended: expired or capped)
+# GET /v1/dynamic and the dashboard's list: how many codes per call, and how far one may skip.
+LIST_DEFAULT = 200
+LIST_MAX = 500
+OFFSET_MAX = 10_000_000
+MAX_FILTER_LENGTH = 200  # the longest `tag`, `folder_id` or `q` filter a list takes
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 40
 MAX_LABEL_LENGTH = 200
 MAX_BULK = 200
 EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style", *smart.SMART_FIELDS)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reserved_slugs() -> frozenset[str]:
@@ -89,7 +98,7 @@ def clean_label(value: object) -> str | None:
     if not isinstance(value, str):
         raise ValidationError("Label must be a string or null.", field="label")
     value = value.strip()
-    if _CONTROL.search(value):
+    if has_control(value):
         raise ValidationError("Label must not contain control characters.", field="label")
     if len(value) > MAX_LABEL_LENGTH:
         raise ValidationError(f"Label must be at most {MAX_LABEL_LENGTH} characters.", field="label")
@@ -99,8 +108,12 @@ def clean_label(value: object) -> str | None:
 def clean_slug(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("Slug must be a string.", field="slug", code="invalid_slug")
-    if not 3 <= len(value) <= 48:
-        raise ValidationError("Slug must be 3 to 48 characters long.", field="slug", code="invalid_slug")
+    if not SLUG_MIN_LENGTH <= len(value) <= SLUG_MAX_LENGTH:
+        raise ValidationError(
+            f"Slug must be {SLUG_MIN_LENGTH} to {SLUG_MAX_LENGTH} characters long.",
+            field="slug",
+            code="invalid_slug",
+        )
     if not CUSTOM_SLUG.fullmatch(value):
         raise ValidationError(
             "Slug may use only lower-case letters, digits and single hyphens (not at the start or end).",
@@ -122,7 +135,7 @@ def clean_tags(value: object) -> list[str]:
         tag = " ".join(raw.split()).lower()
         if not tag:
             raise ValidationError("Tags must not be empty.", field="tags")
-        if len(tag) > MAX_TAG_LENGTH or "," in tag or _CONTROL.search(tag):
+        if len(tag) > MAX_TAG_LENGTH or "," in tag or has_control(tag):
             raise ValidationError(
                 f"Each tag is at most {MAX_TAG_LENGTH} characters, without commas.", field="tags"
             )
@@ -235,13 +248,14 @@ def _commit_or_conflict(slug_hint: str | None = None) -> None:
         raise Conflict(message, field="slug") from None
 
 
+@rolls_back
 def create_code(account: Account, data: object, *, source: str = "api") -> tuple[Code, ratelimit.Budget]:
     """Create one code, counting it against the hourly single-create limit; `source` names who
     made it in the destination history (api, dashboard, mcp, cli)."""
     fields = clean_fields(account, data, creating=True)
     if fields.get("slug") and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
-    budget = ratelimit.consume(account.id, "create", current_app.config["OPENQR_CREATE_LIMIT"])
+    budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     code = _new_code(account, fields, set())
     db.session.add(code)
     record_change(code, source)
@@ -274,6 +288,7 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
     return cleaned, problems
 
 
+@rolls_back
 def bulk_create(account: Account, data: object, *, source: str = "api") -> list[Code]:
     """Create 1..200 codes, all or nothing; errors list every bad item by index."""
     if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
@@ -288,7 +303,7 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
             code="invalid_items",
             details=problems,
         )
-    ratelimit.consume(account.id, "bulk", current_app.config["OPENQR_BULK_LIMIT"])
+    ratelimit.consume(f"bulk:{account.id}", current_app.config["OPENQR_BULK_LIMIT"])
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
     db.session.add_all(codes)
@@ -308,6 +323,7 @@ def get_code(account: Account, code_id: str) -> Code:
     return code
 
 
+@rolls_back
 def update_code(account: Account, code_id: str, data: object, *, source: str = "api") -> Code:
     """Apply a patch: only the fields sent change. A new destination is noted in the history
     with `source` (api, dashboard, mcp, cli)."""
@@ -386,7 +402,7 @@ def history(account: Account, code_id: str) -> list[dict]:
         .where(DestinationChange.code_id == code.id)
         .order_by(DestinationChange.at.desc(), DestinationChange.id.desc())
     ).scalars()
-    return [{"at": smart.iso(row.at), "destination": row.destination, "source": row.source} for row in rows]
+    return [{"at": iso_z(row.at), "destination": row.destination, "source": row.source} for row in rows]
 
 
 def lifetime_scans(code_ids: list[str]) -> dict[str, int]:
@@ -417,6 +433,31 @@ def status_of(code: Code, scans: int | None = None) -> str:
     return "ended" if smart.has_ended(plan, now, scans or 0) else "active"
 
 
+def find_by_slug(slug: str) -> Code:
+    """Any account's code by its slug (operator tools); raises NotFound."""
+    code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
+    if code is None:
+        raise NotFound(f"No code with slug {slug}.")
+    return code
+
+
+@rolls_back
+def set_status(code: Code, status: str) -> Code:
+    """Switch a code on (`active`) or off (`disabled`: its link answers 410 and counts nothing)."""
+    if status not in STATUSES:
+        raise ValidationError(f"Status must be one of: {', '.join(STATUSES)}.", field="status")
+    code.status = status
+    code.updated_at = utcnow()
+    db.session.commit()
+    links.changed(code.slug)
+    return code
+
+
+def set_destination(code: Code, url: str, *, source: str) -> Code:
+    """Point a code somewhere else on behalf of its owner (operator tools), as a PATCH would."""
+    return update_code(db.session.get(Account, code.account_id), code.id, {"destination": url}, source=source)
+
+
 def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
@@ -428,7 +469,7 @@ def delete_code(account: Account, code_id: str) -> None:
 def list_codes(
     account: Account,
     *,
-    limit: int = 200,
+    limit: int = LIST_DEFAULT,
     offset: int = 0,
     tag: str | None = None,
     folder_id: str | None = None,
@@ -463,11 +504,22 @@ def list_codes(
     return found
 
 
+def account_tags(account: Account) -> list[str]:
+    """Every tag the account uses, A to Z (the dashboard's tag filter)."""
+    return list(
+        db.session.execute(
+            select(CodeTag.tag)
+            .join(Code, Code.id == CodeTag.code_id)
+            .where(Code.account_id == account.id)
+            .distinct()
+            .order_by(CodeTag.tag)
+        ).scalars()
+    )
+
+
 def short_url(code: Code) -> str:
+    """The link a code's image encodes (templates use it as the `short_url` filter)."""
     return f"{current_app.config['OPENQR_SHORT_BASE_URL']}/{code.slug}"
-
-
-_iso = smart.iso
 
 
 def code_json(code: Code, scans: int | None = None) -> dict:
@@ -482,7 +534,7 @@ def code_json(code: Code, scans: int | None = None) -> dict:
         "folder_id": code.folder_id,
         "style": code.style or {},
         "status": status_of(code, scans),
-        "created_at": _iso(code.created_at),
-        "updated_at": _iso(code.updated_at),
+        "created_at": iso_z(code.created_at),
+        "updated_at": iso_z(code.updated_at),
         **smart.fields_json(code.smart),
     }

@@ -63,7 +63,8 @@ def _base_url(raw: str) -> str:
     return raw.strip().rstrip("/")
 
 
-def _database_url(raw: str) -> str:
+def check_database_url(raw: str) -> str:
+    """A database URL OpenQR can use (SQLite or PostgreSQL through psycopg); ValueError otherwise."""
     if not raw.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
     return raw
@@ -123,7 +124,7 @@ SETTINGS: list[Setting] = [
     Setting(
         "OPENQR_DATABASE_URL",
         None,
-        _database_url,
+        check_database_url,
         "Database URL. Default: a SQLite file `instance/openqr.db`. "
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
     ),

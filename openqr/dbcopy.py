@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import JSON, Connection, Table, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from .config import check_database_url
 from .extensions import db
 
 BATCH = 10_000
@@ -117,8 +118,10 @@ def copy_database(source_url: str, target_url: str, batch: int = BATCH) -> list[
 @with_appcontext
 def db_copy(target_url: str, batch_size: int) -> None:
     """Copy this install's database (OPENQR_DATABASE_URL) into an empty database at --to."""
-    if not target_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-        raise click.BadParameter("must start with sqlite:/// or postgresql+psycopg://", param_hint="--to")
+    try:
+        check_database_url(target_url)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--to") from None
     source_url = db.engine.url.render_as_string(hide_password=False)
     if make_url(target_url) == db.engine.url:
         raise click.BadParameter("is the database being copied", param_hint="--to")

@@ -1,8 +1,9 @@
 """The destination guard: which URLs a QR code may point at.
 
 A destination must be an absolute http(s) URL to a public host. The host is judged
-the way a browser would parse it (WHATWG URL rules), so that no spelling of a
-private address slips through. No DNS look-up is made unless asked for.
+the way a browser would parse it (WHATWG URL rules, UTS-46 non-transitional IDNA), so
+that no spelling of a private address slips through and blocklists see the host the
+visitor will reach. No DNS look-up is made unless asked for.
 """
 
 import ipaddress
@@ -10,7 +11,10 @@ import socket
 import unicodedata
 from urllib.parse import unquote_to_bytes
 
+import idna
+
 MAX_LENGTH = 2048
+MAX_LABEL_LENGTH = 63
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -77,8 +81,7 @@ def check_destination(
         raise DestinationError("The destination must be a URL given as text.")
     if len(url) > MAX_LENGTH:
         raise DestinationError(f"The destination is longer than {MAX_LENGTH} characters.")
-    _check_characters(url, "The destination")
-    host = _host_of(url)
+    host = browser_host(url)
     if host in {_canonical_entry(h) for h in own_hosts}:
         raise DestinationError("The destination points back at this server.")
     for domain in {_canonical_entry(d) for d in blocked_domains}:
@@ -91,6 +94,15 @@ def check_destination(
     else:
         _check_ip(host, "The destination address")
     return url
+
+
+def browser_host(url: str) -> str | IPAddress:
+    """The host a browser visits for `url` (an IP address, or an ASCII name without a trailing
+    dot): the host every rule here judges. Raises DestinationError when there is none."""
+    if not isinstance(url, str):
+        raise DestinationError("The destination must be a URL given as text.")
+    _check_characters(url, "The destination")
+    return _host_of(url)
 
 
 def _check_characters(text: str, subject: str) -> None:
@@ -152,18 +164,37 @@ def _parse_host(host: str) -> str | IPAddress:
     _check_characters(host, "The destination host")
     if not host:
         raise DestinationError("The destination has no host name.")
-    try:
-        name = host.encode("idna").decode("ascii").lower()
-        # Encoding passes ASCII through; decoding checks the xn-- labels.
-        name.encode("ascii").decode("idna")
-    except UnicodeError:
-        raise DestinationError("The destination host is not a valid domain name.") from None
+    name = _domain_to_ascii(host)
     if _ends_in_number(name):
         address = _parse_ipv4_whatwg(name)
         if address is None:
             raise DestinationError(f"The destination host {name} is not a valid IPv4 address.")
         return address
     return name.removesuffix(".")
+
+
+def _domain_to_ascii(host: str) -> str:
+    """UTS-46 non-transitional processing, as browsers do: `faß.example` is `xn--fa-hia.example`
+    (IDNA 2003 would say `fass.example`, another host), `ς` stays `ς`, full-width letters
+    and dots are folded. ASCII labels pass as they are (browsers allow `_` and `-x`); `xn--`
+    labels must decode; other labels must be valid IDNA 2008 (joiners in context, bidi)."""
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        labels = mapped.removesuffix(".").split(".")
+        ascii_labels = [_label_to_ascii(label) for label in labels]
+    except UnicodeError:  # idna.IDNAError and its kinds
+        raise DestinationError("The destination host is not a valid domain name.") from None
+    return ".".join(ascii_labels) + ("." if mapped.endswith(".") else "")
+
+
+def _label_to_ascii(label: str) -> str:
+    if label.startswith("xn--"):
+        idna.ulabel(label)  # raises on punycode that does not decode to a valid label
+    elif not label.isascii():
+        label = idna.alabel(label).decode("ascii")
+    if not label or len(label) > MAX_LABEL_LENGTH:
+        raise idna.IDNAError("empty or over-long label")
+    return label
 
 
 def _ends_in_number(name: str) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+from .extensions import db
+
 
 class DomainError(Exception):
     """A request the rules refuse. `code` is machine-readable, str(err) is for a person."""
@@ -51,3 +55,18 @@ class RateLimited(DomainError):
         super().__init__(message)
         self.retry_after = retry_after
         self.headers = headers
+
+
+def rolls_back(operation):
+    """A refused change leaves nothing behind: on a DomainError the session is rolled back,
+    so the caller (a view, a command) renders its answer from the stored rows."""
+
+    @functools.wraps(operation)
+    def run(*args, **kwargs):
+        try:
+            return operation(*args, **kwargs)
+        except DomainError:
+            db.session.rollback()
+            raise
+
+    return run

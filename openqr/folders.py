@@ -6,9 +6,10 @@ from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
 
-from .errors import NotFound, ValidationError
+from .errors import NotFound, ValidationError, rolls_back
 from .extensions import db
 from .models import Account, Code, Folder, find_owned
+from .text import has_control, iso_z
 
 MAX_NAME_LENGTH = 100
 
@@ -20,7 +21,7 @@ def clean_name(data: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("Folder name is required.", field="name")
     name = " ".join(name.split())
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if has_control(name):
         raise ValidationError("Folder name must not contain control characters.", field="name")
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"Folder name must be at most {MAX_NAME_LENGTH} characters.", field="name")
@@ -51,6 +52,7 @@ def get_folder(account: Account, folder_id: str) -> Folder:
     return folder
 
 
+@rolls_back
 def create_folder(account: Account, data: object) -> Folder:
     folder = Folder(account_id=account.id, name=clean_name(data))
     db.session.add(folder)
@@ -58,6 +60,7 @@ def create_folder(account: Account, data: object) -> Folder:
     return folder
 
 
+@rolls_back
 def rename_folder(account: Account, folder_id: str, data: object) -> Folder:
     folder = get_folder(account, folder_id)
     folder.name = clean_name(data)
@@ -77,7 +80,7 @@ def folder_json(folder: Folder, code_count: int | None = None) -> dict:
     body = {
         "id": folder.id,
         "name": folder.name,
-        "created_at": folder.created_at.isoformat(timespec="seconds") + "Z",
+        "created_at": iso_z(folder.created_at),
     }
     if code_count is not None:
         body["code_count"] = code_count

@@ -10,9 +10,10 @@ import secrets
 
 from sqlalchemy import bindparam, select, update
 
-from .errors import ValidationError
+from .errors import NotFound, ValidationError
 from .extensions import db
 from .models import Account, ApiKey, utcnow
+from .text import has_control
 
 KEY_PREFIX = "oqr_live_"
 KEY_SHAPE = re.compile(r"oqr_live_[A-Za-z0-9_-]{32,128}")
@@ -24,44 +25,26 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-# One address, no spaces or control characters: enough to send a link, strict enough for a log line.
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 100
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def clean_email(raw: str) -> str | None:
-    """The address in its stored form (trimmed, lower case), or None when it is not one."""
-    email = normalise_email(raw)
-    return email if len(email) <= 254 and _EMAIL.fullmatch(email) else None
-
-
 def clean_key_name(raw: str) -> str:
-    """A key's name with its spaces folded; raises ValidationError when it cannot be stored."""
+    """A key's name with its spaces folded; raises ValidationError when it is empty or cannot be stored."""
     name = " ".join(raw.split())
-    if _CONTROL.search(name):
+    if not name:
+        raise ValidationError(
+            "Give the key a name, such as the machine or script that will use it.", field="name"
+        )
+    if has_control(name):
         raise ValidationError("Key names must not contain control characters.", field="name")
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationError(f"Key names are at most {MAX_NAME_LENGTH} characters.", field="name")
     return name
 
 
-def get_or_create_account(email: str) -> Account:
-    email = normalise_email(email)
-    account = db.session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
-    if account is None:
-        account = Account(email=email)
-        db.session.add(account)
-        db.session.flush()
-    return account
-
-
-def create_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
-    """Make a key for the account; the plain key is returned once and never stored."""
+def create_key(account: Account, name: str) -> tuple[ApiKey, str]:
+    """Make a key for the account (its name as `clean_key_name` allows); the plain key is
+    returned once and never stored."""
     secret = secrets.token_urlsafe(32)
     plain = KEY_PREFIX + secret
     key = ApiKey(
@@ -107,6 +90,14 @@ def list_keys(account: Account) -> list[ApiKey]:
             .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
         ).scalars()
     )
+
+
+def owned_key(account: Account, key_id: int) -> ApiKey:
+    """One of the account's keys; another account's key is as absent as a missing one."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None or key.account_id != account.id:
+        raise NotFound("No such key.")
+    return key
 
 
 def revoke_key(key: ApiKey) -> None:

@@ -39,9 +39,6 @@ class Account(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Bumped by sign-out so every session cookie issued before it stops working.
     session_version: Mapped[int] = mapped_column(default=0)
-    # Written at the start of rate-limited transactions: takes the account's row lock
-    # (PostgreSQL) or the write lock (SQLite) so concurrent limit checks serialise.
-    lock_seq: Mapped[int] = mapped_column(default=0)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -149,15 +146,17 @@ class ScanDayValue(db.Model):
 
 
 class RateEvent(db.Model):
-    """One rate-limited action (a create, a bulk request), kept for the rolling window."""
+    """One rate-limited action (a create, a sign-in request), kept for the rolling window.
+
+    `key` names what is limited: `create:<account id>`, `login-email:<address>`, ...
+    """
 
     __tablename__ = "rate_events"
-    __table_args__ = (Index("ix_rate_events_lookup", "account_id", "action", "created_at"),)
+    __table_args__ = (Index("ix_rate_events_lookup", "key", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    action: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class LoginToken(db.Model):

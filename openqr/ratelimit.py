@@ -1,4 +1,5 @@
-"""Per-account rolling-hour limits, stored in the database so every process shares them."""
+"""Rolling-hour limits keyed by a string (`create:<account>`, `login-email:<address>`), stored
+in the database so every process shares them."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from .errors import RateLimited
 from .extensions import db
-from .models import Account, RateEvent, utcnow
+from .models import RateEvent, utcnow
 
 WINDOW = dt.timedelta(hours=1)
+# Expired rows removed per check: enough to keep up with any rate of checks, small enough to stay cheap.
+PRUNE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -33,23 +36,42 @@ def _epoch(moment: dt.datetime) -> int:
     return math.ceil(moment.replace(tzinfo=dt.UTC).timestamp())
 
 
-def consume(account_id: int, action: str, limit: int) -> Budget:
-    """Count one `action` for the account inside the current transaction, or raise RateLimited.
+def _serialise(key: str) -> None:
+    """Hold `key` until the transaction ends, so concurrent checks of one key count one at a time.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: the first write
+    (the prune below) takes the database's write lock, which serialises every writer.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def _prune(since: dt.datetime) -> None:
+    """Delete a batch of expired rows of any key, so keys never seen again do not pile up.
+
+    SKIP LOCKED: two transactions pruning at once each take other rows, never wait for each other.
+    """
+    expired = (
+        select(RateEvent.id)
+        .where(RateEvent.created_at <= since)
+        .limit(PRUNE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    db.session.execute(delete(RateEvent).where(RateEvent.id.in_(expired)))
+
+
+def consume(key: str, limit: int) -> Budget:
+    """Count one action under `key` inside the current transaction, or raise RateLimited.
 
     The caller commits (with its own writes) or rolls back (then nothing was counted).
     """
     now = utcnow()
     since = now - WINDOW
-    # Writing the account row first serialises concurrent checks across threads and processes.
-    db.session.execute(update(Account).where(Account.id == account_id).values(lock_seq=Account.lock_seq + 1))
-    db.session.execute(
-        delete(RateEvent).where(
-            RateEvent.account_id == account_id, RateEvent.action == action, RateEvent.created_at <= since
-        )
-    )
+    _serialise(key)
+    _prune(since)
     used, oldest = db.session.execute(
         select(func.count(), func.min(RateEvent.created_at)).where(
-            RateEvent.account_id == account_id, RateEvent.action == action, RateEvent.created_at > since
+            RateEvent.key == key, RateEvent.created_at > since
         )
     ).one()
     reset = _epoch((oldest or now) + WINDOW)
@@ -61,18 +83,5 @@ def consume(account_id: int, action: str, limit: int) -> Budget:
             retry_after=retry_after,
             headers={**budget.headers(), "Retry-After": str(retry_after)},
         )
-    db.session.add(RateEvent(account_id=account_id, action=action, created_at=now))
+    db.session.add(RateEvent(key=key, created_at=now))
     return Budget(limit, limit - used - 1, reset)
-
-
-def peek(account_id: int, action: str, limit: int) -> Budget:
-    """The budget left, without counting anything."""
-    now = utcnow()
-    used, oldest = db.session.execute(
-        select(func.count(), func.min(RateEvent.created_at)).where(
-            RateEvent.account_id == account_id,
-            RateEvent.action == action,
-            RateEvent.created_at > now - WINDOW,
-        )
-    ).one()
-    return Budget(limit, max(0, limit - used), _epoch((oldest or now) + WINDOW))

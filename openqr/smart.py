@@ -18,6 +18,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import ValidationError
+from .text import has_control, iso_z
 
 SMART_FIELDS = ("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm")
 MAX_RULES = 20
@@ -34,11 +35,6 @@ MAX_SCANS_LIMIT = 2**31 - 1  # what the database's integer holds
 
 
 # --- time ---------------------------------------------------------------------------
-
-
-def iso(moment: dt.datetime) -> str:
-    """A naive UTC datetime as the API writes it: `2026-05-01T09:00:00Z`."""
-    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def parse_utc(value: object, field: str) -> dt.datetime:
@@ -167,11 +163,11 @@ def clean_schedule(value: object, check_url, now: dt.datetime) -> list[dict] | N
             raise ValidationError(f"Schedule entry {i}: 'at' must be in the future.", field="schedule")
         entries.append({"at": at, "destination": check_url(entry["destination"], "schedule")})
     entries.sort(key=lambda entry: entry["at"])
-    return [{"at": iso(entry["at"]), "destination": entry["destination"]} for entry in entries] or None
+    return [{"at": iso_z(entry["at"]), "destination": entry["destination"]} for entry in entries] or None
 
 
 def clean_expires_at(value: object) -> str | None:
-    return None if value is None else iso(parse_utc(value, "expires_at"))
+    return None if value is None else iso_z(parse_utc(value, "expires_at"))
 
 
 def clean_max_scans(value: object) -> int | None:
@@ -197,7 +193,7 @@ def clean_utm(value: object) -> dict | None:
             raise ValidationError(
                 f"utm {key} must be a string of 1 to {MAX_UTM_LENGTH} characters.", field="utm"
             )
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        if has_control(text):
             raise ValidationError(f"utm {key} must not contain control characters.", field="utm")
         clean[key] = text
     return {key: clean[key] for key in UTM_KEYS if key in clean} or None

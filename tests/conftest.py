@@ -11,14 +11,18 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from openqr import create_app
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import create_key, get_or_create_account
+from openqr.keys import create_key
 
 from . import databases
+from .mailsink import Sink
+from .servers import free_port
 
 # Set once per run by the `migrated_database` fixture; `test_tmp` is the current test's tmp_path
 # and `own` the PostgreSQL databases of apps made in other folders (module or session fixtures).
@@ -64,6 +68,16 @@ def _empty_tables(migrated_database, request):
         _truncate()
     yield
     _run["test_tmp"] = None
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    """A real SMTP server on a free local port: (sink with the messages received, port)."""
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
 
 
 @pytest.fixture
@@ -183,7 +197,19 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def new_key(app, email: str = "owner@example.com", name: str = "") -> str:
+def sign_in(client, app, email="owner@example.com") -> int:
+    """Sign `client` in as `email` (the account is made if needed); returns the account id."""
+    with app.app_context():
+        account = get_or_create_account(email)
+        db.session.commit()
+        account_id, version = account.id, account.session_version
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{account_id}:{version}"
+        session["_fresh"] = True
+    return account_id
+
+
+def new_key(app, email: str = "owner@example.com", name: str = "test") -> str:
     """A fresh API key (and account) for `email`."""
     with app.app_context():
         account = get_or_create_account(email)

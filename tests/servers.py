@@ -56,8 +56,8 @@ class AppProcess:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still starting (a busy machine): ask again
             time.sleep(0.1)
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -135,14 +140,36 @@ def test_scans_of_unknown_code_is_404(api):
     assert api.get("/v1/dynamic/missing/scans").status_code == 404
 
 
-def test_the_guides_python_reporting_script_runs(app, api, capsys):
-    """The guide's Python example, with requests swapped for the test client."""
+def _guide_python_example() -> str:
+    """The guide's Python reporting script, as published (shared/spec beside the checkout)."""
+    root = Path(__file__).resolve().parent.parent
+    spec = next(
+        parent / "shared" / "spec" for parent in root.parents if (parent / "shared" / "spec").is_dir()
+    )
+    guide = (spec / "openqr-dynamic-codes-guide.txt").read_text()
+    script = guide[guide.index("import os, requests") :]
+    return script[: script.index("Where dynamic codes")]
+
+
+def test_the_guides_python_reporting_script_runs(app, api, capsys, monkeypatch):
+    """The guide's Python example, read from the guide, with `requests` answered by the test client."""
     code = api.create()
     seed(app, code["id"], [(2, "GB", "mobile", "t.co", 4), (0, "IE", "desktop", None, 1)])
-    data = api.get(f"/v1/dynamic/{code['id']}/scans", query_string={"days": 14}).get_json()
-    a = data["analytics"]
-    busiest = max(a["daily"], key=lambda d: d["n"])
-    top = lambda xs: f"{xs[0]['value']} ({xs[0]['n']})" if xs else "none"  # noqa: E731 - as in the guide
-    assert f"Lifetime: {data['scans']['total']} | 14d: {a['window_total']}" == "Lifetime: 5 | 14d: 5"
-    assert busiest["n"] == 4
-    assert top(a["by_country"]) == "GB (4)" and top(a["by_referrer"]) == "t.co (4)"
+    script = _guide_python_example()
+    placeholder = re.search(r'code_id = "([^"]+)"', script).group(1)
+
+    def get(url, params=None, headers=None):
+        path = urlsplit(url).path.replace(placeholder, code["id"])
+        response = api.client.get(path, query_string=params, headers=headers)
+        return SimpleNamespace(json=response.get_json)
+
+    monkeypatch.setenv("OPENQR_KEY", api.key)
+    monkeypatch.setitem(sys.modules, "requests", SimpleNamespace(get=get))
+    exec(compile(script, "openqr-dynamic-codes-guide.txt", "exec"), {})
+    busiest = (utcnow().date() - dt.timedelta(days=2)).isoformat()
+    assert capsys.readouterr().out.splitlines() == [
+        "Lifetime: 5 | 14d: 5",
+        f"Busiest day: {busiest} (4)",
+        "Top country: GB (4)",
+        "Top referrer: t.co (4)",
+    ]

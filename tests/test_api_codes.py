@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from openqr import codes
 from openqr.extensions import db
 from openqr.models import Code
 
@@ -58,27 +59,19 @@ def test_create_accepts_slug_tags_and_style(api):
     ("body", "field"),
     [
         ({}, "destination"),
-        ({"destination": "ftp://example.com/x"}, "destination"),
-        ({"destination": "http://localhost/admin"}, "destination"),
-        ({"destination": "http://192.168.1.1/"}, "destination"),
         ({"destination": "https://go.test/abc1234"}, "destination"),
         ({"destination": 42}, "destination"),
         ({"destination": "https://example.com", "label": 5}, "label"),
-        ({"destination": "https://example.com", "label": "x" * 201}, "label"),
-        ({"destination": "https://example.com", "slug": "ab"}, "slug"),
         ({"destination": "https://example.com", "slug": "Spring"}, "slug"),
-        ({"destination": "https://example.com", "slug": "a--b"}, "slug"),
-        ({"destination": "https://example.com", "slug": "-ab"}, "slug"),
-        ({"destination": "https://example.com", "slug": "v1"}, "slug"),
-        ({"destination": "https://example.com", "slug": "healthz"}, "slug"),
         ({"destination": "https://example.com", "tags": "a,b"}, "tags"),
-        ({"destination": "https://example.com", "tags": [str(i) for i in range(11)]}, "tags"),
         ({"destination": "https://example.com", "folder_id": "nope"}, "folder_id"),
         ({"destination": "https://example.com", "style": {"dark": "red"}}, "style.dark"),
         ({"destination": "https://example.com", "colour": "red"}, "colour"),
     ],
 )
 def test_create_rejects_bad_input_with_a_json_400(api, body, field):
+    """One refusal per field, for the API's error shape; the rules themselves are tested in
+    test_destinations.py (the destination table) and test_properties.py (slugs, tags, labels)."""
     response = api.post("/v1/dynamic", json=body)
     assert response.status_code == 400
     error = response.get_json()
@@ -136,16 +129,13 @@ def test_list_filters_by_folder(api):
     assert [c["id"] for c in listed] == [filed["id"]]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "-1", "ten", "1.5", ""])
-def test_bad_limit_is_400(api, limit):
-    response = api.get(f"/v1/dynamic?limit={limit}")
-    assert response.status_code == 400
-    assert response.get_json()["field"] == "limit"
-
-
-def test_limit_bounds_are_accepted(api):
+def test_limit_bounds_are_inclusive(api):
+    """Inside and outside in general: tests/test_properties.py; here the edges themselves."""
     assert api.get("/v1/dynamic?limit=1").status_code == 200
-    assert api.get("/v1/dynamic?limit=500").status_code == 200
+    assert api.get(f"/v1/dynamic?limit={codes.LIST_MAX}").status_code == 200
+    for limit in (0, codes.LIST_MAX + 1):
+        response = api.get(f"/v1/dynamic?limit={limit}")
+        assert response.status_code == 400 and response.get_json()["field"] == "limit"
 
 
 def test_get_one_and_unknown_is_404(api):
@@ -221,23 +211,6 @@ def test_delete_answers_deleted_true_then_404(api, app):
     assert api.get(f"/v1/dynamic/{code['id']}").status_code == 404
     with app.app_context():
         assert db.session.get(Code, code["id"]) is None
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"Authorization": "Bearer oqr_live_" + "x" * 43},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": "Bearer "},
-        {"Authorization": "oqr_live_" + "x" * 43},
-    ],
-)
-def test_missing_or_unknown_key_is_401_with_www_authenticate(client, headers):
-    response = client.get("/v1/dynamic", headers=headers)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert response.get_json()["error"] == "unauthorized"
 
 
 def test_unknown_path_and_wrong_method_are_json(api):

@@ -8,7 +8,6 @@ import re
 import pytest
 
 from openqr.api import PUBLIC_ENDPOINTS
-from tests.conftest import make_app
 
 # A plausible body for each endpoint that takes one; the request must fail for authz, not shape.
 BODIES = {
@@ -22,28 +21,18 @@ BODIES = {
 RESOURCES = {"code_id": "code", "folder_id": "folder"}
 
 
-def _routes():
-    app = make_app_for_listing()
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/v1"):
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield pytest.param(rule.rule, method, rule.endpoint, id=f"{method} {rule.rule}")
+def _routes(app) -> list[tuple[str, str, str]]:
+    """Every /v1 route of the app as (rule, method, endpoint)."""
+    return [
+        (rule.rule, method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/v1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
 
 
-def make_app_for_listing():
-    import tempfile
-    from pathlib import Path
-
-    return make_app(Path(tempfile.mkdtemp(prefix="openqr-urlmap-")))
-
-
-ROUTES = list(_routes())
-
-
-def test_the_matrix_covers_every_route():
-    assert len(ROUTES) >= 13
-    variables = {name for param in ROUTES for name in re.findall(r"<(?:\w+:)?(\w+)>", param.values[0])}
+def test_the_matrix_knows_every_path_variable(app):
+    variables = {name for rule, _m, _e in _routes(app) for name in re.findall(r"<(?:\w+:)?(\w+)>", rule)}
     assert variables <= set(RESOURCES), (
         f"add the new path variables to RESOURCES: {variables - set(RESOURCES)}"
     )
@@ -69,33 +58,33 @@ def _snapshot(api, owned):
     )
 
 
-@pytest.mark.parametrize(("rule", "method", "endpoint"), ROUTES)
-def test_no_key_is_a_401(client, owned, api, rule, method, endpoint):
+def test_no_key_is_a_401(app, client, owned, api):
+    """Every route: without a key, a 401 (the public document: 200) and nothing changes."""
     before = _snapshot(api, owned)
-    response = client.open(_url(rule, owned), method=method, json=BODIES.get(endpoint))
-    if endpoint in PUBLIC_ENDPOINTS:
-        assert response.status_code == 200
-    else:
-        assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        assert response.get_json()["error"] == "unauthorized"
-    assert _snapshot(api, owned) == before
+    for rule, method, endpoint in _routes(app):
+        response = client.open(_url(rule, owned), method=method, json=BODIES.get(endpoint))
+        if endpoint in PUBLIC_ENDPOINTS:
+            assert response.status_code == 200, (method, rule)
+        else:
+            assert response.status_code == 401, (method, rule)
+            assert response.headers["WWW-Authenticate"].startswith("Bearer"), (method, rule)
+            assert response.get_json()["error"] == "unauthorized", (method, rule)
+        assert _snapshot(api, owned) == before, (method, rule)
 
 
-@pytest.mark.parametrize(("rule", "method", "endpoint"), ROUTES)
-def test_another_accounts_resource_is_a_404_and_changes_nothing(
-    api, other_api, owned, rule, method, endpoint
-):
+def test_another_accounts_resource_is_a_404_and_changes_nothing(app, api, other_api, owned):
+    """Every route: another account's id is a 404, an id-less call sees only the caller's rows."""
     before = _snapshot(api, owned)
-    response = other_api.client.open(
-        _url(rule, owned), method=method, json=BODIES.get(endpoint), headers=other_api._headers(None)
-    )
-    if "<" in rule:
-        assert response.status_code == 404, response.get_json()
-        assert response.get_json()["error"] == "not_found"
-    else:
-        # No id in the path: the call acts on the caller's own account only.
-        assert response.status_code < 500
-        body = response.get_data(as_text=True)
-        assert owned["code"] not in body and owned["folder"] not in body
-    assert _snapshot(api, owned) == before
+    for rule, method, endpoint in _routes(app):
+        response = other_api.client.open(
+            _url(rule, owned), method=method, json=BODIES.get(endpoint), headers=other_api._headers(None)
+        )
+        if "<" in rule:
+            assert response.status_code == 404, (method, rule, response.get_json())
+            assert response.get_json()["error"] == "not_found", (method, rule)
+        else:
+            # No id in the path: the call acts on the caller's own account only.
+            assert response.status_code < 500, (method, rule)
+            body = response.get_data(as_text=True)
+            assert owned["code"] not in body and owned["folder"] not in body, (method, rule)
+        assert _snapshot(api, owned) == before, (method, rule)

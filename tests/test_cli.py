@@ -29,7 +29,7 @@ def test_keys_create_prints_only_the_key_and_it_works(runner, app, client):
 
 
 def test_keys_list_and_revoke(runner, client):
-    key = runner.invoke(args=["keys", "create", "a@example.com"]).stdout.strip()
+    key = runner.invoke(args=["keys", "create", "a@example.com", "--name", "ci"]).stdout.strip()
     listing = runner.invoke(args=["keys", "list", "a@example.com"])
     assert listing.exit_code == 0
     prefix = listing.stdout.split("\t")[0]
@@ -44,7 +44,16 @@ def test_cli_errors_are_one_line(runner):
     result = runner.invoke(args=["keys", "list", "nobody@example.com"])
     assert result.exit_code != 0 and "no account" in result.output
     assert runner.invoke(args=["keys", "revoke", "oqr_live_nope"]).exit_code != 0
-    assert runner.invoke(args=["keys", "create", "not-an-email"]).exit_code != 0
+    assert runner.invoke(args=["keys", "create", "not-an-email", "--name", "ci"]).exit_code != 0
+
+
+def test_a_key_needs_a_name_as_on_the_dashboard(runner, app):
+    """The CLI and the dashboard share one rule: a blank name is refused with the same words."""
+    result = runner.invoke(args=["keys", "create", "a@example.com", "--name", "  "])
+    assert result.exit_code != 0 and "Give the key a name" in result.output
+    assert runner.invoke(args=["keys", "create", "a@example.com"]).exit_code != 0  # --name is required
+    with app.app_context():
+        assert db.session.execute(select(ApiKey)).first() is None
 
 
 def test_users_create(runner, app):
@@ -72,7 +81,11 @@ def test_flask_finds_app_py_without_flask_app(tmp_path):
     upgrade = subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr
     created = subprocess.run(
-        [*flask, "keys", "create", "shell@example.com"], cwd=ROOT, env=env, capture_output=True, text=True
+        [*flask, "keys", "create", "shell@example.com", "--name", "shell"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("oqr_live_") and created.stdout.count("\n") == 1
@@ -95,5 +108,5 @@ def test_key_names_and_emails_with_control_characters_are_refused(runner):
     """A NUL would fail on PostgreSQL; a newline would forge a log line."""
     result = runner.invoke(args=["keys", "create", "a@example.com", "--name", "ci\x00"])
     assert result.exit_code != 0 and "control characters" in result.output
-    assert runner.invoke(args=["keys", "create", "a\x00b@example.com"]).exit_code != 0
+    assert runner.invoke(args=["keys", "create", "a\x00b@example.com", "--name", "ci"]).exit_code != 0
     assert runner.invoke(args=["users", "create", "a@exa\nmple.com"]).exit_code != 0

@@ -10,24 +10,13 @@ import zipfile
 import pytest
 
 from openqr import codes
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
 
-from .conftest import fresh_app
+from .conftest import fresh_app, sign_in
 from .htmlparse import Page
 
 HX = {"HX-Request": "true"}
-
-
-def sign_in(client, app, email="owner@example.com") -> int:
-    with app.app_context():
-        account = get_or_create_account(email)
-        db.session.commit()
-        account_id, version = account.id, account.session_version
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{account_id}:{version}"
-        session["_fresh"] = True
-    return account_id
 
 
 @pytest.fixture
@@ -149,13 +138,11 @@ def test_another_accounts_code_is_404(web, web_app):
     assert "No such code." in Page(fragment.text).text
 
 
-def test_csrf_refused_without_token(tmp_path):
+def test_htmx_posts_carry_the_pages_csrf_token_in_a_header(tmp_path):
+    """Refusals without a token: tests/test_security.py (every form); here the header path works."""
     app = fresh_app(tmp_path)
     client = app.test_client()
     sign_in(client, app)
-    response = client.post("/codes", data={"destination": "https://example.com/"}, headers=HX)
-    assert response.status_code == 400
-    assert "Please reload the page" in Page(response.text).text
     page = Page(client.get("/codes").text)
     token = page.find_all("meta", name="csrf-token")[0]["content"]
     ok = client.post(
@@ -239,6 +226,8 @@ def test_folders_and_keys(web):
     assert web.post("/folders", data={"name": "  "}, headers=HX).status_code == 400
     web.post("/folders", data={"name": "Spring"}, headers=HX)
     assert Page(web.get("/folders").text).has("input", name="name", value="Spring")
+    blank = web.post("/keys", data={"name": "  "}, headers=HX)
+    assert blank.status_code == 400 and "Give the key a name" in Page(blank.text).text
     created = web.post("/keys", data={"name": "Robot"}, headers=HX)
     plain = re.search(r"oqr_live_[A-Za-z0-9_-]+", created.text).group(0)
     assert plain not in web.get("/keys").text  # shown once

@@ -29,8 +29,8 @@ def serve_one_code(tmp_path):
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO accounts (email, created_at, session_version, lock_seq) "
-                "VALUES ('load@example.com', '2025-01-01 00:00:00', 0, 0)"
+                "INSERT INTO accounts (email, created_at, session_version) "
+                "VALUES ('load@example.com', '2025-01-01 00:00:00', 0)"
             )
         )
         connection.execute(

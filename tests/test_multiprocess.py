@@ -1,16 +1,17 @@
 """Two real waitress processes on one PostgreSQL database stay correct together.
 
 Both start at once on an empty database (so they also race the migrations), then:
-the hourly create limit holds across both, a custom slug goes to exactly one of two
-racing creates, an edit made through one is served by the other within a second, and
-a schedule entry due at T is honoured by both from T + 1 s, and every scan answered by either is
-counted exactly once after both stop with SIGTERM.
+the hourly create limit and the sign-in limits (per address, per client) hold across
+both, a custom slug goes to exactly one of two racing creates, an edit made through one
+is served by the other within a second, a schedule entry due at T is honoured by both from
+T + 1 s, and every scan answered by either is counted exactly once after both stop with SIGTERM.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,8 @@ pytestmark = [
 ]
 
 CREATE_LIMIT = 20
+LOGIN_PER_EMAIL = 5
+LOGIN_PER_CLIENT = 8
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,17 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
     url = databases.create_postgresql_database("mp")
     servers = [
-        AppProcess(tmp, name, url, OPENQR_CREATE_LIMIT=str(CREATE_LIMIT), OPENQR_THREADS="16")
+        AppProcess(
+            tmp,
+            name,
+            url,
+            OPENQR_CREATE_LIMIT=str(CREATE_LIMIT),
+            OPENQR_LOGIN_LIMIT_PER_EMAIL=str(LOGIN_PER_EMAIL),
+            OPENQR_LOGIN_LIMIT_PER_CLIENT=str(LOGIN_PER_CLIENT),
+            # Each sign-in test speaks for its own client address through X-Forwarded-For.
+            OPENQR_TRUSTED_PROXIES="127.0.0.1",
+            OPENQR_THREADS="16",
+        )
         for name in "ab"
     ]
     try:
@@ -93,6 +106,40 @@ def test_hourly_create_limit_holds_across_processes(cluster, local_app):
     with ThreadPoolExecutor(max_workers=2 * CREATE_LIMIT) as pool:
         statuses = list(pool.map(lambda base: _create(base, key).status_code, bases))
     assert sorted(statuses) == [201] * CREATE_LIMIT + [429] * CREATE_LIMIT
+
+
+def _sign_in_requests(bases: list[str], emails: list[str], client: str) -> list[int]:
+    """POST /login once per (base, email), all at once, each from a browser session of its own."""
+    forms = []
+    for base, email in zip(bases, emails, strict=True):
+        session = requests.Session()
+        page = session.get(base + "/login", timeout=30).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        forms.append((session, base, {"email": email, "csrf_token": token}))
+    headers = {"X-Forwarded-For": client}
+
+    def post(job) -> int:
+        session, base, data = job
+        return session.post(base + "/login", data=data, headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=len(forms)) as pool:
+        return list(pool.map(post, forms))
+
+
+def test_sign_in_limit_per_address_holds_across_processes(cluster):
+    """12 requests for one address, spread over both processes at once: exactly 5 get a link."""
+    _url, servers = cluster
+    bases = [server.url for _, server in zip(range(12), cycle(servers), strict=False)]
+    statuses = _sign_in_requests(bases, ["one@example.com"] * 12, "203.0.113.10")
+    assert sorted(statuses) == [200] * LOGIN_PER_EMAIL + [429] * (12 - LOGIN_PER_EMAIL)
+
+
+def test_sign_in_limit_per_client_holds_across_processes(cluster):
+    """20 requests from one client for 20 addresses, over both processes: exactly 8 get a link."""
+    _url, servers = cluster
+    bases = [server.url for _, server in zip(range(20), cycle(servers), strict=False)]
+    statuses = _sign_in_requests(bases, [f"p{i}@example.com" for i in range(20)], "203.0.113.20")
+    assert sorted(statuses) == [200] * LOGIN_PER_CLIENT + [429] * (20 - LOGIN_PER_CLIENT)
 
 
 def test_one_custom_slug_goes_to_exactly_one_racing_create(cluster, local_app):

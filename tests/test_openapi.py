@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
+from jsonschema import Draft202012Validator
+
 from openqr import codes
 from openqr.api import PUBLIC_ENDPOINTS
-from openqr.api.openapi import SWAGGER_UI, spec
+from openqr.api.openapi import spec
+from openqr.docs import SWAGGER_UI
+from openqr.extensions import db
+from openqr.models import Code
 
 
 def _operations(app) -> set[tuple[str, str]]:
@@ -85,3 +90,42 @@ def test_the_docs_page_renders_the_document_with_vendored_files(client):
     assert f"/static/{SWAGGER_UI}/swagger-ui-bundle.js" in html and "/static/docs.js" in html
     assert "http://" not in html.replace('xmlns="http://', "") and "https://" not in html  # no CDN
     assert client.get(f"/static/{SWAGGER_UI}/LICENSE").status_code == 200
+
+
+def test_the_code_schema_matches_code_json_field_by_field(app, api, runner):
+    """Every field `codes.code_json` writes is documented, required, and valid against its schema."""
+    folder = api.post("/v1/folders", json={"name": "Posters"}).get_json()
+    styled = api.create(
+        label="Spring — bus stops",
+        tags=["menu", "print"],
+        folder_id=folder["id"],
+        style={"dark": "#123", "light": "transparent", "ecc": "h", "margin": 2},
+        slug="spring-menu",
+    )
+    plain = api.create()
+    assert runner.invoke(args=["codes", "disable", plain["slug"]]).exit_code == 0
+    smart = api.create(
+        rules=[{"when": {"os": ["ios"], "country": ["de"]}, "destination": "https://example.com/ios"}],
+        split=[
+            {"destination": "https://example.com/a", "weight": 1},
+            {"destination": "https://b.com", "weight": 9},
+        ],
+        schedule=[{"at": "2099-01-01T00:00:00+01:00", "destination": "https://example.com/later"}],
+        expires_at="2020-01-01T00:00:00Z",  # ended
+        max_scans=5,
+        fallback_url="https://example.com/over",
+        utm={"source": "poster", "content": "a b"},
+    )
+    document = spec()
+    schema = document["components"]["schemas"]["Code"]
+    with app.app_context():
+        bodies = [codes.code_json(db.session.get(Code, body["id"])) for body in (styled, plain, smart)]
+    assert bodies[0] == api.get(f"/v1/dynamic/{styled['id']}").get_json()
+    for body in bodies:
+        assert list(body) == schema["required"] and set(body) == set(schema["properties"])
+        for field, value in body.items():
+            validator = Draft202012Validator(
+                {**schema["properties"][field], "components": document["components"]}
+            )
+            assert not list(validator.iter_errors(value)), (field, value)
+    assert {body["status"] for body in bodies} == set(schema["properties"]["status"]["enum"])

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from openqr import codes, qr
+from openqr import analytics, codes, qr
 from openqr.errors import ValidationError
 
 BOUNDED = settings(
@@ -174,9 +174,9 @@ def test_unknown_style_keys_are_refused(style):
 # --- integer query parameters (limit, offset, days) over HTTP ---
 
 PARAMS = [
-    ("/v1/dynamic?limit=", 1, 500),
-    ("/v1/dynamic?offset=", 0, 10_000_000),
-    ("/v1/dynamic/{id}/scans?days=", 1, 365),
+    ("/v1/dynamic?limit=", 1, codes.LIST_MAX),
+    ("/v1/dynamic?offset=", 0, codes.OFFSET_MAX),
+    ("/v1/dynamic/{id}/scans?days=", analytics.MIN_DAYS, analytics.MAX_DAYS),
 ]
 
 

@@ -434,7 +434,6 @@ def test_bad_query_is_refused_with_its_field(args, field):
     assert err.value.field == field
     message = str(err.value)
     assert field in message and message.endswith(".") and "\n" not in message
-    assert isinstance(err.value, ValueError)
 
 
 def test_messages_say_what_would_work():

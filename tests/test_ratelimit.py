@@ -1,13 +1,13 @@
-"""The hourly single-create limit, with its headers."""
+"""The hourly limits (single creates here; sign-ins in test_auth.py), their headers and clean-up."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from openqr.extensions import db
-from openqr.models import RateEvent
+from openqr.models import RateEvent, utcnow
 
 
 def create(api, i=0):
@@ -55,3 +55,16 @@ def test_the_window_rolls(api, app):
         )
         db.session.commit()
     assert create(api).status_code == 201
+
+
+def test_expired_events_of_every_key_are_pruned(api, app):
+    """Keys never seen again (a one-off sign-in address) do not leave rows behind for ever."""
+    stale = utcnow() - dt.timedelta(minutes=61)
+    with app.app_context():
+        db.session.add_all(RateEvent(key=f"login-ip:198.51.100.{i}", created_at=stale) for i in range(40))
+        db.session.add(RateEvent(key="login-email:fresh@example.com", created_at=utcnow()))
+        db.session.commit()
+    assert create(api).status_code == 201
+    with app.app_context():
+        keys = sorted(db.session.execute(select(RateEvent.key)).scalars())
+    assert keys == [f"create:{keys[0].split(':')[1]}", "login-email:fresh@example.com"]

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from openqr import codes
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
 from openqr.models import Code, DestinationChange
 
 from .servers import PHONE

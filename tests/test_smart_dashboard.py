@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from openqr import codes
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
 from openqr.models import Code
 
 from .htmlparse import Page

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from openqr import smart
 from openqr.destinations import DestinationError, check_destination
 from openqr.errors import ValidationError
+from openqr.text import iso_z
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0)
 URLS = st.sampled_from(["https://example.com/", "https://shop.example.org/a?b=1", "http://example.net/x#y"])
@@ -142,7 +143,7 @@ def test_a_schedule_is_accepted_only_when_every_entry_is_in_the_future(moments):
     utc = [m.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0) for m in moments]
     if all(moment > NOW for moment in utc):
         clean = smart.clean_schedule(entries, guard, NOW)
-        assert [entry["at"] for entry in clean] == sorted(smart.iso(moment) for moment in utc)
+        assert [entry["at"] for entry in clean] == sorted(iso_z(moment) for moment in utc)
     else:
         with pytest.raises(ValidationError, match="future"):
             smart.clean_schedule(entries, guard, NOW)

@@ -24,11 +24,11 @@ def list_():
     """The account's codes, newest first; filters tag, folder_id, q; limit and offset."""
     found = codes.list_codes(
         g.account,
-        limit=int_arg("limit", 200, 1, 500),
-        offset=int_arg("offset", 0, 0, 10_000_000),
-        tag=str_arg("tag"),
-        folder_id=str_arg("folder_id"),
-        q=str_arg("q"),
+        limit=int_arg("limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
+        offset=int_arg("offset", 0, 0, codes.OFFSET_MAX),
+        tag=str_arg("tag", codes.MAX_FILTER_LENGTH),
+        folder_id=str_arg("folder_id", codes.MAX_FILTER_LENGTH),
+        q=str_arg("q", codes.MAX_FILTER_LENGTH),
     )
     totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
@@ -36,7 +36,7 @@ def list_():
 
 @bp.post("/dynamic/bulk")
 def bulk():
-    """Create 1..200 codes at once, all or nothing."""
+    """Create 1..MAX_BULK codes at once, all or nothing."""
     created = codes.bulk_create(g.account, json_body())
     return {"codes": [codes.code_json(code) for code in created]}, 201
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, render_template
-
 from .. import analytics, codes, folders, qr, smart
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
+from ..text import CONTROL_CLASS
 
-NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+NO_CONTROL = f"^[^{CONTROL_CLASS}]*$"
 COLOUR = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
-CUSTOM_SLUG = "^[a-z0-9]+(-[a-z0-9]+)*$"
+CUSTOM_SLUG = f"^{codes.CUSTOM_SLUG.pattern}$"
+# Any stored slug: a custom one, or a random one of RANDOM_SLUG_LENGTH letters and digits.
+ANY_SLUG = f"^[A-Za-z0-9-]{{{codes.SLUG_MIN_LENGTH},{codes.SLUG_MAX_LENGTH}}}$"
 INT_TEXT = "^[+-]?[0-9]{1,9}$"
-# The vendored renderer under static/vendor/ (see its LICENSE there).
-SWAGGER_UI = "vendor/swagger-ui-dist-5.32.0"
+QUERY_TEXT = {"type": "string", "maxLength": codes.MAX_FILTER_LENGTH}
 
 
 def _ref(name: str) -> dict:
@@ -124,10 +124,12 @@ def _int_query(name: str, low: int, high: int, default: int, description: str) -
 
 
 IMAGE_QUERY = [
-    _query("format", {"type": "string", "enum": list(qr.FORMATS), "default": "png"}, "Image format."),
+    _query(
+        "format", {"type": "string", "enum": list(qr.FORMATS), "default": qr.QrParams.format}, "Image format."
+    ),
     _query(
         "size",
-        {"type": "integer", "minimum": qr.SIZE_MIN, "maximum": qr.SIZE_MAX, "default": 512},
+        {"type": "integer", "minimum": qr.SIZE_MIN, "maximum": qr.SIZE_MAX, "default": qr.QrParams.size},
         "Edge in pixels; too small for the data is a 400 saying the minimum.",
     ),
     _query(
@@ -135,7 +137,12 @@ IMAGE_QUERY = [
     ),
     _query(
         "margin",
-        {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX, "default": 4},
+        {
+            "type": "integer",
+            "minimum": qr.MARGIN_MIN,
+            "maximum": qr.MARGIN_MAX,
+            "default": qr.QrParams.margin,
+        },
         "Quiet zone in modules.",
     ),
     _query(
@@ -300,7 +307,7 @@ def _schemas() -> dict:
         "type": "string",
         "minLength": 1,
         "maxLength": codes.MAX_TAG_LENGTH,
-        "pattern": "^[^,\\u0000-\\u001f\\u007f]*$",
+        "pattern": f"^[^,{CONTROL_CLASS}]*$",
     }
     fields_in = {
         "destination": {
@@ -316,8 +323,8 @@ def _schemas() -> dict:
         "label": {**label, "description": "Internal name (trimmed; blank means none). `null` clears it."},
         "slug": {
             "type": "string",
-            "minLength": 3,
-            "maxLength": 48,
+            "minLength": codes.SLUG_MIN_LENGTH,
+            "maxLength": codes.SLUG_MAX_LENGTH,
             "pattern": CUSTOM_SLUG,
             "description": "Custom back-half: lower-case letters, digits, single inner hyphens; not a word "
             "the app routes (`v1`, `docs`, `login`...).",
@@ -455,7 +462,7 @@ def _schemas() -> dict:
             ],
             "properties": {
                 "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-                "slug": {"type": "string", "pattern": "^[A-Za-z0-9-]{3,48}$"},
+                "slug": {"type": "string", "pattern": ANY_SLUG},
                 "short_url": {"type": "string", "format": "uri"},
                 "destination": {"type": "string", "maxLength": DESTINATION_MAX},
                 "label": {"type": ["string", "null"], "maxLength": codes.MAX_LABEL_LENGTH},
@@ -464,7 +471,7 @@ def _schemas() -> dict:
                 "style": _ref("Style"),
                 "status": {
                     "type": "string",
-                    "enum": ["active", "ended", "disabled"],
+                    "enum": list(codes.SHOWN_STATUSES),
                     "description": "`ended`: expired or its scan cap reached; `disabled`: switched off "
                     "by the operator.",
                 },
@@ -637,13 +644,13 @@ def _paths() -> dict:
                 "operationId": "listCodes",
                 "summary": "The account's codes, newest first.",
                 "parameters": [
-                    _int_query("limit", 1, 500, 200, "How many codes:"),
-                    _int_query("offset", 0, 10_000_000, 0, "How many to skip:"),
-                    _query("tag", {"type": "string", "maxLength": 200}, "Only codes with this tag."),
-                    _query("folder_id", {"type": "string", "maxLength": 200}, "Only codes in this folder."),
+                    _int_query("limit", 1, codes.LIST_MAX, codes.LIST_DEFAULT, "How many codes:"),
+                    _int_query("offset", 0, codes.OFFSET_MAX, 0, "How many to skip:"),
+                    _query("tag", QUERY_TEXT, "Only codes with this tag."),
+                    _query("folder_id", QUERY_TEXT, "Only codes in this folder."),
                     _query(
                         "q",
-                        {"type": "string", "maxLength": 200},
+                        QUERY_TEXT,
                         "Only codes whose label, slug or destination contains this (any case).",
                     ),
                 ],
@@ -653,7 +660,7 @@ def _paths() -> dict:
         "/v1/dynamic/bulk": {
             "post": {
                 "operationId": "bulkCreateCodes",
-                "summary": "Create 1..200 codes at once, all or nothing (its own hourly budget).",
+                "summary": f"Create 1..{codes.MAX_BULK} codes at once, all or nothing (own hourly budget).",
                 "requestBody": _body(_ref("BulkCreate"), "The codes, in order."),
                 "responses": _responses(
                     {"201": _json(_ref("CodeList"), "Created, in input order.")},
@@ -783,12 +790,3 @@ def spec(server_url: str = "") -> dict:
             "responses": RESPONSES,
         },
     }
-
-
-docs_bp = Blueprint("docs", __name__)
-
-
-@docs_bp.get("/docs")
-def docs_page():
-    """The API reference for people, rendered by the vendored Swagger UI from /v1/openapi.json."""
-    return render_template("docs/index.html", vendor=SWAGGER_UI)

@@ -43,7 +43,7 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def str_arg(name: str, max_length: int = 200) -> str | None:
+def str_arg(name: str, max_length: int) -> str | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None

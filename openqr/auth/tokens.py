@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from ..extensions import db
 from ..models import LoginToken, utcnow
@@ -23,8 +24,23 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
+def _prune() -> None:
+    """Forget links that can no longer work (older than MAX_AGE), a batch at a time.
+
+    SKIP LOCKED: two sign-ins pruning at once each take other rows, never wait for each other.
+    """
+    expired = (
+        select(LoginToken.id)
+        .where(LoginToken.created_at <= utcnow() - dt.timedelta(seconds=MAX_AGE))
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    )
+    db.session.execute(delete(LoginToken).where(LoginToken.id.in_(expired)))
+
+
 def issue(email: str) -> str:
     """Store a LoginToken for `email` and return the signed string for its link."""
+    _prune()
     row = LoginToken(id=secrets.token_urlsafe(24), email=email)
     db.session.add(row)
     db.session.commit()

@@ -13,6 +13,7 @@ from .. import codes
 from ..errors import DomainError
 from ..extensions import login_manager
 from ..models import utcnow
+from ..text import iso_z
 from .htmx import is_htmx, with_vary
 
 bp = Blueprint("dashboard", __name__)
@@ -69,7 +70,7 @@ def ago(moment: dt.datetime | None) -> Markup:
     if moment is None:
         return Markup("never")
     seconds = int((utcnow() - moment).total_seconds())
-    iso = moment.isoformat(timespec="seconds") + "Z"
+    iso = iso_z(moment)
     if seconds < 45:
         text = "just now"
     else:
@@ -87,6 +88,12 @@ def ago(moment: dt.datetime | None) -> Markup:
         else:
             text = "1 minute ago"
     return Markup('<time datetime="{0}" title="{0} UTC">{1}</time>').format(iso, text)
+
+
+@bp.app_template_filter("short_url")
+def short_url(code) -> str:
+    """The link a code's image encodes: `{{ code|short_url }}`."""
+    return codes.short_url(code)
 
 
 @bp.app_template_filter("thousands")

@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from .. import codes, qr
 from ..errors import ValidationError
-from ..extensions import db
 from ..models import Code
+from ..qr_http import code_image_params
 from .base import bp
 from .forms import tags_from_text
 from .htmx import page_or_block
@@ -108,7 +108,6 @@ def bulk_post():
             current_user, {"codes": [row["item"] for row in rows]}, source="dashboard"
         )
     except ValidationError as err:
-        db.session.rollback()
         for problem in err.details or []:
             rows[problem["index"]]["error"] = problem["message"]
         return _render(err.status, text=text, rows=rows, message=err.message)
@@ -144,8 +143,7 @@ def export_zip():
     writer.writerow(["file", "short_url", "destination", "label", "slug", "tags"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for code, name in zip(selected, safe_names(selected), strict=True):
-            params = qr.parse_query({"size": "1024"}, style=code.style or {}, data=codes.short_url(code))
-            archive.writestr(f"{name}.png", qr.render(params))
+            archive.writestr(f"{name}.png", qr.render(code_image_params(code, {"size": "1024"})))
             writer.writerow(
                 [
                     f"{name}.png",

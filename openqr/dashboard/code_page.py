@@ -11,7 +11,7 @@ from flask_login import current_user
 from .. import analytics, codes, qr, smart
 from ..countries import country_name
 from ..errors import DomainError
-from ..extensions import db
+from ..qr_http import code_image_params
 from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
@@ -57,7 +57,7 @@ def _context(
     data = summary["analytics"]
     for key in ("by_country",):
         data[key] = [{**row, "name": country_name(row["value"])} for row in data[key]]
-    preview = qr.parse_query({"size": "512"}, style=code.style or {}, data=codes.short_url(code))
+    preview = code_image_params(code, {"size": "512"})
     return {
         "code": code,
         "days": days,
@@ -80,7 +80,6 @@ def _context(
         "saved": saved,
         "version": qr.etag(preview).strip('"')[:12],
         "sizes": DOWNLOAD_SIZES,
-        "short_url": codes.short_url(code),
     }
 
 
@@ -107,7 +106,6 @@ def style(code_id: str):
     try:
         item = codes.update_code(current_user, code_id, {"style": wanted}, source="dashboard")
     except DomainError as err:
-        db.session.rollback()
         return page_or_block(
             "dashboard/code.html",
             "style",
@@ -130,7 +128,6 @@ def smart_settings(code_id: str):
         try:
             item = codes.update_code(current_user, code_id, body, source="dashboard")
         except DomainError as err:
-            db.session.rollback()
             errors = {err.field or "_": err.message}
     if errors:
         context = _context(item, _days(), smart_form=values, smart_errors=errors)

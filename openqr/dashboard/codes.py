@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import flash, make_response, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import analytics, codes, folders
 from ..errors import DomainError
-from ..extensions import db
-from ..models import Code, CodeTag
+from ..models import Code
 from ..qr_http import REVALIDATE, code_image_params, image_response
 from .base import bp
 from .forms import code_body, field_errors
@@ -23,24 +21,12 @@ def _filters() -> dict:
     args = request.args
     page = args.get("page", "1")
     values = {
-        "q": args.get("q", "").strip()[:200],
-        "tag": args.get("tag", "").strip()[:40],
-        "folder": args.get("folder", "").strip()[:32],
+        "q": args.get("q", "").strip()[: codes.MAX_FILTER_LENGTH],
+        "tag": args.get("tag", "").strip()[: codes.MAX_TAG_LENGTH],
+        "folder": args.get("folder", "").strip()[: codes.MAX_FILTER_LENGTH],
         "page": int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
     }
     return values
-
-
-def _account_tags() -> list[str]:
-    return list(
-        db.session.execute(
-            select(CodeTag.tag)
-            .join(Code, Code.id == CodeTag.code_id)
-            .where(Code.account_id == current_user.id)
-            .distinct()
-            .order_by(CodeTag.tag)
-        ).scalars()
-    )
 
 
 def list_context(form: dict | None = None, errors: dict | None = None, created: Code | None = None) -> dict:
@@ -68,7 +54,7 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
         "filtered": bool(f["q"] or f["tag"] or f["folder"]),
         "folders": folder_list,
         "folder_names": {folder.id: folder.name for folder in folder_list},
-        "tags": _account_tags(),
+        "tags": codes.account_tags(current_user),
         "prev_url": page_url(f["page"] - 1) if f["page"] > 1 else None,
         "next_url": page_url(f["page"] + 1) if has_next else None,
         "form": form or {},
@@ -136,7 +122,6 @@ def edit(code_id: str):
             current_user, code_id, code_body(request.form, creating=False), source="dashboard"
         )
     except DomainError as err:
-        db.session.rollback()
         return _row(
             code, editing=True, form=request.form.to_dict(), errors=field_errors(err), status=err.status
         )

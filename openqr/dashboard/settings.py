@@ -7,8 +7,6 @@ from flask_login import current_user
 
 from .. import folders, keys
 from ..errors import DomainError, NotFound
-from ..extensions import db
-from ..models import ApiKey
 from .base import bp
 from .htmx import page_or_block
 
@@ -42,7 +40,6 @@ def folder_rename(folder_id: str):
     except NotFound:
         raise
     except DomainError as err:
-        db.session.rollback()
         return _folders_page(err.status, errors={folder_id: err.message})
     return _folders_page(renamed=folder_id)
 
@@ -69,20 +66,14 @@ def keys_page():
 def key_create():
     """Make a key and show it this once."""
     try:
-        name = keys.clean_key_name(request.form.get("name", ""))
+        key, plain = keys.create_key(current_user, request.form.get("name", ""))
     except DomainError as err:
-        return _keys_page(400, error=err.message)
-    if not name:
-        return _keys_page(400, error="Give the key a name, such as the machine or script that will use it.")
-    key, plain = keys.create_key(current_user, name)
+        return _keys_page(err.status, error=err.message)
     return _keys_page(201, new_key=key, new_plain=plain)
 
 
 @bp.post("/keys/<int:key_id>/revoke")
 def key_revoke(key_id: int):
     """Revoke a key: API calls with it get 401 from now on."""
-    key = db.session.get(ApiKey, key_id)
-    if key is None or key.account_id != current_user.id:
-        raise NotFound("No such key.")
-    keys.revoke_key(key)
+    keys.revoke_key(keys.owned_key(current_user, key_id))
     return _keys_page()

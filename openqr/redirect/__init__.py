@@ -3,14 +3,11 @@
 import time
 
 from flask import Blueprint, current_app, request, url_for
-from sqlalchemy import text
 
 from .. import links, scans, smart
-from ..extensions import db
 
 bp = Blueprint("redirect", __name__)
 
-VERSION = "0.1.0"
 LEARN_KEY = "openqr.redirect"  # set on the environ of a redirect answer, for the fast path
 
 
@@ -66,17 +63,3 @@ def follow(slug: str):
     count_scan(link, request.environ, decision, cache, extensions["openqr.recorder"])
     request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
     return "", 302, {"Location": decision.location, "Cache-Control": "no-store"}
-
-
-@bp.get("/healthz")
-def healthz():
-    """For load balancers and monitors: is the database reachable?"""
-    try:
-        db.session.execute(text("SELECT 1"))
-        database = True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"; the monitor wants a status
-        db.session.rollback()
-        database = False
-    body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
-    body.update(current_app.extensions.get("openqr.health", lambda: {})())
-    return body, 200 if database else 503, {"Cache-Control": "no-store"}

@@ -125,8 +125,8 @@ class Servers:
             wait_ready(urls.get(kind, f"http://127.0.0.1:{port}/healthz"), process)
         with self.database.begin() as connection:
             connection.exec_driver_sql(
-                "INSERT INTO accounts (email, created_at, session_version, lock_seq) "
-                "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0, 0)"
+                "INSERT INTO accounts (email, created_at, session_version) "
+                "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
             connection.exec_driver_sql(
                 "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "

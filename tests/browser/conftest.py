@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import email
-import re
-import socket
 import threading
-import time
-from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from waitress.server import create_server
 
 from openqr.extensions import db
 from tests.conftest import fresh_app
+from tests.mailsink import Sink
+from tests.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -30,43 +26,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real browser (Playwright + chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Sink:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def link_for(self, address: str, timeout: float = 10) -> str:
-        """The sign-in link of the newest message to `address` (waits for it)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for message in reversed(self.messages):
-                if message["To"] == address:
-                    text = message.get_body(("plain",)).get_content()
-                    return re.search(r"(http://\S+/login/\S+)", text).group(1)
-            time.sleep(0.05)
-        raise AssertionError(f"no mail to {address}")
-
-
-@pytest.fixture(scope="session")
-def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield sink, controller.port
-    controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ import zxingcpp
 from PIL import Image
 
 from openqr import analytics, codes
+from openqr.accounts import get_or_create_account
 from openqr.extensions import db
-from openqr.keys import get_or_create_account
 from openqr.models import Code, utcnow
 from openqr.scans import ScanEvent, store_scans
 
