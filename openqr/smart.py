@@ -103,21 +103,27 @@ def _when(value: object, where: str) -> dict:
     return clean
 
 
+def _objects(value: object, field: str, keys: tuple[str, str], sizes: range, shape: str, item: str) -> list:
+    """A list field's items, each an object with exactly `keys`; else a 400 naming `field`."""
+    if not isinstance(value, list) or len(value) not in sizes:
+        raise ValidationError(shape, field=field)
+    for i, entry in enumerate(value, 1):
+        if not isinstance(entry, Mapping) or set(entry) != set(keys):
+            raise ValidationError(
+                f"{item} {i} must be an object with exactly '{keys[0]}' and '{keys[1]}'.", field=field
+            )
+    return value
+
+
 def clean_rules(value: object, check_url) -> list[dict] | None:
     if value is None:
         return None
-    if not isinstance(value, list):
-        raise ValidationError("Rules must be a list of {when, destination}.", field="rules")
-    if len(value) > MAX_RULES:
-        raise ValidationError(f"A code has at most {MAX_RULES} rules.", field="rules")
+    shape = f"Rules are a list of at most {MAX_RULES} {{when, destination}} objects."
     rules = []
-    for i, rule in enumerate(value, 1):
-        where = f"Rule {i}"
-        if not isinstance(rule, Mapping) or set(rule) != {"when", "destination"}:
-            raise ValidationError(
-                f"{where} must be an object with exactly 'when' and 'destination'.", field="rules"
-            )
-        when = _when(rule["when"], where)
+    for i, rule in enumerate(
+        _objects(value, "rules", ("when", "destination"), range(MAX_RULES + 1), shape, "Rule"), 1
+    ):
+        when = _when(rule["when"], f"Rule {i}")
         rules.append({"when": when, "destination": check_url(rule["destination"], "rules")})
     return rules or None
 
@@ -125,16 +131,12 @@ def clean_rules(value: object, check_url) -> list[dict] | None:
 def clean_split(value: object, check_url) -> list[dict] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or not MIN_SPLIT <= len(value) <= MAX_SPLIT:
-        raise ValidationError(
-            f"A split lists {MIN_SPLIT} to {MAX_SPLIT} destinations, each with a weight.", field="split"
-        )
+    shape = f"A split lists {MIN_SPLIT} to {MAX_SPLIT} destinations, each with a weight."
+    sizes = range(MIN_SPLIT, MAX_SPLIT + 1)
     split = []
-    for i, part in enumerate(value, 1):
-        if not isinstance(part, Mapping) or set(part) != {"destination", "weight"}:
-            raise ValidationError(
-                f"Split entry {i} must be an object with exactly 'destination' and 'weight'.", field="split"
-            )
+    for i, part in enumerate(
+        _objects(value, "split", ("destination", "weight"), sizes, shape, "Split entry"), 1
+    ):
         weight = part["weight"]
         if isinstance(weight, bool) or not isinstance(weight, int) or not MIN_WEIGHT <= weight <= MAX_WEIGHT:
             raise ValidationError(
@@ -148,16 +150,12 @@ def clean_split(value: object, check_url) -> list[dict] | None:
 def clean_schedule(value: object, check_url, now: dt.datetime) -> list[dict] | None:
     if value is None:
         return None
-    if not isinstance(value, list):
-        raise ValidationError("The schedule must be a list of {at, destination}.", field="schedule")
-    if len(value) > MAX_SCHEDULE:
-        raise ValidationError(f"A schedule holds at most {MAX_SCHEDULE} changes.", field="schedule")
+    shape = f"The schedule is a list of at most {MAX_SCHEDULE} {{at, destination}} objects."
     entries = []
-    for i, entry in enumerate(value, 1):
-        if not isinstance(entry, Mapping) or set(entry) != {"at", "destination"}:
-            raise ValidationError(
-                f"Schedule entry {i} must be an object with exactly 'at' and 'destination'.", field="schedule"
-            )
+    for i, entry in enumerate(
+        _objects(value, "schedule", ("at", "destination"), range(MAX_SCHEDULE + 1), shape, "Schedule entry"),
+        1,
+    ):
         at = parse_utc(entry["at"], "schedule")
         if at <= now:
             raise ValidationError(f"Schedule entry {i}: 'at' must be in the future.", field="schedule")
