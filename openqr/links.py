@@ -34,7 +34,7 @@ class Link:
 
 def link_of(code_id: str, destination: str, status: str, smart_fields: dict | None, scans: int = 0) -> Link:
     """One database row's worth of a code as the redirect uses it."""
-    return Link(code_id, destination, status, smart.compile_plan(smart_fields), scans)
+    return Link(code_id, destination, status, smart.compile_plan(smart_fields, destination), scans)
 
 
 class LinkCache:

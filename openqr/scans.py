@@ -164,12 +164,10 @@ class ScanClassifier:
         """What smart-destination rules look at, computing only the facts in `needs` (cached by agent)."""
         agent = environ.get("HTTP_USER_AGENT", "")
         return smart.Visitor(
-            device=device_class(agent) if "device" in needs else None,
-            os=os_name(agent) if "os" in needs else None,
-            country=self.country(environ) if "country" in needs else None,
-            language=smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
-            if "language" in needs
-            else None,
+            device_class(agent) if "device" in needs else None,
+            os_name(agent) if "os" in needs else None,
+            self.country(environ) if "country" in needs else None,
+            smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
         )
 
     def classify(

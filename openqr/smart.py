@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import ValidationError
@@ -255,9 +256,9 @@ def due_entries(
 # --- the compiled plan and the decision ----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Visitor:
-    """What a rule may look at; None where unknown (or not needed by any rule)."""
+class Visitor(NamedTuple):
+    """What a rule may look at; None where unknown (or not needed by any rule). A tuple: the
+    hot path makes one per scan, and rules read its fields by position."""
 
     device: str | None = None
     os: str | None = None
@@ -269,7 +270,7 @@ class Visitor:
 class Plan:
     """A code's smart fields compiled for the hot path: times as Unix seconds, rules as sets."""
 
-    rules: tuple[tuple[tuple[tuple[str, frozenset], ...], str], ...] = ()
+    rules: tuple[tuple[tuple[tuple[int, frozenset], ...], str], ...] = ()  # ((Visitor index, values)...), url
     split: tuple[str, ...] = ()
     split_bounds: tuple[int, ...] = ()  # running totals of the weights
     schedule: tuple[tuple[float, str], ...] = ()  # (at, destination), oldest first
@@ -278,18 +279,23 @@ class Plan:
     fallback_url: str | None = None
     utm: tuple[tuple[str, str], ...] = ()
     needs: frozenset = frozenset()  # which Visitor fields the rules read
+    located: Mapping[str, str] | None = None  # every known target -> it with utm (None: no utm)
 
 
 def _epoch(text: str) -> float:
     return parse_utc(text, "at").replace(tzinfo=dt.UTC).timestamp()
 
 
-def compile_plan(smart: Mapping | None) -> Plan | None:
-    """The plan of a stored smart-fields object, or None for a plain code."""
+def compile_plan(smart: Mapping | None, destination: str | None = None) -> Plan | None:
+    """The plan of a stored smart-fields object, or None for a plain code. With utm, each
+    target (and the code's `destination`) is joined with its parameters once, here."""
     if not smart:
         return None
     rules = tuple(
-        (tuple((key, frozenset(values)) for key, values in rule["when"].items()), rule["destination"])
+        (
+            tuple((WHEN_KEYS.index(key), frozenset(values)) for key, values in rule["when"].items()),
+            rule["destination"],
+        )
         for rule in smart.get("rules") or ()
     )
     split = smart.get("split") or ()
@@ -297,21 +303,25 @@ def compile_plan(smart: Mapping | None) -> Plan | None:
     for part in split:
         total += part["weight"]
         bounds.append(total)
+    schedule = tuple((_epoch(entry["at"]), entry["destination"]) for entry in smart.get("schedule") or ())
+    utm = tuple((f"utm_{key}", value) for key, value in (smart.get("utm") or {}).items())
+    targets = {destination, *(url for _, url in rules), *(part["destination"] for part in split)}
+    targets.update(url for _, url in schedule)
     return Plan(
         rules=rules,
         split=tuple(part["destination"] for part in split),
         split_bounds=tuple(bounds),
-        schedule=tuple((_epoch(entry["at"]), entry["destination"]) for entry in smart.get("schedule") or ()),
+        schedule=schedule,
         expires_at=_epoch(smart["expires_at"]) if smart.get("expires_at") else None,
         max_scans=smart.get("max_scans"),
         fallback_url=smart.get("fallback_url"),
-        utm=tuple((f"utm_{key}", value) for key, value in (smart.get("utm") or {}).items()),
-        needs=frozenset(key for conditions, _ in rules for key, _ in conditions),
+        utm=utm,
+        needs=frozenset(WHEN_KEYS[index] for conditions, _ in rules for index, _ in conditions),
+        located={url: with_utm(url, utm) for url in targets if url} if utm else None,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """`location` is where to send the visitor (None: answer 410); `destination` is what the
     scan records (the URL without utm parameters; None when the code has ended)."""
 
@@ -353,11 +363,14 @@ def decide(
     """
     if plan is None:
         return Decision(destination, destination)
-    if has_ended(plan, now, scans):
-        return Decision(plan.fallback_url, None, ended=True)
+    if (plan.expires_at is not None or plan.max_scans is not None) and has_ended(plan, now, scans):
+        return Decision(plan.fallback_url, None, True)
     chosen = None
     for conditions, target in plan.rules:
-        if all(getattr(visitor, key) in values for key, values in conditions):
+        for index, values in conditions:
+            if visitor[index] not in values:
+                break
+        else:
             chosen = target
             break
     if chosen is None and plan.split:
@@ -365,7 +378,10 @@ def decide(
         chosen = plan.split[min(bisect_right(bounds, rng() * bounds[-1]), len(bounds) - 1)]
     if chosen is None:
         chosen = current_destination(plan, destination, now)
-    return Decision(with_utm(chosen, plan.utm) if plan.utm else chosen, chosen)
+    located = plan.located
+    if located is None:
+        return Decision(chosen, chosen)
+    return Decision(located.get(chosen) or with_utm(chosen, plan.utm), chosen)
 
 
 @lru_cache(maxsize=8192)
