@@ -94,6 +94,8 @@ def test_rule_and_split_from_the_code_page_then_scans_by_phone_and_desktop(page,
     error.wait_for()
     assert "weight" in error.inner_text()
     assert page.locator("#split-1-weight").get_attribute("aria-invalid") == "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#smart").screenshot(path=str(ARTIFACTS / "smart-form-error-1280.png"))
 
     page.locator("#split-1-weight").fill("50")
     page.locator("#utm-source").fill("poster")
