@@ -5,7 +5,7 @@ import logging
 import signal
 import sys
 
-from openqr import ConfigError, scans
+from openqr import ConfigError, assistant, scans
 from openqr import create_app as build_app
 
 
@@ -32,6 +32,7 @@ def main() -> None:
 
     with app.app_context():
         upgrade()  # pending migrations first, so an upgrade keeps every row
+        assistant.warn_shadowed_slug(app)
     app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
@@ -57,14 +58,19 @@ def main() -> None:
     scans.warm_up()
     gc.collect()
     gc.freeze()
+    deliverer = app.extensions["openqr.webhooks"]
+    deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
     except KeyboardInterrupt:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
+        if "openqr.mcp" in app.extensions:
+            app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.recorder"].stop()
+        deliverer.stop()
         log.info("OpenQR stopped")
 
 

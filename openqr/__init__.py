@@ -14,12 +14,15 @@ from werkzeug.exceptions import HTTPException
 
 from . import (
     api,
+    assistant,
     auth,
     cli,
     dashboard,
+    delivery,
     docs,
     fastpath,
     health,
+    metrics,
     recorder,
     redirect,
     scans,
@@ -99,9 +102,12 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.register_error_handler(HTTPException, _http_error)
     cli.register(app)
 
+    delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
+    metrics.init_app(app)  # GET /metrics, counters the redirect paths advance
     fastpath.init_app(app)  # known short links are answered before Flask's routing
     scheduler.init_app(app)  # due schedule entries are written to the database every second
+    assistant.init_app(app)  # `/mcp` is answered in front of all of that
     return app
 
 

@@ -1,14 +1,17 @@
-"""Shell commands for operators: `flask keys ...`, `flask users ...`, `flask codes ...`."""
+"""Shell commands for operators: `flask keys ...`, `flask users ...`, `flask codes ...`, `flask mcp`."""
 
 from __future__ import annotations
 
+import os
+
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from . import accounts, codes, dbcopy
 from . import keys as api_keys
 from .errors import DomainError
+from .extensions import db
 from .models import Account, Code
 from .text import iso_z
 
@@ -134,7 +137,27 @@ def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
     click.echo(f"seeded {count} scans of {slug} over {days} days in {seconds:.1f} s", err=True)
 
 
+@click.command("mcp")
+@with_appcontext
+def mcp_stdio() -> None:
+    """Serve the MCP tools on stdin/stdout for the account of the API key in OPENQR_KEY."""
+    key = os.environ.get("OPENQR_KEY", "").strip()
+    if not key:
+        raise click.ClickException("set OPENQR_KEY to an API key (oqr_live_...) of the account to act for")
+    if api_keys.authenticate(key) is None:
+        raise click.ClickException("OPENQR_KEY is not a live API key (unknown or revoked)")
+    db.session.remove()  # each tool call opens its own session in its own thread
+    import anyio
+
+    from .assistant.server import build_server, serve_stdio
+
+    # The key is checked again on every call: revoking it stops a running assistant at once.
+    server = build_server(current_app._get_current_object(), lambda _ctx: api_keys.authenticate(key))
+    anyio.run(serve_stdio, server)
+
+
 def register(app: Flask) -> None:
     for group in (keys_cli, users_cli, codes_cli, scans_cli):
         app.cli.add_command(group)
+    app.cli.add_command(mcp_stdio)
     app.cli.add_command(dbcopy.db_copy)

@@ -12,7 +12,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit, smart
+from . import links, qr, ratelimit, smart, webhooks
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError, rolls_back
 from .extensions import db
@@ -56,6 +56,7 @@ def reserved_slugs() -> frozenset[str]:
             "folders",
             "docs",
             "healthz",
+            "mcp",  # the assistants' endpoint, answered in front of Flask (openqr/assistant)
             "bulk",
             "account",
             "settings",
@@ -239,8 +240,12 @@ def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
     return code
 
 
-def _commit_or_conflict(slug_hint: str | None = None) -> None:
+def _commit_or_conflict(slug_hint: str | None = None, event: tuple | None = None) -> None:
+    """Commit; a slug taken meanwhile is a Conflict. `event` = (account id, kind, codes) goes to the
+    webhook outbox in the same transaction (its flush can meet the same race, so it is inside)."""
     try:
+        if event:
+            webhooks.code_changed(*event, code_json)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -259,7 +264,7 @@ def create_code(account: Account, data: object, *, source: str = "api") -> tuple
     code = _new_code(account, fields, set())
     db.session.add(code)
     record_change(code, source)
-    _commit_or_conflict(fields.get("slug"))
+    _commit_or_conflict(fields.get("slug"), (account.id, "code.created", [code]))
     return code, budget
 
 
@@ -309,7 +314,7 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
     db.session.add_all(codes)
     for code in codes:
         record_change(code, source)
-    _commit_or_conflict()
+    _commit_or_conflict(event=(account.id, "code.created", codes))
     return codes
 
 
@@ -347,7 +352,7 @@ def update_code(account: Account, code_id: str, data: object, *, source: str = "
         db.session.flush()
         code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields["tags"])]
     code.updated_at = utcnow()
-    _commit_or_conflict(fields.get("slug"))
+    _commit_or_conflict(fields.get("slug"), (account.id, "code.updated", [code]))
     links.changed(old_slug, code.slug)
     return code
 
@@ -448,6 +453,7 @@ def set_status(code: Code, status: str) -> Code:
         raise ValidationError(f"Status must be one of: {', '.join(STATUSES)}.", field="status")
     code.status = status
     code.updated_at = utcnow()
+    webhooks.code_changed(code.account_id, "code.updated", [code], code_json)
     db.session.commit()
     links.changed(code.slug)
     return code
@@ -461,6 +467,7 @@ def set_destination(code: Code, url: str, *, source: str) -> Code:
 def delete_code(account: Account, code_id: str) -> None:
     code = get_code(account, code_id)
     slug = code.slug
+    webhooks.code_changed(account.id, "code.deleted", [code], code_json)  # the outbox, same transaction
     db.session.delete(code)
     db.session.commit()
     links.changed(slug)

@@ -102,6 +102,26 @@ def _patterns(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
+def _hosts(raw: str) -> frozenset[str]:
+    hosts = set()
+    for part in raw.split(","):
+        host = part.strip().lower().rstrip(".").strip("[]")
+        if not host:
+            continue
+        if any(ch in host for ch in "/@ ") or (":" in host and not _is_address(host)):
+            raise ValueError("must be a comma-separated list of host names or addresses (no ports or paths)")
+        hosts.add(host)
+    return frozenset(hosts)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _text(raw: str) -> str:
     return raw.strip()
 
@@ -247,6 +267,13 @@ SETTINGS: list[Setting] = [
         "address (needs DNS).",
     ),
     Setting(
+        "OPENQR_MCP",
+        "true",
+        _bool,
+        "`true`: serve the MCP endpoint for assistants at `/mcp` (Bearer API keys). `false`: `/mcp` "
+        "answers 404.",
+    ),
+    Setting(
         "OPENQR_SCAN_FLUSH_INTERVAL",
         "0.2",
         _float_range(0.01, 0.25),
@@ -259,6 +286,44 @@ SETTINGS: list[Setting] = [
         _int_range(100, 10_000_000),
         "Scans held in memory at most while they wait to be written; beyond it scans still redirect "
         "but are counted as dropped (`/healthz`).",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_ALLOW_HOSTS",
+        "",
+        _hosts,
+        "Comma-separated host names or addresses that webhook URLs may use although the destination "
+        "guard refuses them (receivers on an internal network). Default: none.",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_TIMEOUT",
+        "5",
+        _float_range(0.1, 30),
+        "Seconds one webhook request may take (connect and answer) before it counts as failed.",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_INTERVAL",
+        "2",
+        _float_range(0.05, 60),
+        "Seconds between two requests to one webhook endpoint at most: events meanwhile are batched.",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_RETRY_BASE",
+        "10",
+        _float_range(0.01, 3600),
+        "Seconds before the first retry of a failed webhook request; each retry waits about twice as "
+        "long (with jitter), at most an hour.",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_RETRY_FOR",
+        "90000",
+        _float_range(1, 30 * 86400),
+        "Seconds a webhook event keeps being retried before it is marked failed (default 25 hours).",
+    ),
+    Setting(
+        "OPENQR_METRICS_TOKEN",
+        "",
+        _text,
+        "Bearer token that `GET /metrics` (Prometheus) requires. Empty: `/metrics` answers 404.",
     ),
 ]
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from flask import Flask
 from werkzeug.urls import iri_to_uri
 
-from . import links
+from . import links, metrics
 from .redirect import LEARN_KEY, count_scan, counts_as_scan, route
 
 _location = lru_cache(maxsize=4096)(iri_to_uri)  # what werkzeug sends as Location for a destination
@@ -28,6 +28,7 @@ class FastPath:
         self.cache = links.cache_of(app)
         self.recorder = app.extensions["openqr.recorder"]
         self.classifier = app.extensions["openqr.classifier"]
+        self.counts = metrics.metrics_of(app).fast  # redirects answered here, by outcome
         self.answer: tuple[str, list[tuple[str, str]]] | None = None  # learned from Flask's redirect
 
     def __call__(self, environ, start_response):
@@ -43,11 +44,14 @@ class FastPath:
                         location = link.destination
                         if counts_as_scan(environ):
                             self.recorder.add(link.code_id, environ, location)
+                            next(self.counts.scan)
+                        else:
+                            next(self.counts.bot)
                     else:
                         decision = route(link, environ, self.cache, self.classifier)
                         location = decision.location
                         if location is not None:  # an ended code without fallback: Flask's 410 page
-                            count_scan(link, environ, decision, self.cache, self.recorder)
+                            count_scan(link, environ, decision, self.cache, self.recorder, self.counts)
                     if location is not None:
                         status, headers = answer
                         start_response(status, [("Location", _location(location)), *headers])

@@ -82,6 +82,17 @@ def authenticate(plain: str) -> Account | None:
     return row.Account
 
 
+# What a request without a live key is told, by /v1 and /mcp alike (401 with this challenge).
+UNAUTHORIZED_MESSAGE = "Send a valid API key as 'Authorization: Bearer oqr_live_...'."
+CHALLENGE = 'Bearer realm="openqr"'
+
+
+def account_for_authorization(header: str) -> Account | None:
+    """The account of an `Authorization: Bearer oqr_live_...` header's live key, or None."""
+    scheme, _, token = header.partition(" ")
+    return authenticate(token.strip()) if scheme.lower() == "bearer" else None
+
+
 def list_keys(account: Account) -> list[ApiKey]:
     return list(
         db.session.execute(

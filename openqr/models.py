@@ -181,3 +181,47 @@ class DestinationChange(db.Model):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     destination: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))  # api|dashboard|schedule|mcp|cli
+
+
+class Webhook(db.Model):
+    """An endpoint an account's events are POSTed to, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    # Kept readable because every request is signed with it; shown to the owner only at creation.
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Requests to one endpoint are spaced (OPENQR_WEBHOOK_INTERVAL); the claim sets this.
+    next_send_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """The outbox: events waiting for (or done with) one endpoint, written with the change itself.
+
+    A row stays `pending` until the receiver answers 2xx (`delivered`) or its retries run out
+    (`failed`); `next_attempt_at` is both the back-off and the lease of a claimed row.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    events: Mapped[list] = mapped_column(JSON)
+    event_count: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # scan, code.created, ..., test: what the row holds
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_status: Mapped[int | None]  # the receiver's HTTP status, None when no answer came
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[dt.datetime | None]

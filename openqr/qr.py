@@ -182,9 +182,12 @@ def _check_ecc(field: str, value: object) -> str:
     )
 
 
-def _parse_int(field: str, value: str) -> int:
-    if not _INTEGER.fullmatch(value):
-        raise QrParamError(field, f"{field} must be a whole number, not {value[:20]!r}.")
+def _parse_int(field: str, value: object) -> int:
+    """A query string's digits, or an integer as an assistant's JSON arguments carry it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not _INTEGER.fullmatch(value):
+        raise QrParamError(field, f"{field} must be a whole number, not {str(value)[:20]!r}.")
     return int(value)
 
 

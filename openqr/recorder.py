@@ -53,6 +53,7 @@ class ScanRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self.observe_flush = lambda seconds: None  # openqr.metrics sets its histogram here
 
     # The request side -------------------------------------------------------------
 
@@ -133,9 +134,11 @@ class ScanRecorder:
         return stored
 
     def _write(self, events: list[scans.ScanEvent]) -> int | None:
+        started = time.perf_counter()
         with self.app.app_context():
             try:
                 written = scans.store_scans(events)
+                self.observe_flush(time.perf_counter() - started)
             except Exception:  # any database failure: keep the events, retry later (logged below)
                 db.session.rollback()
                 self._attempts += 1

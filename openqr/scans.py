@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from . import smart
+from . import smart, webhooks
 from .extensions import db
 from .models import Code, Scan, ScanDay, ScanDayValue, utcnow
 
@@ -248,6 +248,7 @@ def store_scans(events: list[ScanEvent]) -> int:
                 per_value[(e.code_id, day, DESTINATION, e.destination)] += 1
         _add_counts(ScanDay.__table__, ("code_id", "day"), per_day)
         _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
+        webhooks.scans_stored(kept)  # their `scan` events, in the same transaction
         try:
             db.session.commit()
             return len(kept)

@@ -16,9 +16,10 @@ BODIES = {
     "api.codes.patch": {"destination": "https://evil.example/", "label": "Stolen", "slug": "stolen"},
     "api.folders.create": {"name": "Theirs"},
     "api.folders.rename": {"name": "Stolen"},
+    "api.webhooks.create": {"url": "https://hooks.example.com/in", "events": ["scan"]},
 }
 # Path variables and which of the owner's resources fills them. A new kind fails the test.
-RESOURCES = {"code_id": "code", "folder_id": "folder"}
+RESOURCES = {"code_id": "code", "folder_id": "folder", "webhook_id": "webhook"}
 
 
 def _routes(app) -> list[tuple[str, str, str]]:
@@ -46,7 +47,8 @@ def _url(rule: str, ids: dict[str, str]) -> str:
 def owned(api):
     folder = api.post("/v1/folders", json={"name": "Mine"}).get_json()
     code = api.create("https://example.com/mine", label="Mine", folder_id=folder["id"], tags=["a"])
-    return {"code": code["id"], "folder": folder["id"]}
+    hook = api.post("/v1/webhooks", json={"url": "https://hooks.example.com/mine", "events": ["scan"]})
+    return {"code": code["id"], "folder": folder["id"], "webhook": hook.get_json()["id"]}
 
 
 def _snapshot(api, owned):
@@ -55,6 +57,7 @@ def _snapshot(api, owned):
         api.get("/v1/dynamic").get_json(),
         api.get("/v1/folders").get_json(),
         api.get(f"/v1/dynamic/{owned['code']}/scans").get_json()["scans"],
+        api.get("/v1/webhooks").get_json(),
     )
 
 
@@ -87,4 +90,5 @@ def test_another_accounts_resource_is_a_404_and_changes_nothing(app, api, other_
             assert response.status_code < 500, (method, rule)
             body = response.get_data(as_text=True)
             assert owned["code"] not in body and owned["folder"] not in body, (method, rule)
+            assert owned["webhook"] not in body, (method, rule)
         assert _snapshot(api, owned) == before, (method, rule)

@@ -20,6 +20,11 @@ def test_the_readme_states_every_default_the_code_uses():
         assert shown == (f"`{setting.default}`" if setting.default else "(none)"), setting.name
 
 
+def test_webhook_allow_hosts_are_host_names_or_addresses():
+    parsed = load_settings({"OPENQR_WEBHOOK_ALLOW_HOSTS": "10.0.0.5, Hooks.Internal.,[::1]"})
+    assert parsed["OPENQR_WEBHOOK_ALLOW_HOSTS"] == {"10.0.0.5", "hooks.internal", "::1"}
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -32,6 +37,9 @@ def test_the_readme_states_every_default_the_code_uses():
         ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("OPENQR_COUNTRY_HEADER", "CF IPCountry"),
         ("OPENQR_LOG_LEVEL", "loud"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "hooks.internal:8080"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "http://hooks.internal/"),
+        ("OPENQR_WEBHOOK_TIMEOUT", "0"),
     ],
 )
 def test_bad_values_raise_one_line_naming_the_setting(name, value):

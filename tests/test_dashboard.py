@@ -75,7 +75,8 @@ def test_full_page_versus_fragment(web, web_app):
 
 
 @pytest.mark.parametrize(
-    "path", ["/codes/{id}/edit", "/codes/{id}/row", "/codes/{id}", "/codes/bulk", "/folders", "/keys"]
+    "path",
+    ["/codes/{id}/edit", "/codes/{id}/row", "/codes/{id}", "/codes/bulk", "/folders", "/keys", "/webhooks"],
 )
 def test_every_partial_endpoint_is_a_full_page_without_htmx(web, web_app, path):
     code_id = make_code(web_app)
@@ -155,7 +156,7 @@ def test_htmx_posts_carry_the_pages_csrf_token_in_a_header(tmp_path):
 
 def test_no_inline_scripts_or_styles(web, web_app):
     code_id = make_code(web_app)
-    for path in ("/codes", f"/codes/{code_id}", "/codes/bulk", "/keys", "/folders"):
+    for path in ("/codes", f"/codes/{code_id}", "/codes/bulk", "/keys", "/folders", "/webhooks"):
         page = Page(web.get(path).text)
         assert all(attrs.get("src") for tag, attrs in page.elements if tag == "script"), path
         assert not any(

@@ -293,7 +293,13 @@ def test_every_form_post_without_a_csrf_token_is_refused(app, api):
     before = (api.get("/v1/dynamic").get_json(), api.get("/v1/folders").get_json())
     client = app.test_client()
     sign_in(client, app)
-    ids = {"code_id": code["id"], "folder_id": folder["id"], "key_id": "1", "token": "x" * 20}
+    ids = {
+        "code_id": code["id"],
+        "folder_id": folder["id"],
+        "key_id": "1",
+        "token": "x" * 20,
+        "webhook_id": "x",
+    }
     posts = [r.rule for r in app.url_map.iter_rules() if "POST" in r.methods and not r.rule.startswith("/v1")]
     assert "/login" in posts and "/codes" in posts
     for rule in posts:

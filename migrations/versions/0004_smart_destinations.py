@@ -1,14 +1,14 @@
 """smart destinations: a code's rules/split/schedule/expiry/utm, each scan's destination, history
 
 Revision ID: 0004_smart_destinations
-Revises: 0002_rate_limit_keys
+Revises: 0006_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_smart_destinations"
-down_revision = "0002_rate_limit_keys"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -5,14 +5,15 @@ from werkzeug.exceptions import HTTPException
 
 from .. import keys
 from ..errors import DomainError
-from . import codes, folders, images, openapi
+from . import codes, folders, images, openapi, webhooks
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.register_blueprint(codes.bp)
 bp.register_blueprint(folders.bp)
 bp.register_blueprint(images.bp)
+bp.register_blueprint(webhooks.bp)
 # The parent and every nested blueprint: CSRF exemption is checked per nested blueprint.
-ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp)
+ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp, webhooks.bp)
 
 # Paths under /v1 that anyone may read (the published contract).
 PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}
@@ -37,11 +38,11 @@ def require_key():
     """Every /v1 call but the public ones needs `Authorization: Bearer oqr_live_...`."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    account = keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    account = keys.account_for_authorization(request.headers.get("Authorization", ""))
     if account is None:
-        message = "Send a valid API key as 'Authorization: Bearer oqr_live_...'."
-        return error_response(401, "unauthorized", message, {"WWW-Authenticate": 'Bearer realm="openqr"'})
+        return error_response(
+            401, "unauthorized", keys.UNAUTHORIZED_MESSAGE, {"WWW-Authenticate": keys.CHALLENGE}
+        )
     g.account = account
     return None
 

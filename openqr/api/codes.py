@@ -1,8 +1,15 @@
-"""`/v1/dynamic`: create, list, read, edit, delete codes, bulk create, and scan analytics."""
+"""`/v1/dynamic`: create, list, read, edit, delete codes, bulk create, and scan analytics.
 
-from flask import Blueprint, g, jsonify
+Where a route parses query arguments, it does so in a function of `(account, args)` that
+returns the API's JSON: the assistant tools (openqr/assistant) call the same function.
+"""
+
+from collections.abc import Mapping
+
+from flask import Blueprint, g, jsonify, request
 
 from .. import analytics, codes
+from ..models import Account
 from .params import int_arg, json_body, str_arg
 
 bp = Blueprint("codes", __name__)
@@ -22,13 +29,18 @@ def create():
 @bp.get("/dynamic")
 def list_():
     """The account's codes, newest first; filters tag, folder_id, q; limit and offset."""
+    return code_list(g.account, request.args)
+
+
+def code_list(account: Account, args: Mapping) -> dict:
+    """`GET /v1/dynamic`'s answer for these arguments."""
     found = codes.list_codes(
-        g.account,
-        limit=int_arg("limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
-        offset=int_arg("offset", 0, 0, codes.OFFSET_MAX),
-        tag=str_arg("tag", codes.MAX_FILTER_LENGTH),
-        folder_id=str_arg("folder_id", codes.MAX_FILTER_LENGTH),
-        q=str_arg("q", codes.MAX_FILTER_LENGTH),
+        account,
+        limit=int_arg(args, "limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
+        offset=int_arg(args, "offset", 0, 0, codes.OFFSET_MAX),
+        tag=str_arg(args, "tag", codes.MAX_FILTER_LENGTH),
+        folder_id=str_arg(args, "folder_id", codes.MAX_FILTER_LENGTH),
+        q=str_arg(args, "q", codes.MAX_FILTER_LENGTH),
     )
     totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
@@ -69,8 +81,13 @@ def history(code_id):
 @bp.get("/dynamic/<code_id>/scans")
 def scans(code_id):
     """Scan analytics: lifetime summary plus a `days` window (1..365, default 30)."""
-    code = codes.get_code(g.account, code_id)
-    days = int_arg("days", analytics.DEFAULT_DAYS, analytics.MIN_DAYS, analytics.MAX_DAYS)
+    return scan_report(g.account, code_id, request.args)
+
+
+def scan_report(account: Account, code_id: str, args: Mapping) -> dict:
+    """`GET /v1/dynamic/{id}/scans`'s answer for these arguments."""
+    code = codes.get_code(account, code_id)
+    days = int_arg(args, "days", analytics.DEFAULT_DAYS, analytics.MIN_DAYS, analytics.MAX_DAYS)
     summary = analytics.scan_summary(code, days)
     return {
         "id": code.id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .. import analytics, codes, folders, qr, smart
+from .. import analytics, codes, folders, qr, smart, webhooks
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
 from ..text import CONTROL_CLASS
 
@@ -603,12 +603,95 @@ def _schemas() -> dict:
             "additionalProperties": False,
             "properties": {"folders": {"type": "array", "items": _ref("Folder")}},
         },
+        **_webhook_schemas(timestamp),
+    }
+
+
+def _webhook_schemas(timestamp: dict) -> dict:
+    url = {
+        "type": "string",
+        "maxLength": DESTINATION_MAX,
+        "description": "Where events are POSTed: a public http(s) URL (the destination guard), or one whose "
+        "host the operator listed in `OPENQR_WEBHOOK_ALLOW_HOSTS`.",
+    }
+    events = {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": list(webhooks.EVENT_TYPES)},
+        "description": "Event types to receive.",
+    }
+    webhook = {"id": {"type": "string"}, "url": url, "events": events, "created_at": timestamp}
+    return {
+        "WebhookCreate": {
+            "type": "object",
+            "required": ["url", "events"],
+            "additionalProperties": False,
+            "properties": {"url": url, "events": events},
+        },
+        "Webhook": {
+            "type": "object",
+            "required": list(webhook),
+            "additionalProperties": False,
+            "properties": webhook,
+        },
+        "WebhookCreated": {
+            "type": "object",
+            "required": [*webhook, "secret"],
+            "additionalProperties": False,
+            "properties": {
+                **webhook,
+                "secret": {
+                    "type": "string",
+                    "pattern": "^whsec_",
+                    "description": "Signing secret, shown only in this answer: keep it to verify "
+                    "`X-OpenQR-Signature`.",
+                },
+            },
+        },
+        "WebhookList": {
+            "type": "object",
+            "required": ["webhooks"],
+            "additionalProperties": False,
+            "properties": {"webhooks": {"type": "array", "items": _ref("Webhook")}},
+        },
+        "WebhookTestQueued": {
+            "type": "object",
+            "required": ["queued", "event_id"],
+            "additionalProperties": False,
+            "properties": {"queued": {"const": True}, "event_id": {"type": "string"}},
+        },
+        "WebhookEvent": {
+            "type": "object",
+            "required": ["id", "type", "at", "code", "data"],
+            "properties": {
+                "id": {"type": "string", "description": "Stable across retries: drop an id seen before."},
+                "type": {"type": "string", "enum": [*webhooks.EVENT_TYPES, "test"]},
+                "at": {"type": "string", "format": "date-time"},
+                "code": {
+                    "type": ["object", "null"],
+                    "properties": {"id": {"type": "string"}, "slug": {"type": "string"}},
+                    "description": "The code the event is about (`null` for `test`).",
+                },
+                "data": {
+                    "type": "object",
+                    "description": "`scan`: `country`, `device`, `referrer`, `destination` (each may be "
+                    "null), exactly what analytics keep. `code.*`: the code's JSON (as before deletion for "
+                    "`code.deleted`). `test`: a `message`.",
+                },
+            },
+        },
+        "WebhookPayload": {
+            "type": "object",
+            "required": ["events"],
+            "properties": {"events": {"type": "array", "items": _ref("WebhookEvent")}},
+        },
     }
 
 
 def _paths() -> dict:
     code_id = _path("code_id", "The code's `id`.")
     folder_id = _path("folder_id", "The folder's `id`.")
+    webhook_id = _path("webhook_id", "The webhook's `id`.")
     code_ok = _json(_ref("Code"), "The code.")
     return {
         "/v1/openapi.json": {
@@ -764,6 +847,60 @@ def _paths() -> dict:
                 "responses": _responses({"200": {"$ref": "#/components/responses/Deleted"}}, "404"),
             },
         },
+        "/v1/webhooks": {
+            "get": {
+                "operationId": "listWebhooks",
+                "summary": "The account's webhooks, oldest first (secrets are never listed).",
+                "responses": _responses({"200": _json(_ref("WebhookList"), "The webhooks.")}),
+            },
+            "post": {
+                "operationId": "createWebhook",
+                "summary": "Subscribe a URL to events; the answer carries the signing secret, this once.",
+                "requestBody": _body(_ref("WebhookCreate"), "The receiver's URL and the events it wants."),
+                "responses": _responses({"201": _json(_ref("WebhookCreated"), "Created.")}, body=True),
+            },
+        },
+        "/v1/webhooks/{webhook_id}": {
+            "parameters": [webhook_id],
+            "delete": {
+                "operationId": "deleteWebhook",
+                "summary": "Delete a webhook; its undelivered events are dropped.",
+                "responses": _responses({"200": {"$ref": "#/components/responses/Deleted"}}, "404"),
+            },
+        },
+        "/v1/webhooks/{webhook_id}/test": {
+            "parameters": [webhook_id],
+            "post": {
+                "operationId": "testWebhook",
+                "summary": "Queue one `test` event for the webhook, delivered and retried like any other.",
+                "responses": _responses({"202": _json(_ref("WebhookTestQueued"), "Queued.")}, "404"),
+            },
+        },
+    }
+
+
+def _outgoing_webhooks() -> dict:
+    """What this server POSTs to a webhook's URL (OpenAPI 3.1 `webhooks`)."""
+    header = {"in": "header", "required": True, "schema": {"type": "string"}}
+    return {
+        "events": {
+            "post": {
+                "summary": "Events for a subscribed URL: scan events batched, at most one request per "
+                "endpoint every `OPENQR_WEBHOOK_INTERVAL` (2 s); retried with back-off until a 2xx, for "
+                "at least 24 h.",
+                "parameters": [
+                    {**header, "name": "X-OpenQR-Timestamp", "description": "Unix seconds when signed."},
+                    {
+                        **header,
+                        "name": "X-OpenQR-Signature",
+                        "description": "`sha256=` + hex HMAC-SHA256 of "
+                        '`"<timestamp>.<body>"` with the secret.',
+                    },
+                ],
+                "requestBody": _body(_ref("WebhookPayload"), "The events, oldest first."),
+                "responses": {"200": {"description": "Any 2xx: delivered. Anything else: retried later."}},
+            }
+        }
     }
 
 
@@ -777,11 +914,14 @@ def spec(server_url: str = "") -> dict:
             "version": "1.0.0",
             "description": "Editable (dynamic) QR codes with scan analytics. Every call but this document "
             "needs `Authorization: Bearer oqr_live_...`. Every error is JSON "
-            '`{"error", "message", "field"?, "details"?}`.',
+            '`{"error", "message", "field"?, "details"?}`. The same operations are tools for AI '
+            "assistants on the MCP server at `/mcp` (Streamable HTTP, the same Bearer keys) and through "
+            "`flask mcp` (stdio); each tool's arguments are this document's parameters and body fields.",
         },
         "servers": [{"url": server_url or "/"}],
         "security": [{"bearer": []}],
         "paths": _paths(),
+        "webhooks": _outgoing_webhooks(),
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "oqr_live_..."}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
@@ -30,23 +31,33 @@ def json_body() -> object:
     return body
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
+def _whole_number(raw: object) -> int | None:
+    """A query string's digits or a JSON integer (an assistant's arguments), else None."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    # ASCII digits only (int() would also read other scripts' digits), and few enough to parse.
+    if isinstance(raw, str) and raw.isascii() and raw.strip().lstrip("-").isdigit() and len(raw) <= 20:
+        return int(raw)
+    return None
+
+
+def int_arg(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+    """`args[name]` (query strings or JSON arguments) as a whole number from low to high."""
+    raw = args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high or not raw.strip().lstrip("-").isdigit():
+    value = _whole_number(raw)
+    if value is None or not low <= value <= high:
         raise ValidationError(f"'{name}' must be a whole number from {low} to {high}.", field=name)
     return value
 
 
-def str_arg(name: str, max_length: int) -> str | None:
-    raw = request.args.get(name)
+def str_arg(args: Mapping, name: str, max_length: int) -> str | None:
+    raw = args.get(name)
     if raw is None or raw == "":
         return None
+    if not isinstance(raw, str):
+        raise ValidationError(f"'{name}' must be a string.", field=name)
     if len(raw) > max_length:
         raise ValidationError(f"'{name}' must be at most {max_length} characters.", field=name)
     return raw

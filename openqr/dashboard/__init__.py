@@ -1,6 +1,6 @@
-"""The HTMX dashboard: codes, a code's page, bulk, folders and API keys, for a signed-in person."""
+"""The HTMX dashboard: codes, a code's page, bulk, folders, API keys and webhooks, for a signed-in person."""
 
-from . import bulk, code_page, codes, settings  # noqa: F401  (each module adds its views to bp)
+from . import bulk, code_page, codes, settings, webhooks  # noqa: F401  (each module adds its views to bp)
 from .base import bp
 
 __all__ = ["bp"]

@@ -4,7 +4,7 @@ import time
 
 from flask import Blueprint, current_app, request, url_for
 
-from .. import links, scans, smart
+from .. import links, metrics, scans, smart
 
 bp = Blueprint("redirect", __name__)
 
@@ -33,12 +33,18 @@ def route(link: links.Link, environ: dict, cache: links.LinkCache, classifier: s
     return smart.decide(plan, link.destination, visitor, time.time(), count)
 
 
-def count_scan(link: links.Link, environ: dict, decision, cache: links.LinkCache, recorder) -> None:
-    """Record a person's scan with where it went (an ended code counts nothing)."""
-    if decision.destination is not None and counts_as_scan(environ):
+def count_scan(link: links.Link, environ: dict, decision, cache: links.LinkCache, recorder, counts) -> None:
+    """Record a person's scan with where it went (an ended code counts nothing); `counts` are
+    the metrics of the path that answered."""
+    if decision.destination is None:
+        next(counts.ended)
+    elif counts_as_scan(environ):
         recorder.add(link.code_id, environ, decision.destination)
+        next(counts.scan)
         if link.plan is not None and link.plan.max_scans is not None:
             cache.count(link)
+    else:
+        next(counts.bot)
 
 
 def plain_page(template: str, status: int):
@@ -51,15 +57,19 @@ def plain_page(template: str, status: int):
 def follow(slug: str):
     """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
     link = links.resolve(slug)
+    counts = metrics.metrics_of(current_app).routed  # redirects answered here, by outcome
     if link is None:
+        next(counts.not_found)
         return plain_page("redirect/not_found.html", 404)
     if link.status != "active":
+        next(counts.ended)
         return plain_page("redirect/disabled.html", 410)
     extensions = current_app.extensions
     cache = links.cache_of(current_app)
     decision = route(link, request.environ, cache, extensions["openqr.classifier"])
     if decision.location is None:
+        next(counts.ended)
         return plain_page("redirect/ended.html", 410)
-    count_scan(link, request.environ, decision, cache, extensions["openqr.recorder"])
+    count_scan(link, request.environ, decision, cache, extensions["openqr.recorder"], counts)
     request.environ[LEARN_KEY] = True  # openqr.fastpath answers the next scans of this link the same way
     return "", 302, {"Location": decision.location, "Cache-Control": "no-store"}

@@ -9,9 +9,9 @@ import shutil
 import sys
 import time
 
-from . import analytics, bulk, images, redirect
+from . import analytics, bulk, images, mcp, redirect
 
-SECTIONS = {"redirect": redirect, "analytics": analytics, "images": images, "bulk": bulk}
+SECTIONS = {"redirect": redirect, "analytics": analytics, "images": images, "bulk": bulk, "mcp": mcp}
 
 
 def cpu_model() -> str:
@@ -30,8 +30,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, smaller data (about a minute)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     args = parser.parse_args()
-    if not shutil.which("wrk") and (not args.only or "redirect" in args.only):
-        sys.exit("wrk is needed for the redirect benchmark: apt-get install -y wrk")
+    if not shutil.which("wrk") and (not args.only or {"redirect", "mcp"} & set(args.only)):
+        sys.exit("wrk is needed for the redirect benchmarks: apt-get install -y wrk")
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}", flush=True)
     rows, started = [], time.monotonic()
     for name in args.only or SECTIONS:

@@ -6,6 +6,10 @@ temporary folder or PostgreSQL with OPENQR_BENCH_DATABASE_URL, scans recorded). 
 alternate between them, round after round. OpenQR is measured twice: a plain code, and a smart
 one (3 rules by OS and country, a 2-way split, UTM) scanned by a desktop browser, so every scan
 runs the whole decision (the rules miss, the split picks, UTM is appended).
+
+With OPENQR_BENCH_WEBHOOK=1 the benchmark code also has a webhook subscribed to `scan`,
+delivered to a sink in this process: the figures then include writing every scan's event
+to the outbox and delivering the batches.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from statistics import median
 
@@ -95,9 +100,50 @@ def wrk(url: str, seconds: int, agent: str | None = None) -> dict:
     }
 
 
+def insert_bench_code(connection) -> None:
+    """The short link every redirect benchmark asks for: /k7Pm2qR of account 1."""
+    connection.exec_driver_sql(
+        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+        "updated_at) "
+        "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
+        "'2025-01-01', '2025-01-01')"
+    )
+
+
+WEBHOOK = os.environ.get("OPENQR_BENCH_WEBHOOK", "") not in ("", "0")
+
+
+class Sink:
+    """A webhook receiver that answers 204 and counts the scan events it was sent."""
+
+    def __init__(self):
+        sink = self
+        self.events = self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                sink.requests += 1
+                sink.events += body.count(b'"type":"scan"')
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Servers:
     def __init__(self, tmp: Path, database_url: str):
         self.tmp, self.processes = tmp, {}
+        self.sink = Sink() if WEBHOOK else None
         self.database = create_engine(database_url)
         self.openqr_log = tmp / "openqr.log"
 
@@ -117,6 +163,8 @@ class Servers:
             OPENQR_PORT=str(port),
         )
         env.update({k: v for k, v in os.environ.items() if k == "OPENQR_THREADS"})  # to compare sizes
+        if self.sink:
+            env["OPENQR_WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
         self.log_handle = self.openqr_log.open("w")
         self.processes["openqr"] = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log_handle, stderr=subprocess.STDOUT
@@ -128,12 +176,7 @@ class Servers:
                 "INSERT INTO accounts (email, created_at, session_version) "
                 "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
-            connection.exec_driver_sql(
-                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
-                "updated_at) "
-                "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
-                "'2025-01-01', '2025-01-01')"
-            )
+            insert_bench_code(connection)
             connection.execute(
                 text(
                     "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
@@ -142,6 +185,12 @@ class Servers:
                 ),
                 {"smart": json.dumps(SMART)},
             )
+            if self.sink:
+                connection.exec_driver_sql(
+                    "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, next_send_at) "
+                    f"VALUES ('b3nchhook', 1, '{self.sink.url}', '[\"scan\"]', 'whsec_bench', "
+                    "'2025-01-01', '2025-01-01')"
+                )
         urls["openqr"] = f"http://127.0.0.1:{port}/k7Pm2qR"
         urls["smart"] = f"http://127.0.0.1:{port}/sm4rtQR"
         assert requests.get(urls["openqr"], allow_redirects=False, timeout=5).status_code == 302
@@ -205,6 +254,8 @@ def run(quick: bool) -> list[tuple]:
             servers.stop()
         log_lines = servers.openqr_log.read_text().splitlines()[log_lines_before:]
         rows, day_total = servers.stored_scans()
+        if servers.sink:
+            servers.sink.close()
 
     def med(kind, key):
         return median(result[key] for result in results[kind])
@@ -215,7 +266,19 @@ def run(quick: bool) -> list[tuple]:
     bad = sum(result["bad"] for result in results["openqr"] + results["smart"])
     # Log lines while serving: only start/stop lines are expected, never one per request.
     per_request = [line for line in log_lines if "serving on" not in line and "stopped" not in line]
+    webhook = []
+    if servers.sink:
+        webhook = [
+            (
+                "webhook scan events received / scans stored",
+                f"{servers.sink.events} / {rows}",
+                "",
+                f"{servers.sink.requests} requests",
+                None,
+            )
+        ]
     return [
+        *webhook,
         (
             "redirect req/s (OpenQR, recording scans)",
             f"{openqr:.0f}",

@@ -1,0 +1,39 @@
+"""`/v1/webhooks`: endpoints that receive an account's events, signed; a test event on demand."""
+
+from flask import Blueprint, current_app, g, jsonify
+
+from .. import webhooks
+from .params import json_body
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks")
+def create():
+    """Subscribe a URL to events; the answer holds the signing secret, shown only this once."""
+    hook, secret = webhooks.create_webhook(g.account, json_body())
+    response = jsonify(webhooks.webhook_json(hook, secret))
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/webhooks/{hook.id}"
+    return response
+
+
+@bp.get("/webhooks")
+def list_():
+    """The account's webhooks, oldest first (no secrets)."""
+    return {"webhooks": [webhooks.webhook_json(hook) for hook in webhooks.list_webhooks(g.account)]}
+
+
+@bp.delete("/webhooks/<webhook_id>")
+def delete(webhook_id):
+    """Stop sending events to an endpoint; its undelivered events are dropped."""
+    webhooks.delete_webhook(g.account, webhook_id)
+    return {"deleted": True}
+
+
+@bp.post("/webhooks/<webhook_id>/test")
+def test(webhook_id):
+    """Queue one `test` event for the endpoint, delivered like any other."""
+    row = webhooks.send_test(g.account, webhook_id)
+    current_app.extensions["openqr.webhooks"].wake()
+    return {"queued": True, "event_id": row.events[0]["id"]}, 202

@@ -1,0 +1,146 @@
+"""`/mcp`: the MCP server's Streamable HTTP transport inside the app's own WSGI server.
+
+A small WSGI layer in front of everything else (the redirect fast path included) sends
+`/mcp` here and every other path on, at the cost of one comparison. Each request's Bearer
+key is checked first, with the same check and the same 401 as `/v1`; then a2wsgi hands the
+request to the SDK's ASGI app, which runs on an event loop in a thread of its own (stateless,
+plain JSON answers: any process can serve any request). The SDK is imported, and the loop
+started, by the first request to `/mcp`: a server no assistant talks to pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import threading
+
+from flask import Flask
+from sqlalchemy import select
+
+from .. import keys
+from ..extensions import db
+from ..models import Account, Code
+from ..security import API_CSP
+
+log = logging.getLogger(__name__)
+
+PATH = "/mcp"
+ACCOUNT_KEY = "openqr.account_id"  # set in the WSGI environ once the key is checked
+
+
+def _unauthorized(start_response):
+    body = json.dumps({"error": "unauthorized", "message": keys.UNAUTHORIZED_MESSAGE}).encode()
+    start_response(
+        "401 Unauthorized",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("WWW-Authenticate", keys.CHALLENGE),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", API_CSP),
+        ],
+    )
+    return [body]
+
+
+class McpEndpoint:
+    """WSGI middleware: `app.wsgi_app = McpEndpoint(app, app.wsgi_app)`."""
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+        self._lock = threading.Lock()
+        # Made by the first request to /mcp: the WSGI app, its event loop, the running manager.
+        self._asgi = self._loop = self._manager = self._stop = None
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != PATH:
+            return self.wsgi_app(environ, start_response)
+        with self.app.app_context():  # checked on every request: a revoked key is refused at once
+            account = keys.account_for_authorization(environ.get("HTTP_AUTHORIZATION", ""))
+            account_id = account.id if account is not None else None
+        if account_id is None:
+            return _unauthorized(start_response)
+        environ[ACCOUNT_KEY] = account_id
+
+        def with_headers(status, headers, exc_info=None):
+            headers.append(("X-Content-Type-Options", "nosniff"))
+            headers.append(("Content-Security-Policy", API_CSP))
+            return start_response(status, headers, exc_info)
+
+        return self._mounted()(environ, with_headers)
+
+    def _mounted(self):
+        if self._asgi is None:
+            with self._lock:
+                if self._asgi is None:
+                    self._asgi = self._mount()
+        return self._asgi
+
+    def _mount(self):
+        """The SDK's ASGI app as WSGI, on a loop thread whose session manager is already running."""
+        from a2wsgi import ASGIMiddleware
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        from .server import build_server
+
+        def account_for(ctx) -> Account | None:
+            return db.session.get(Account, ctx.request.scope["wsgi_environ"][ACCOUNT_KEY])
+
+        server = build_server(self.app, account_for)
+        asgi = server.streamable_http_app(
+            streamable_http_path=PATH,
+            json_response=True,
+            stateless_http=True,
+            max_request_body_size=self.app.config["MAX_CONTENT_LENGTH"],
+            # Host and Origin checks guard servers without authentication against DNS rebinding;
+            # this one needs a Bearer key on every request, which a rebinding page cannot send.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="openqr-mcp", daemon=True).start()
+        started = threading.Event()
+
+        async def run_manager():
+            self._stop = asyncio.Event()
+            async with server.session_manager.run():
+                started.set()
+                await self._stop.wait()
+
+        self._manager = asyncio.run_coroutine_threadsafe(run_manager(), loop)
+        if not started.wait(30):
+            raise RuntimeError("the MCP session manager did not start")
+        self._loop = loop
+        if gc.get_freeze_count():
+            # app.py froze what start-up built, so full collections skip it; the SDK's modules
+            # live as long, and would otherwise be rescanned by every full collection.
+            gc.freeze()
+        return ASGIMiddleware(asgi, loop=loop)
+
+    def close(self) -> None:
+        """Stop the session manager and its loop (if `/mcp` was ever used)."""
+        if self._asgi is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._manager.result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def warn_shadowed_slug(app: Flask) -> None:
+    """A code given the slug `mcp` before `/mcp` existed no longer redirects: say so (at start-up)."""
+    if not app.config["OPENQR_MCP"]:
+        return
+    for code_id in db.session.execute(select(Code.id).where(Code.slug == PATH[1:])).scalars():
+        log.warning(
+            "code %s has the slug 'mcp', now the assistants' endpoint: its short link no longer redirects; "
+            "give it another slug (PATCH /v1/dynamic/%s) or set OPENQR_MCP=false",
+            code_id,
+            code_id,
+        )
+
+
+def init_app(app: Flask) -> None:
+    if app.config["OPENQR_MCP"]:
+        endpoint = McpEndpoint(app, app.wsgi_app)
+        app.wsgi_app = endpoint
+        app.extensions["openqr.mcp"] = endpoint

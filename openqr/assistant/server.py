@@ -1,0 +1,106 @@
+"""The OpenQR MCP server (the official SDK's low-level `Server`), shared by both transports.
+
+The handlers run on an event loop; each tool call runs the domain code in a worker thread
+inside an app context, like a `/v1` request. Which account a call acts for is the
+transport's business: `account_for(ctx)` answers it on every call (HTTP: the key checked
+in front of the endpoint; stdio: the key in OPENQR_KEY, checked again each time).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from functools import partial
+
+import anyio
+from flask import Flask
+from mcp import types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+
+from .. import keys
+from ..errors import DomainError
+from ..health import VERSION
+from ..models import Account
+from . import outcomes, schemas, tools
+
+AccountFor = Callable[[ServerRequestContext], Account | None]
+
+INSTRUCTIONS = (
+    "OpenQR manages editable QR codes: a printed code encodes a short link whose destination can "
+    "change at any time, and every scan is counted. Arguments and results are those of the OpenQR "
+    "/v1 API; ids come from list_codes or create_code."
+)
+
+
+def _listing(item: schemas.Listing) -> types.Tool:
+    return types.Tool(
+        name=item.name,
+        description=item.description,
+        input_schema=item.input_schema,
+        output_schema=item.output_schema,
+        annotations=types.ToolAnnotations(
+            read_only_hint=item.read_only,
+            destructive_hint=item.destructive,
+            open_world_hint=False,
+        ),
+    )
+
+
+def _result(outcome: outcomes.Outcome) -> types.CallToolResult:
+    content: list = [types.TextContent(text=outcome.text)]
+    image = outcome.image
+    if image is not None and image.media_type == "image/png":
+        content.append(
+            types.ImageContent(data=base64.b64encode(image.data).decode(), mime_type=image.media_type)
+        )
+    elif image is not None:
+        content.append(types.TextContent(text=image.data.decode()))  # SVG is text
+    return types.CallToolResult(content=content, structured_content=outcome.body, is_error=outcome.is_error)
+
+
+def _unauthorized() -> outcomes.Outcome:
+    return outcomes.error_outcome(DomainError(keys.UNAUTHORIZED_MESSAGE, code="unauthorized"))
+
+
+def build_server(app: Flask, account_for: AccountFor) -> Server:
+    """An MCP server whose tools act for `account_for(ctx)`'s account (None: refused)."""
+    base_url = app.config["OPENQR_BASE_URL"]
+    listed = [_listing(item) for item in schemas.listings(base_url)]
+
+    def run(ctx: ServerRequestContext, name: str, arguments: dict) -> types.CallToolResult:
+        with app.app_context():
+            account = account_for(ctx)
+            outcome = (
+                _unauthorized() if account is None else outcomes.call(account, name, arguments, base_url)
+            )
+            return _result(outcome)
+
+    async def list_tools(ctx: ServerRequestContext, params) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def call_tool(
+        ctx: ServerRequestContext, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        if params.name not in tools.BY_NAME:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        return await anyio.to_thread.run_sync(partial(run, ctx, params.name, params.arguments or {}))
+
+    return Server(
+        "openqr",
+        version=VERSION,
+        title="OpenQR",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=lambda name: next((t.input_schema for t in listed if t.name == name), None),
+    )
+
+
+async def serve_stdio(server: Server) -> None:
+    """Serve one assistant over this process's stdin and stdout until stdin closes."""
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -1,0 +1,127 @@
+"""The tools an assistant may call: each a thin wrapper over the function its `/v1` route calls.
+
+A tool names the `/v1` operation(s) it mirrors; its arguments are that operation's parameters
+and body fields (schemas.py reads them from the OpenAPI document), passed on to the same domain
+function, so a field the API gains reaches the tool with no new code. Its result is the API's
+JSON for the same call; a refusal is the API's error (`DomainError`). Nothing in this package
+but server.py and http.py imports the MCP SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import codes, folders, qr
+from ..api import codes as api_codes
+from ..errors import ValidationError
+from ..models import Account
+from ..qr_http import code_image_params, image_params
+from . import texts
+
+# Who changed a destination, as a code's history records it. The domain's create and update do
+# not take a source yet (the history arrives with smart destinations): pass SOURCE there then.
+SOURCE = "mcp"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A rendered QR image: PNG bytes or SVG text."""
+
+    data: bytes
+    media_type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: its name, the `/v1` operation(s) it mirrors, what it runs, how it reads as text."""
+
+    name: str
+    method: str
+    paths: tuple[str, ...]  # OpenAPI paths; `{code_id}` becomes the argument `id`
+    run: Callable[[Account, dict], dict | Image]
+    text: Callable[[dict], str] | None = None  # None: the JSON itself
+    description: str | None = None  # None: the operation's summary
+
+
+def _id(args: dict) -> tuple[str, dict]:
+    """The `id` argument (a code's id) and the other arguments."""
+    rest = {name: value for name, value in args.items() if name != "id"}
+    code_id = args.get("id")
+    if not isinstance(code_id, str) or not code_id:
+        raise ValidationError("'id' is required: the code's id, as list_codes shows it.", field="id")
+    return code_id, rest
+
+
+def _create_code(account: Account, args: dict) -> dict:
+    code, _budget = codes.create_code(account, args, source="mcp")
+    return codes.code_json(code)
+
+
+def _get_code(account: Account, args: dict) -> dict:
+    return codes.code_json(codes.get_code(account, _id(args)[0]))
+
+
+def _update_code(account: Account, args: dict) -> dict:
+    code_id, fields = _id(args)
+    return codes.code_json(codes.update_code(account, code_id, fields, source="mcp"))
+
+
+def _delete_code(account: Account, args: dict) -> dict:
+    codes.delete_code(account, _id(args)[0])
+    return {"deleted": True}
+
+
+def _bulk_create(account: Account, args: dict) -> dict:
+    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args, source="mcp")]}
+
+
+def _get_history(account: Account, args: dict) -> dict:
+    return {"history": codes.history(account, _id(args)[0])}
+
+
+def _get_scans(account: Account, args: dict) -> dict:
+    return api_codes.scan_report(account, *_id(args))
+
+
+def _list_folders(account: Account, args: dict) -> dict:
+    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(account)]}
+
+
+def _create_folder(account: Account, args: dict) -> dict:
+    return folders.folder_json(folders.create_folder(account, args))
+
+
+def _render_qr(account: Account, args: dict) -> Image:
+    if "id" in args:
+        code_id, rest = _id(args)
+        params = code_image_params(codes.get_code(account, code_id), rest)
+    else:
+        params = image_params(args)
+    what = f"{params.format.upper()} QR code, {params.size}x{params.size} px, encoding {params.data}"
+    return Image(qr.render(params), qr.media_type(params.format), what)
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("create_code", "post", ("/v1/dynamic",), _create_code, texts.code_line),
+    Tool("list_codes", "get", ("/v1/dynamic",), api_codes.code_list, texts.codes_text),
+    Tool("get_code", "get", ("/v1/dynamic/{code_id}",), _get_code, texts.code_line),
+    Tool("update_code", "patch", ("/v1/dynamic/{code_id}",), _update_code, texts.code_line),
+    Tool("delete_code", "delete", ("/v1/dynamic/{code_id}",), _delete_code, texts.deleted),
+    Tool("bulk_create_codes", "post", ("/v1/dynamic/bulk",), _bulk_create, texts.codes_text),
+    Tool("get_scans", "get", ("/v1/dynamic/{code_id}/scans",), _get_scans, texts.scans_text),
+    Tool("get_history", "get", ("/v1/dynamic/{code_id}/history",), _get_history, texts.history_text),
+    Tool("list_folders", "get", ("/v1/folders",), _list_folders, texts.folders_text),
+    Tool("create_folder", "post", ("/v1/folders",), _create_folder, texts.folder_line),
+    Tool(
+        "render_qr",
+        "get",
+        ("/v1/qr", "/v1/dynamic/{code_id}/qr"),
+        _render_qr,
+        description="A QR image of one of your codes (`id`: its short URL, in its saved style unless "
+        "overridden here) or of any text (`data`); give one of the two. A PNG comes back as an image, "
+        "an SVG as text.",
+    ),
+)
+BY_NAME = {tool.name: tool for tool in TOOLS}

@@ -1,0 +1,57 @@
+"""Webhooks: create (the secret shown once), list with recent deliveries, send a test event, delete."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_login import current_user
+
+from .. import webhooks
+from ..errors import ValidationError
+from .base import bp
+from .htmx import page_or_block
+
+
+def _webhooks_page(status: int = 200, **context):
+    hooks = webhooks.list_webhooks(current_user)
+    base = {
+        "hooks": [(hook, webhooks.recent_deliveries(hook)) for hook in hooks],
+        "event_types": webhooks.EVENT_TYPES,
+        "errors": {},
+        "form": {"url": "", "events": ["scan"]},
+        "created": None,
+        "secret": None,
+        "queued": None,
+    }
+    return page_or_block("dashboard/webhooks.html", "webhooks", status=status, **{**base, **context})
+
+
+@bp.get("/webhooks")
+def webhooks_page():
+    """Your webhook endpoints, each with its recent deliveries."""
+    return _webhooks_page()
+
+
+@bp.post("/webhooks")
+def webhook_create():
+    """Subscribe a URL; its signing secret is shown this once. Errors sit beside their field."""
+    form = {"url": request.form.get("url", ""), "events": request.form.getlist("events")}
+    try:
+        hook, secret = webhooks.create_webhook(current_user, form)
+    except ValidationError as err:
+        return _webhooks_page(400, errors={err.field or "url": err.message}, form=form)
+    return _webhooks_page(201, created=hook, secret=secret)
+
+
+@bp.post("/webhooks/<webhook_id>/test")
+def webhook_test(webhook_id: str):
+    """Queue a test event; the deliveries list shows how it went."""
+    webhooks.send_test(current_user, webhook_id)
+    current_app.extensions["openqr.webhooks"].wake()
+    return _webhooks_page(queued=webhook_id)
+
+
+@bp.post("/webhooks/<webhook_id>/delete")
+def webhook_delete(webhook_id: str):
+    """Delete an endpoint and its undelivered events."""
+    webhooks.delete_webhook(current_user, webhook_id)
+    return _webhooks_page()

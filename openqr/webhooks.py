@@ -1,0 +1,235 @@
+"""Webhooks: the rules of an endpoint (create, list, delete) and the outbox its events wait in.
+
+Events are written as `WebhookDelivery` rows in the same transaction as what they report
+(a code's change in `codes`, a batch of scans in `scans.store_scans`), so an event exists
+exactly when its change does. `openqr.delivery` sends them later, off the request path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import itertools
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from .destinations import DestinationError, check_destination
+from .errors import NotFound, ValidationError
+from .extensions import db
+from .models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
+from .text import iso_z
+
+EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
+MAX_WEBHOOKS = 10  # per account
+RECENT_DELIVERIES = 10  # rows the dashboard shows per endpoint
+# Event ids: a random prefix per process and a counter, unique without a system call per scan event.
+_ID_PREFIX = "evt_" + secrets.token_hex(8)
+_id_counter = itertools.count()
+FIELDS = ("url", "events")
+
+
+# --- validation ---
+
+
+def clean_url(value: object) -> str:
+    """A public http(s) URL (the destination guard), or one whose host the operator allowed."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("url is required: the http(s) address that receives the events.", field="url")
+    config = current_app.config
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:
+        host = ""
+    allowed = config.get("OPENQR_WEBHOOK_ALLOW_HOSTS", frozenset())
+    if host and host in allowed and parts.scheme in ("http", "https") and "@" not in parts.netloc:
+        if len(value) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise ValidationError("url must be at most 2048 characters, without spaces.", field="url")
+        return value
+    try:
+        return check_destination(
+            value,
+            own_hosts=config["OPENQR_OWN_HOSTS"],
+            resolve=config.get("OPENQR_RESOLVE_DESTINATIONS", False),
+        )
+    except DestinationError as err:
+        hint = " (an operator can allow an internal receiver with OPENQR_WEBHOOK_ALLOW_HOSTS)"
+        raise ValidationError(f"{err}{hint}", field="url", code="invalid_url") from None
+
+
+def clean_events(value: object) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise ValidationError(
+            f"events must be a non-empty list drawn from: {', '.join(EVENT_TYPES)}.", field="events"
+        )
+    unknown = [item for item in value if item not in EVENT_TYPES]
+    if unknown:
+        raise ValidationError(
+            f"Unknown event '{unknown[0][:40]}': choose from {', '.join(EVENT_TYPES)}.", field="events"
+        )
+    return [kind for kind in EVENT_TYPES if kind in value]
+
+
+# --- endpoints ---
+
+
+def create_webhook(account: Account, data: object) -> tuple[Webhook, str]:
+    """A new endpoint and its signing secret (shown to the owner this once)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("The body must be a JSON object.")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ValidationError(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
+    url = clean_url(data.get("url"))
+    events = clean_events(data.get("events"))
+    count = db.session.scalar(select(func.count()).where(Webhook.account_id == account.id))
+    if count >= MAX_WEBHOOKS:
+        raise ValidationError(
+            f"An account has at most {MAX_WEBHOOKS} webhooks; delete one first.", field="url"
+        )
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    hook = Webhook(account_id=account.id, url=url, events=events, secret=secret)
+    db.session.add(hook)
+    db.session.commit()
+    return hook, secret
+
+
+def list_webhooks(account: Account) -> list[Webhook]:
+    query = select(Webhook).where(Webhook.account_id == account.id).order_by(Webhook.created_at, Webhook.id)
+    return list(db.session.execute(query).scalars())
+
+
+def get_webhook(account: Account, webhook_id: object) -> Webhook:
+    hook = find_owned(Webhook, account.id, webhook_id)
+    if hook is None:
+        raise NotFound("No such webhook.")
+    return hook
+
+
+def delete_webhook(account: Account, webhook_id: object) -> None:
+    """Delete an endpoint; its undelivered events go with it."""
+    db.session.delete(get_webhook(account, webhook_id))
+    db.session.commit()
+
+
+def recent_deliveries(hook: Webhook, limit: int = RECENT_DELIVERIES) -> list[WebhookDelivery]:
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == hook.id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def send_test(account: Account, webhook_id: object) -> WebhookDelivery:
+    """Queue one `test` event for an endpoint, delivered (and retried) like any other."""
+    hook = get_webhook(account, webhook_id)
+    event = _event("test", None, {"message": "A test event from OpenQR: your endpoint is reachable."})
+    row = _outbox_row(hook.id, "test", [event])
+    db.session.commit()
+    return row
+
+
+def webhook_json(hook: Webhook, secret: str | None = None) -> dict:
+    """An endpoint as the API shows it; `secret` only in the answer that created it."""
+    body = {"id": hook.id, "url": hook.url, "events": list(hook.events), "created_at": iso_z(hook.created_at)}
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`X-OpenQR-Signature`: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+# --- the outbox writers: called inside the transaction of the change they report ---
+
+
+def _event(kind: str, code: tuple[str, str] | None, data: dict, at: dt.datetime | None = None) -> dict:
+    """One event; its id stays the same across retries, so receivers can drop duplicates."""
+    return {
+        "id": f"{_ID_PREFIX}{next(_id_counter):x}",
+        "type": kind,
+        "at": (at or utcnow()).isoformat(timespec="milliseconds") + "Z",
+        "code": {"id": code[0], "slug": code[1]} if code else None,
+        "data": data,
+    }
+
+
+def _outbox_row(webhook_id: str, kind: str, events: list[dict]) -> WebhookDelivery:
+    row = WebhookDelivery(webhook_id=webhook_id, kind=kind, events=events, event_count=len(events))
+    db.session.add(row)
+    return row
+
+
+def code_changed(account_id: int, kind: str, codes: Iterable[Code], as_json: Callable[[Code], dict]) -> None:
+    """Queue `code.created|updated|deleted` for the account's endpoints subscribed to it.
+
+    Called before the commit of the change; one outbox row per endpoint holds all the codes.
+    """
+    hooks = [hook for hook in _account_hooks(account_id) if kind in hook.events]
+    if not hooks:
+        return
+    db.session.flush()  # new codes get their ids and timestamps
+    events = [_event(kind, (code.id, code.slug), as_json(code)) for code in codes]
+    for hook in hooks:
+        _outbox_row(hook.id, kind, events)
+
+
+def _account_hooks(account_id: int) -> list[Webhook]:
+    return list(db.session.execute(select(Webhook).where(Webhook.account_id == account_id)).scalars())
+
+
+def scans_stored(scan_events: list) -> None:
+    """Queue `scan` events for a batch of scans being stored (`scans.store_scans`): one row per endpoint.
+
+    `data` is exactly what analytics keep of a scan: country, device, referrer and destination.
+    """
+    hooks = [
+        row
+        for row in db.session.execute(select(Webhook.id, Webhook.account_id, Webhook.events))
+        if "scan" in row.events
+    ]
+    if not hooks:
+        return
+    accounts = {hook.account_id for hook in hooks}
+    ids = {event.code_id for event in scan_events}
+    codes = {
+        row.id: row
+        for row in db.session.execute(
+            select(Code.id, Code.slug, Code.account_id).where(Code.id.in_(ids), Code.account_id.in_(accounts))
+        )
+    }
+    by_account: dict[int, list[dict]] = defaultdict(list)
+    for scan in scan_events:
+        code = codes.get(scan.code_id)
+        if code is None:
+            continue
+        data = {
+            "country": scan.country,
+            "device": scan.device,
+            "referrer": scan.referrer,
+            "destination": getattr(scan, "destination", None),  # recorded once smart destinations land
+        }
+        by_account[code.account_id].append(_event("scan", (code.id, code.slug), data, scan.at))
+    for hook in hooks:
+        if by_account.get(hook.account_id):
+            _outbox_row(hook.id, "scan", by_account[hook.account_id])
+
+
+def outbox_depth() -> int:
+    """Events still waiting for delivery, across every endpoint."""
+    query = select(func.coalesce(func.sum(WebhookDelivery.event_count), 0)).where(
+        WebhookDelivery.status == "pending"
+    )
+    return int(db.session.scalar(query))
