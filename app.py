@@ -37,6 +37,7 @@ def main() -> None:
         assistant.warn_shadowed_slug(app)
         visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
         db.session.commit()
+    app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,

@@ -28,6 +28,7 @@ from . import (
     recorder,
     redirect,
     scans,
+    scheduler,
     security,
 )
 from .config import ConfigError, load_settings, secret_key_from_instance
@@ -109,6 +110,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     metrics.init_app(app)  # GET /metrics, counters the redirect paths advance
     links.init_app(app)  # every link in memory, following the database's change feed
     fastpath.init_app(app)  # known short links are answered before Flask's routing
+    scheduler.init_app(app)  # due schedule entries are written to the database every second
     assistant.init_app(app)  # `/mcp` is answered in front of all of that
     return app
 

@@ -32,12 +32,13 @@ from .models import (
     hour_number,
     utcnow,
 )
+from .scans import DESTINATION
 
 TOP = 8
 TOP_CODES = 20
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 365, 30
 DIMENSIONS = ("country", "device", "referrer")
-_EMPTY_LABEL = {"country": "Unknown", "device": "Unknown", "referrer": "Direct"}
+_EMPTY_LABEL = {"country": "Unknown", "device": "Unknown", "referrer": "Direct", DESTINATION: ""}
 UTC = ZoneInfo("UTC")
 UNIQUE_NEEDS_UTC = (
     "Unique visitors are counted per UTC day, so they cannot be cut into the days of a time zone "
@@ -266,6 +267,10 @@ def scan_summary(
         f"by_{dimension}": _top([(v, int(n)) for dim, v, n, _ in values if dim == dimension], dimension)
         for dimension in DIMENSIONS
     }
+    # Where the window's scans went, as recorded (URLs without utm parameters).
+    breakdowns["by_destination"] = _top(
+        [(v, int(n)) for dim, v, n, _ in values if dim == DESTINATION], DESTINATION
+    )
     return {
         "scans": {
             "total": int(total),

@@ -103,6 +103,18 @@ def codes_enable(slug: str) -> None:
     _set_status(slug, "active")
 
 
+@codes_cli.command("set-destination")
+@click.argument("slug")
+@click.argument("url")
+def codes_set_destination(slug: str, url: str) -> None:
+    """Point a code at a new destination (checked like the API's; noted in its history as `cli`)."""
+    try:
+        codes.set_destination(_code(slug), url, source="cli")
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    click.echo(f"{slug} -> {url}", err=True)
+
+
 scans_cli = AppGroup("scans", help="Scan data tools.")
 
 

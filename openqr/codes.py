@@ -8,15 +8,15 @@ import string
 from collections.abc import Mapping
 
 from flask import current_app
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit, scans, webhooks
+from . import links, qr, ratelimit, scans, smart, webhooks
 from .destinations import DestinationError, check_destination
 from .errors import Conflict, NotFound, ValidationError, rolls_back
 from .extensions import db
-from .models import Account, Code, CodeTag, Folder, find_owned, utcnow
+from .models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
 from .text import has_control, iso_z
 
 RANDOM_SLUG_ALPHABET = string.ascii_letters + string.digits
@@ -24,7 +24,8 @@ RANDOM_SLUG_LENGTH = 7
 CUSTOM_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 48
-STATUSES = ("active", "disabled")
+STATUSES = ("active", "disabled")  # what the operator sets
+SHOWN_STATUSES = ("active", "ended", "disabled")  # what a code's JSON says (ended: expired or capped)
 # GET /v1/dynamic and the dashboard's list: how many codes per call, and how far one may skip.
 LIST_DEFAULT = 200
 LIST_MAX = 500
@@ -34,7 +35,7 @@ MAX_TAGS = 10
 MAX_TAG_LENGTH = 40
 MAX_LABEL_LENGTH = 200
 MAX_BULK = 200
-EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style")
+EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style", *smart.SMART_FIELDS)
 
 
 def reserved_slugs() -> frozenset[str]:
@@ -70,10 +71,15 @@ def reserved_slugs() -> frozenset[str]:
 # --- validators: each returns the clean value or raises ValidationError naming the field ---
 
 
-def clean_destination(value: object) -> str:
+def clean_destination(value: object, field: str = "destination") -> str:
+    """A URL through the destination guard; errors name `field` (destination, rules, split...)."""
     if not isinstance(value, str) or not value:
         raise ValidationError(
-            "Destination is required: a public http(s) URL.", field="destination", code="invalid_destination"
+            "Destination is required: a public http(s) URL."
+            if field == "destination"
+            else f"Every URL in {field} must be a public http(s) URL.",
+            field=field,
+            code="invalid_destination",
         )
     config = current_app.config
     try:
@@ -84,7 +90,7 @@ def clean_destination(value: object) -> str:
             resolve=config.get("OPENQR_RESOLVE_DESTINATIONS", False),
         )
     except DestinationError as err:
-        raise ValidationError(str(err), field="destination", code="invalid_destination") from None
+        raise ValidationError(str(err), field=field, code="invalid_destination") from None
 
 
 def clean_label(value: object) -> str | None:
@@ -176,7 +182,27 @@ def clean_fields(account: Account, data: object, *, creating: bool) -> dict:
         # A null slug on create means "pick one for me".
         "slug": lambda value: None if (creating and value is None) else clean_slug(value),
     }
+    now = utcnow()
+    for name in smart.SMART_FIELDS:
+        cleaners[name] = lambda value, name=name: smart.clean_smart_field(name, value, clean_destination, now)
     return {name: cleaners[name](data[name]) for name in EDITABLE_FIELDS if name in data}
+
+
+def _set_smart(code: Code, fields: dict) -> None:
+    """Apply the smart fields present in `fields` (a list is replaced whole, None clears)."""
+    changes = {name: fields[name] for name in smart.SMART_FIELDS if name in fields}
+    if changes:
+        code.smart = smart.merged(code.smart, changes)
+        code.next_change_at = smart.next_change(code.smart)
+
+
+def record_change(code: Code, source: str, at=None) -> None:
+    """Note a change of the code's destination (creation included) in its history."""
+    if source not in smart.HISTORY_SOURCES:
+        raise ValueError(f"unknown history source {source!r}")
+    db.session.add(
+        DestinationChange(code_id=code.id, at=at or utcnow(), destination=code.destination, source=source)
+    )
 
 
 # --- operations ---
@@ -201,6 +227,7 @@ def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
     slug = fields.get("slug") or _free_random_slug(taken)
     taken.add(slug)
     code = Code(
+        id=new_id(),
         account_id=account.id,
         slug=slug,
         destination=fields["destination"],
@@ -209,6 +236,7 @@ def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
         style=fields.get("style") or {},
     )
     code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields.get("tags") or [])]
+    _set_smart(code, fields)
     return code
 
 
@@ -226,14 +254,16 @@ def _commit_or_conflict(slug_hint: str | None = None, event: tuple | None = None
 
 
 @rolls_back
-def create_code(account: Account, data: object) -> tuple[Code, ratelimit.Budget]:
-    """Create one code, counting it against the hourly single-create limit."""
+def create_code(account: Account, data: object, *, source: str = "api") -> tuple[Code, ratelimit.Budget]:
+    """Create one code, counting it against the hourly single-create limit; `source` names who
+    made it in the destination history (api, dashboard, mcp, cli)."""
     fields = clean_fields(account, data, creating=True)
     if fields.get("slug") and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
     budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     code = _new_code(account, fields, set())
     db.session.add(code)
+    record_change(code, source)
     _commit_or_conflict(fields.get("slug"), (account.id, "code.created", [code]))
     return code, budget
 
@@ -264,7 +294,7 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
 
 
 @rolls_back
-def bulk_create(account: Account, data: object) -> list[Code]:
+def bulk_create(account: Account, data: object, *, source: str = "api") -> list[Code]:
     """Create 1..200 codes, all or nothing; errors list every bad item by index."""
     if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
         raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
@@ -282,6 +312,8 @@ def bulk_create(account: Account, data: object) -> list[Code]:
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
     db.session.add_all(codes)
+    for code in codes:
+        record_change(code, source)
     _commit_or_conflict(event=(account.id, "code.created", codes))
     return codes
 
@@ -290,12 +322,16 @@ def get_code(account: Account, code_id: str) -> Code:
     code = find_owned(Code, account.id, code_id)
     if code is None:
         raise NotFound("No such code.")
+    if code.next_change_at is not None and code.next_change_at <= utcnow():
+        apply_due_schedule(code.id)  # reads see the schedule's changes even before the runner's pass
+        db.session.refresh(code)
     return code
 
 
 @rolls_back
-def update_code(account: Account, code_id: str, data: object) -> Code:
-    """Apply a patch: only the fields sent change."""
+def update_code(account: Account, code_id: str, data: object, *, source: str = "api") -> Code:
+    """Apply a patch: only the fields sent change. A new destination is noted in the history
+    with `source` (api, dashboard, mcp, cli)."""
     code = get_code(account, code_id)
     if isinstance(data, Mapping) and data.get("slug") == code.slug:
         # Its own slug is no change, even a random one that the custom-slug rule would refuse.
@@ -304,9 +340,13 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
     old_slug = code.slug
     if "slug" in fields and fields["slug"] != code.slug and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
+    moved = "destination" in fields and fields["destination"] != code.destination
     for name in ("destination", "label", "slug", "folder_id", "style"):
         if name in fields:
             setattr(code, name, fields[name])
+    _set_smart(code, fields)
+    if moved:
+        record_change(code, source)
     if "tags" in fields:
         code.tag_rows = []
         db.session.flush()
@@ -315,6 +355,87 @@ def update_code(account: Account, code_id: str, data: object) -> Code:
     _commit_or_conflict(fields.get("slug"), (account.id, "code.updated", [code]))
     links.changed(old_slug, code.slug)
     return code
+
+
+def apply_due_schedule(code_id: str, now=None) -> bool:
+    """Make the code's due schedule entries its destination, exactly once across processes.
+
+    The UPDATE only matches while `next_change_at` is still what this process read, so of two
+    processes applying the same entry one changes the row (and writes the history) and the
+    other changes nothing. Returns whether this call applied anything.
+    """
+    now = now or utcnow()
+    code = db.session.get(Code, code_id, populate_existing=True)
+    if code is None or code.next_change_at is None or code.next_change_at > now:
+        return False
+    destination, fields, applied = smart.due_entries(code.smart, code.destination, now)
+    result = db.session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.next_change_at == code.next_change_at)
+        .values(
+            destination=destination, smart=fields, next_change_at=smart.next_change(fields), updated_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1 or not applied:
+        db.session.rollback()
+        return False
+    for entry in applied:
+        at = smart.parse_utc(entry["at"], "schedule")
+        db.session.add(
+            DestinationChange(code_id=code.id, at=at, destination=entry["destination"], source="schedule")
+        )
+    slug = code.slug
+    db.session.commit()
+    links.changed(slug)
+    return True
+
+
+def apply_all_due_schedules(now=None) -> int:
+    """Apply every code's due schedule entries (the background step each process runs)."""
+    now = now or utcnow()
+    due = db.session.execute(select(Code.id).where(Code.next_change_at <= now)).scalars().all()
+    db.session.rollback()  # end the read so each code's change is its own short transaction
+    return sum(apply_due_schedule(code_id, now) for code_id in due)
+
+
+def history(account: Account, code_id: str) -> list[dict]:
+    """Every change of the code's destination, newest first."""
+    code = get_code(account, code_id)
+    rows = db.session.execute(
+        select(DestinationChange)
+        .where(DestinationChange.code_id == code.id)
+        .order_by(DestinationChange.at.desc(), DestinationChange.id.desc())
+    ).scalars()
+    return [{"at": iso_z(row.at), "destination": row.destination, "source": row.source} for row in rows]
+
+
+def lifetime_scans(code_ids: list[str]) -> dict[str, int]:
+    """Stored scans of each code (from the daily roll-ups)."""
+    if not code_ids:
+        return {}
+    rows = db.session.execute(
+        select(ScanDay.code_id, func.sum(ScanDay.n))
+        .where(ScanDay.code_id.in_(code_ids))
+        .group_by(ScanDay.code_id)
+    ).all()
+    return {code_id: int(n or 0) for code_id, n in rows}
+
+
+def status_of(code: Code, scans: int | None = None) -> str:
+    """active, ended (expired or its scan cap reached) or disabled (by the operator).
+
+    `scans` is the code's stored scan count; it is read from the roll-ups when needed and not given.
+    """
+    if code.status != "active":
+        return code.status
+    plan = smart.compile_plan(code.smart)
+    if plan is None:
+        return "active"
+    if plan.max_scans is not None and scans is None:
+        scans = lifetime_scans([code.id]).get(code.id, 0)
+    now = utcnow().replace(tzinfo=smart.dt.UTC).timestamp()
+    return "ended" if smart.has_ended(plan, now, scans or 0) else "active"
 
 
 def find_by_slug(slug: str) -> Code:
@@ -336,6 +457,11 @@ def set_status(code: Code, status: str) -> Code:
     db.session.commit()
     links.changed(code.slug)
     return code
+
+
+def set_destination(code: Code, url: str, *, source: str) -> Code:
+    """Point a code somewhere else on behalf of its owner (operator tools), as a PATCH would."""
+    return update_code(db.session.get(Account, code.account_id), code.id, {"destination": url}, source=source)
 
 
 def delete_code(account: Account, code_id: str) -> None:
@@ -378,7 +504,12 @@ def list_codes(
         query = query.where(
             or_(*(column.ilike(pattern, escape="\\") for column in (Code.label, Code.slug, Code.destination)))
         )
-    return list(db.session.execute(query).scalars())
+    found = list(db.session.execute(query).scalars())
+    for code in found:
+        if code.next_change_at is not None and code.next_change_at <= utcnow():
+            apply_due_schedule(code.id)
+            db.session.refresh(code)
+    return found
 
 
 def account_tags(account: Account) -> list[str]:
@@ -399,8 +530,8 @@ def short_url(code: Code) -> str:
     return f"{current_app.config['OPENQR_SHORT_BASE_URL']}/{code.slug}"
 
 
-def code_json(code: Code) -> dict:
-    """A code as the API shows it."""
+def code_json(code: Code, scans: int | None = None) -> dict:
+    """A code as the API shows it (`scans`: its stored scan count, when the caller has it)."""
     return {
         "id": code.id,
         "slug": code.slug,
@@ -410,7 +541,8 @@ def code_json(code: Code) -> dict:
         "tags": code.tags,
         "folder_id": code.folder_id,
         "style": code.style or {},
-        "status": code.status,
+        "status": status_of(code, scans),
         "created_at": iso_z(code.created_at),
         "updated_at": iso_z(code.updated_at),
+        **smart.fields_json(code.smart),
     }

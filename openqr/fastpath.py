@@ -1,7 +1,7 @@
 """A thin WSGI layer in front of Flask for the one hot path: `GET`/`HEAD /<slug>` of a known link.
 
 It answers every link of the in-memory table (openqr.links), looking a slug up once when it
-is not there, with the redirect's own decision (`redirect.follow_link`) and headers. Whatever
+is not there, with the redirect's own decision (`redirect.Redirector`) and headers. Whatever
 is not a redirect (unknown slugs, disabled links, an unreachable database, other paths and
 methods) goes to Flask, where the redirect view renders the page for it.
 """
@@ -13,7 +13,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from . import codes, links, metrics
 from .errors import DatabaseUnavailable
-from .redirect import follow_link, redirect_headers
+from .redirect import redirect_headers, redirector_of
 
 STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}  # as werkzeug
 
@@ -24,7 +24,7 @@ class FastPath:
     def __init__(self, app: Flask, wsgi_app):
         self.wsgi_app = wsgi_app
         self.table = links.table_of(app)
-        self.recorder = app.extensions["openqr.recorder"]
+        self.redirector = redirector_of(app)
         self.counts = metrics.metrics_of(app).fast  # redirects answered here, by outcome
         with app.app_context():
             self.reserved = codes.reserved_slugs()  # routes of the app itself: never looked up
@@ -45,7 +45,7 @@ class FastPath:
                     except DatabaseUnavailable:
                         link = None  # Flask's view answers the 503 page
                 if link is not None:
-                    status, location = follow_link(link, environ, self.recorder, self.counts)
+                    status, location = self.redirector.follow(link, environ, self.counts)
                     if location is not None:
                         start_response(STATUS_LINES[status], redirect_headers(location))
                         return [b""]

@@ -10,6 +10,11 @@ database, except the first scan of a slug that is not in memory: one raw look-up
 Flask's request machinery. While the database is unreachable every link in memory keeps
 answering; a look-up raises `DatabaseUnavailable` (a 503 page, since nobody can know).
 
+A link with smart destinations carries its compiled plan (openqr.smart), so rules, split,
+schedule, expiry and UTM are decided from memory too. For a code with a scan cap the table
+also keeps its stored scan count, re-read with each poll, plus the scans this process
+counted since: across processes the cap may overshoot by the scans of one flush interval each.
+
 `OPENQR_LINK_TABLE_SIZE` caps the table: beyond it the least recently scanned links leave
 memory and come back through a look-up (then they depend on the database being up).
 """
@@ -31,13 +36,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.urls import iri_to_uri
 
+from . import smart
 from .errors import DatabaseUnavailable
-from .models import Code, LinkTombstone
+from .models import Code, LinkTombstone, ScanDay
 
 log = logging.getLogger(__name__)
 
 # The one column list a link is built from (`link_from_row`): a new field is one edit here and there.
-COLUMNS = (Code.slug, Code.id, Code.destination, Code.status)
+COLUMNS = (Code.slug, Code.id, Code.destination, Code.status, Code.smart)
 RETRY_AFTER_FAILURE = 1.0  # seconds look-ups answer "unavailable" at once after a failed query
 CONNECT_TIMEOUT = 2  # seconds; a scan never waits longer than this for an unreachable database
 
@@ -48,6 +54,7 @@ class Link:
     destination: str
     location: str  # the destination as sent in a Location header (an IRI made a URI)
     status: str  # active | disabled
+    plan: smart.Plan | None = None  # rules, split, schedule, expiry, cap, utm; None for a plain link
 
 
 # A URL that werkzeug's iri_to_uri leaves as it is (most destinations): checked in 1 us, not 17.
@@ -67,8 +74,13 @@ def location_of(destination: str) -> str:
 
 def link_from_row(row) -> tuple[str, Link]:
     """(slug, Link) from a row of `COLUMNS`: the one place a database row becomes a link."""
-    slug, code_id, destination, status = row
-    return slug, Link(code_id, destination, location_of(destination), sys.intern(status))
+    slug, code_id, destination, status, smart_fields = row
+    plan = smart.compile_plan(smart_fields, destination) if smart_fields else None
+    return slug, Link(code_id, destination, location_of(destination), sys.intern(status), plan)
+
+
+def _capped(link: Link) -> bool:
+    return link.plan is not None and link.plan.max_scans is not None
 
 
 def _engine(url: str):
@@ -112,6 +124,11 @@ _HIGHEST = union_all(
     select(func.max(Code.version).label("version")), select(func.max(LinkTombstone.version))
 ).subquery()
 _CURSOR = select(func.coalesce(func.max(_HIGHEST.c.version), 0))
+_STORED_SCANS = (
+    select(ScanDay.code_id, func.sum(ScanDay.n))
+    .where(ScanDay.code_id.in_(bindparam("ids", expanding=True)))
+    .group_by(ScanDay.code_id)
+)
 
 
 class LinkTable:
@@ -130,6 +147,9 @@ class LinkTable:
         self._lock = threading.Lock()  # one poll (or load) at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Codes with a scan cap: their stored scans at the last read, with this process's tally then.
+        self._capped: dict[str, tuple[int, int]] = {}
+        self._tallies: dict[str, int] = {}  # scans this process counted, per capped code
 
     def __len__(self) -> int:
         return len(self._links)
@@ -149,6 +169,36 @@ class LinkTable:
             except KeyError:  # evicted meanwhile
                 pass
         return link
+
+    # Scan caps ---------------------------------------------------------------------
+
+    def count(self, code_id: str) -> None:
+        """One more scan of a capped code, counted here (a lost increment under a race only
+        delays the cap, within the documented overshoot)."""
+        self._tallies[code_id] = self._tallies.get(code_id, 0) + 1
+
+    def scans_of(self, code_id: str) -> int:
+        """A capped code's scans as far as this process knows: stored at the last read plus
+        those counted here since."""
+        stored, tally_then = self._capped.get(code_id, (0, 0))
+        return stored + self._tallies.get(code_id, 0) - tally_then
+
+    def _read_scan_counts(self, connection, code_ids) -> None:
+        """Re-read the stored scans of capped codes. Each tally is taken before the read: a scan
+        flushed in between is then counted once (in the store), never twice."""
+        ids = list(code_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            tallies = {code_id: self._tallies.get(code_id, 0) for code_id in chunk}
+            stored = dict(connection.execute(_STORED_SCANS, {"ids": chunk}).all())
+            for code_id in chunk:
+                self._capped[code_id] = (int(stored.get(code_id) or 0), tallies[code_id])
+
+    def _note(self, connection, links) -> None:
+        """Keep the scan counts of the capped codes among `links` (new or changed)."""
+        capped = [link.code_id for link in links if _capped(link)]
+        if capped:
+            self._read_scan_counts(connection, capped)
 
     def _put(self, slug: str, link: Link) -> None:
         links = self._links
@@ -186,6 +236,7 @@ class LinkTable:
                 for row in result:
                     slug, link = link_from_row(row)
                     self._links[slug] = link
+                self._note(connection, self._links.values())
         except (DBAPIError, PoolTimeout):
             # Serve anyway: links come through look-ups, and the feed thread loads when it can.
             log.warning("could not load the links; will retry", exc_info=True)
@@ -206,17 +257,27 @@ class LinkTable:
             try:
                 with self.engine.connect() as connection:
                     changes = connection.execute(_CHANGES, {"cursor": self.cursor}).all()
+                    if self._capped:
+                        self._read_scan_counts(connection, list(self._capped))
             except (DBAPIError, PoolTimeout) as err:
                 self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
                 raise DatabaseUnavailable(str(err)) from err
             self._down_until, self.last_poll = 0.0, time.monotonic()
             if changes:
-                self._apply(changes)
+                applied = self._apply(changes)
+                new_caps = [link for link in applied if _capped(link) and link.code_id not in self._capped]
+                if new_caps:
+                    try:
+                        with self.engine.connect() as connection:
+                            self._note(connection, new_caps)
+                    except (DBAPIError, PoolTimeout):
+                        pass  # read again at the next poll
             return len(changes)
 
-    def _apply(self, changes) -> None:
+    def _apply(self, changes) -> list[Link]:
+        """Apply feed rows; return the links now in memory that changed."""
         self._generation += 1
-        links, capped = self._links, bool(self.max_links)
+        links, capped, applied = self._links, bool(self.max_links), []
         for _version, gone, *columns in changes:
             if gone:
                 links.pop(columns[0], None)
@@ -225,7 +286,9 @@ class LinkTable:
             if capped and slug not in links:
                 continue  # a capped table keeps what is scanned; the rest waits for a look-up
             links[slug] = link
+            applied.append(link)
         self.cursor = changes[-1][0]
+        return applied
 
     def stop(self) -> None:
         self._stop.set()
@@ -245,12 +308,15 @@ class LinkTable:
         try:
             with self.engine.connect() as connection:
                 row = connection.execute(_BY_SLUG, {"slug": slug}).first()
+                found = None if row is None else link_from_row(row)
+                if found is not None:
+                    self._note(connection, [found[1]])
         except (DBAPIError, PoolTimeout) as err:
             self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
             raise DatabaseUnavailable(str(err)) from err
-        if row is None:
+        if found is None:
             return None  # unknown slugs are not kept: a code created a moment later must resolve
-        slug, link = link_from_row(row)
+        slug, link = found
         with self._lock:
             if generation == self._generation:
                 self._put(slug, link)

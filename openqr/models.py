@@ -94,6 +94,11 @@ class Code(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set by database triggers on every change: the link change feed (openqr.links).
     version: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
+    # Smart destinations (rules, split, schedule, expires_at, max_scans, fallback_url, utm) as
+    # openqr.smart cleans them; None when none is used. `next_change_at` is the earliest
+    # schedule entry, indexed so every process finds due entries with one cheap query.
+    smart: Mapped[dict | None] = mapped_column(JSON)
+    next_change_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 
     tag_rows: Mapped[list[CodeTag]] = relationship(
         order_by="CodeTag.position", cascade="all, delete-orphan", passive_deletes=True
@@ -127,6 +132,7 @@ class Scan(db.Model):
     country: Mapped[str | None] = mapped_column(String(2))
     device: Mapped[str | None] = mapped_column(String(8))
     referrer: Mapped[str | None] = mapped_column(String(255))
+    destination: Mapped[str | None] = mapped_column(Text)  # where the scan was sent, without utm
 
 
 class ScanDay(db.Model):
@@ -149,8 +155,8 @@ class ScanDayValue(db.Model):
 
     code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # country|device|referrer
-    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # country|device|referrer|dest
+    value: Mapped[str] = mapped_column(String(2048), primary_key=True)  # a destination URL is up to 2048
     n: Mapped[int] = mapped_column(default=0)
 
 
@@ -248,6 +254,19 @@ class LoginToken(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     used_at: Mapped[dt.datetime | None]
+
+
+class DestinationChange(db.Model):
+    """One change of a code's destination (creation included), and who made it."""
+
+    __tablename__ = "destination_changes"
+    __table_args__ = (Index("ix_destination_changes_code_at", "code_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_id: Mapped[str] = mapped_column(ForeignKey("codes.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    destination: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # api|dashboard|schedule|mcp|cli
 
 
 class Webhook(db.Model):

@@ -59,8 +59,8 @@ class ScanRecorder:
 
     # The request side -------------------------------------------------------------
 
-    def add(self, code_id: str, environ: dict) -> None:
-        """Count one scan of a code, from the request's WSGI environ."""
+    def add(self, code_id: str, environ: dict, destination: str | None = None) -> None:
+        """Count one scan of a code, from the request's WSGI environ, sent to `destination`."""
         if len(self._buffer) + len(self._pending) >= self.capacity:
             self._overflow()
             return
@@ -74,6 +74,7 @@ class ScanRecorder:
                 get("HTTP_X_FORWARDED_FOR", "") if self._forwarded else "",
                 get("HTTP_USER_AGENT", ""),
                 get("HTTP_REFERER", ""),
+                destination,
             )
         )
         if self.sync or self._stopped:
@@ -108,13 +109,13 @@ class ScanRecorder:
             delay = min(self.interval * 2**self._attempts, MAX_BACKOFF) if self._pending else self.interval
 
     def _event(self, raw: tuple) -> scans.ScanEvent:
-        code_id, at, country, address, forwarded, agent, referer = raw
+        code_id, at, country, address, forwarded, agent, referer, destination = raw
         environ = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": agent, "HTTP_REFERER": referer}
         if self._country_key:
             environ[self._country_key] = country
         if forwarded:
             environ["HTTP_X_FORWARDED_FOR"] = forwarded
-        return self._classifier.classify(code_id, environ, _utc(at))
+        return self._classifier.classify(code_id, environ, _utc(at), destination)
 
     def flush(self) -> int:
         """Write what is buffered now, in batches; return how many scans were stored.

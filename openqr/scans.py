@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from . import visitors, webhooks
+from . import smart, visitors, webhooks
 from .extensions import db
 from .models import (
     AccountScanDay,
@@ -65,6 +65,7 @@ class ScanEvent:
     country: str | None
     device: str | None
     referrer: str | None
+    destination: str | None = None  # where the scan was sent, without utm parameters
     # "address\nuser agent", held in memory only until the flusher has hashed it (never stored).
     visitor: str | None = field(default=None, repr=False)
 
@@ -97,9 +98,33 @@ def device_class(user_agent: str) -> str | None:
     return None
 
 
+_OS_NAMES = {
+    "iOS": "ios",
+    "iPadOS": "ios",
+    "Android": "android",
+    "Windows": "windows",
+    "Mac OS X": "macos",
+    "macOS": "macos",
+    "Linux": "linux",
+    "Ubuntu": "linux",
+    "Fedora": "linux",
+    "Debian": "linux",
+}
+
+
+@lru_cache(maxsize=8192)
+def os_name(user_agent: str) -> str | None:
+    """ios, android, windows, macos, linux (what smart-destination rules match), or None."""
+    if not user_agent:
+        return None
+    parsed = ua_parser.parse_os(user_agent)
+    return _OS_NAMES.get(parsed.family) if parsed else None
+
+
 def warm_up() -> None:
     """Load the user-agent and crawler rules now rather than on the first scan."""
     device_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+    os_name("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
     is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)")
 
 
@@ -149,8 +174,20 @@ class ScanClassifier:
         except ValueError:
             return None
 
-    def classify(self, code_id: str, environ: dict, at: dt.datetime | None = None) -> ScanEvent:
-        """The scan of `code_id` a request makes, at `at` (default: now, UTC)."""
+    def visitor(self, needs: frozenset, environ: dict) -> smart.Visitor:
+        """What smart-destination rules look at, computing only the facts in `needs` (cached by agent)."""
+        agent = environ.get("HTTP_USER_AGENT", "")
+        return smart.Visitor(
+            device_class(agent) if "device" in needs else None,
+            os_name(agent) if "os" in needs else None,
+            self.country(environ) if "country" in needs else None,
+            smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
+        )
+
+    def classify(
+        self, code_id: str, environ: dict, at: dt.datetime | None = None, destination: str | None = None
+    ) -> ScanEvent:
+        """The scan of `code_id` a request makes, at `at` (default: now, UTC), sent to `destination`."""
         agent = environ.get("HTTP_USER_AGENT", "")
         return ScanEvent(
             code_id=code_id,
@@ -158,6 +195,7 @@ class ScanClassifier:
             country=self.country(environ),
             device=device_class(agent),
             referrer=referrer_host(environ.get("HTTP_REFERER", "")),
+            destination=destination,
             visitor=f"{self.client_address(environ)}\n{agent}",
         )
 
@@ -240,7 +278,7 @@ def _serialise_rollup_writers() -> None:
 
 def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
     """Per code and per account: days (with distinct visitors), hours and breakdown values."""
-    per_day, per_hour, per_value = Counter(), Counter(), Counter()
+    per_day, per_hour, per_value, per_destination = Counter(), Counter(), Counter(), Counter()
     for e in kept:
         day = e.at.date()
         per_day[(e.code_id, day)] += 1
@@ -248,6 +286,8 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
         per_value[(e.code_id, day, "country", e.country or "")] += 1
         per_value[(e.code_id, day, "device", e.device or "")] += 1
         per_value[(e.code_id, day, "referrer", e.referrer or "")] += 1
+        if e.destination:
+            per_destination[(e.code_id, day, DESTINATION, e.destination)] += 1
     new_visitors = visitors.count_new(kept, utcnow().date())
 
     def by_account(counts: Counter) -> Counter:
@@ -258,7 +298,7 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
 
     _add_days(per_day, new_visitors)
     _add_counts(ScanHour.__table__, ("code_id", "hour"), per_hour)
-    _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value)
+    _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value + per_destination)
     _add_counts(
         AccountScanDay.__table__, ("account_id", "day"), by_account(per_day), by_account(new_visitors)
     )
@@ -268,13 +308,14 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
     )
 
 
-_RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer")
+_RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer", "destination")
+DESTINATION = "dest"  # the roll-up dimension of where scans were sent (fits the 8-character column)
 
 
 def _insert_raw(events: list[ScanEvent]) -> None:
     """The raw rows, in the session's transaction. PostgreSQL gets COPY: far less server work
     per row than one INSERT each, and the server shares the machine with the app."""
-    rows = [(e.code_id, e.at, e.country, e.device, e.referrer) for e in events]
+    rows = [(e.code_id, e.at, e.country, e.device, e.referrer, e.destination) for e in events]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         import psycopg  # the PostgreSQL driver, present whenever this branch runs
@@ -348,6 +389,6 @@ def forget_code(code: Code) -> None:
         db.session.execute(delete(table).where(table.c.account_id == code.account_id, table.c.n <= 0))
 
 
-def record_scan(code_id: str, environ: dict) -> None:
-    """Count one scan of a code: queued for the app's recorder (openqr.recorder); never raises."""
-    current_app.extensions["openqr.recorder"].add(code_id, environ)
+def record_scan(code_id: str, environ: dict, destination: str | None = None) -> None:
+    """Count one scan of a code sent to `destination`: queued for the app's recorder; never raises."""
+    current_app.extensions["openqr.recorder"].add(code_id, environ, destination)

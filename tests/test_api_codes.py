@@ -20,6 +20,14 @@ CODE_FIELDS = {
     "status",
     "created_at",
     "updated_at",
+    # smart destinations (null when unused)
+    "rules",
+    "split",
+    "schedule",
+    "expires_at",
+    "max_scans",
+    "fallback_url",
+    "utm",
 }
 
 

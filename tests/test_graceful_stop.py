@@ -86,7 +86,7 @@ def test_sigterm_after_n_answered_scans_leaves_exactly_n_stored(tmp_path):
                     select(values.dimension, func.sum(values.n)).group_by(values.dimension)
                 ).all()
             )
-            assert per_dimension == {"country": n, "device": n, "referrer": n}
+            assert per_dimension == {"country": n, "device": n, "referrer": n, "dest": n}
         assert "Task queue depth" not in server.log()  # no log line per request, not even waitress's
     finally:
         server.stop()

@@ -50,6 +50,7 @@ def test_every_tool_of_the_contract_is_listed_with_schemas_from_the_openapi_docu
         "bulk_create_codes",
         "get_scans",
         "get_account_scans",
+        "get_history",
         "list_folders",
         "create_folder",
         "render_qr",
@@ -100,6 +101,12 @@ def test_results_are_the_apis_json_for_the_same_call(app, api):
     )
     assert updated.structured_content["destination"] == "https://example.com/menu-2"
     assert api.get(f"/v1/dynamic/{code['id']}").get_json()["destination"] == "https://example.com/menu-2"
+    history = _call(app, api.key, "get_history", {"id": code["id"]}).structured_content
+    assert history == api.get(f"/v1/dynamic/{code['id']}/history").get_json()
+    assert [(h["destination"], h["source"]) for h in history["history"]] == [
+        ("https://example.com/menu-2", "mcp"),  # the assistant's changes are noted as its own
+        ("https://example.com/menu", "mcp"),
+    ]
     deleted = _call(app, api.key, "delete_code", {"id": code["id"]})
     assert deleted.structured_content == {"deleted": True}
     assert api.get(f"/v1/dynamic/{code['id']}").status_code == 404
@@ -205,6 +212,7 @@ ID_TOOLS = {
     "update_code": {"destination": "https://evil.example/", "label": "Stolen", "slug": "stolen"},
     "delete_code": {},
     "get_scans": {"days": 7},
+    "get_history": {},
     "render_qr": {"format": "png"},
 }
 

@@ -3,12 +3,14 @@
 Both start at once on an empty database (so they also race the migrations), then:
 the hourly create limit and the sign-in limits (per address, per client) hold across
 both, a custom slug goes to exactly one of two racing creates, an edit made through one
-is served by the other within a second, and every scan answered by either is counted
-exactly once after both stop with SIGTERM.
+is served by the other within a second, a schedule entry due at T is honoured by both from
+T + 1 s, and every scan answered by either is counted exactly once after both stop with SIGTERM.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 import signal
 import time
@@ -21,7 +23,7 @@ from sqlalchemy import create_engine, func, select
 
 from openqr import create_app
 from openqr.extensions import db
-from openqr.models import Scan, ScanDay, ScanDayValue
+from openqr.models import Code, DestinationChange, Scan, ScanDay, ScanDayValue
 
 from . import databases
 from .conftest import new_key
@@ -176,6 +178,50 @@ def test_an_edit_through_one_process_is_served_by_the_other_within_a_second(clus
         time.sleep(0.02)
 
 
+def test_a_schedule_entry_due_at_t_is_honoured_from_t_plus_1_s_in_both_processes(cluster, local_app):
+    """Both processes have the link cached before T; from T + 1 s every scan of either goes to the
+    scheduled destination, with no API request; the database row and history change exactly once."""
+    url, (a, b) = cluster
+    key = new_key(local_app, "schedule@example.com")
+    due = math.ceil(time.time()) + 3
+    at = dt.datetime.fromtimestamp(due, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    code = _create(
+        a.url,
+        key,
+        destination="https://example.com/before",
+        schedule=[{"at": at, "destination": "https://example.com/after"}],
+    ).json()
+    for server in (a, b):
+        assert _scan(server.url, code["slug"]).headers["Location"] == "https://example.com/before"
+    time.sleep(max(due + 1 - time.time(), 0))
+    answers = []
+    while time.time() < due + 3:
+        for name, server in (("A", a), ("B", b)):
+            sent = time.time() - due
+            answers.append((name, round(sent, 2), _scan(server.url, code["slug"]).headers["Location"]))
+    stale = [answer for answer in answers if answer[2] != "https://example.com/after"]
+    print(f"schedule due at T: {len(answers)} scans from T+1 s to T+3 s over A and B, {len(stale)} stale")
+    assert {name for name, _, _ in answers} == {"A", "B"} and not stale, stale
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(select(Code.destination, Code.smart).where(Code.id == code["id"])).one()
+            changes = connection.execute(
+                select(DestinationChange.source, DestinationChange.destination, DestinationChange.at)
+                .where(DestinationChange.code_id == code["id"])
+                .order_by(DestinationChange.id)
+            ).all()
+    finally:
+        engine.dispose()
+    assert row.destination == "https://example.com/after" and row.smart is None
+    assert [(c.source, c.destination) for c in changes] == [
+        ("api", "https://example.com/before"),
+        ("schedule", "https://example.com/after"),
+    ]
+    assert changes[1].at == dt.datetime.fromtimestamp(due, dt.UTC).replace(tzinfo=None)
+
+
 def test_concurrent_scans_are_each_counted_once_after_a_graceful_stop(cluster, local_app):
     """Runs last: it stops both processes."""
     url, servers = cluster
@@ -205,6 +251,11 @@ def test_concurrent_scans_are_each_counted_once_after_a_graceful_stop(cluster, l
                 )
                 expected = statuses.count(302) // len(codes)
                 assert (raw, daily) == (expected, expected), code["slug"]
-                assert by_dimension == {"country": expected, "device": expected, "referrer": expected}
+                assert by_dimension == {
+                    "country": expected,
+                    "device": expected,
+                    "referrer": expected,
+                    "dest": expected,  # where each scan went
+                }
     finally:
         engine.dispose()

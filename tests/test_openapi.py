@@ -75,7 +75,9 @@ def test_bodies_refuse_unknown_fields_like_the_server(api):
         "tags",
         "folder_id",
         "style",
+        *("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm"),
     }
+    assert set(schemas["CodePatch"]["properties"]) == set(codes.EDITABLE_FIELDS)
     response = api.post("/v1/dynamic", json={"destination": "https://example.com/", "colour": "red"})
     assert response.status_code == 400 and response.get_json()["error"] == "unknown_field"
 
@@ -102,10 +104,22 @@ def test_the_code_schema_matches_code_json_field_by_field(app, api, runner):
     )
     plain = api.create()
     assert runner.invoke(args=["codes", "disable", plain["slug"]]).exit_code == 0
+    smart = api.create(
+        rules=[{"when": {"os": ["ios"], "country": ["de"]}, "destination": "https://example.com/ios"}],
+        split=[
+            {"destination": "https://example.com/a", "weight": 1},
+            {"destination": "https://b.com", "weight": 9},
+        ],
+        schedule=[{"at": "2099-01-01T00:00:00+01:00", "destination": "https://example.com/later"}],
+        expires_at="2020-01-01T00:00:00Z",  # ended
+        max_scans=5,
+        fallback_url="https://example.com/over",
+        utm={"source": "poster", "content": "a b"},
+    )
     document = spec()
     schema = document["components"]["schemas"]["Code"]
     with app.app_context():
-        bodies = [codes.code_json(db.session.get(Code, body["id"])) for body in (styled, plain)]
+        bodies = [codes.code_json(db.session.get(Code, body["id"])) for body in (styled, plain, smart)]
     assert bodies[0] == api.get(f"/v1/dynamic/{styled['id']}").get_json()
     for body in bodies:
         assert list(body) == schema["required"] and set(body) == set(schema["properties"])

@@ -42,7 +42,8 @@ def code_list(account: Account, args: Mapping) -> dict:
         folder_id=str_arg(args, "folder_id", codes.MAX_FILTER_LENGTH),
         q=str_arg(args, "q", codes.MAX_FILTER_LENGTH),
     )
-    return {"codes": [codes.code_json(code) for code in found]}
+    totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
+    return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
 
 
 @bp.post("/dynamic/bulk")
@@ -69,6 +70,12 @@ def delete(code_id):
     """Delete a code; its slug stops resolving at once."""
     codes.delete_code(g.account, code_id)
     return {"deleted": True}
+
+
+@bp.get("/dynamic/<code_id>/history")
+def history(code_id):
+    """Every change of the code's destination (creation included), newest first, with its source."""
+    return {"history": codes.history(g.account, code_id)}
 
 
 @bp.get("/dynamic/<code_id>/scans")

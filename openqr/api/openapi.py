@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .. import analytics, codes, folders, qr, webhooks
+from .. import analytics, codes, folders, qr, smart, webhooks
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
 from ..text import CONTROL_CLASS
 
@@ -188,6 +188,125 @@ def _image_ok(cache_control: str) -> dict:
     }
 
 
+def _url(description: str) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": DESTINATION_MAX, "description": description}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _smart_fields_in() -> dict:
+    """The smart-destination fields of create, bulk items and PATCH (`null` clears one)."""
+    when_list = {"type": "array", "minItems": 1, "items": {"type": "string"}}
+    time_in = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone (Z for UTC)."}
+    return {
+        "rules": _nullable(
+            {
+                "type": "array",
+                "maxItems": smart.MAX_RULES,
+                "description": "First rule whose `when` matches decides the destination. All keys given must "
+                "match; values within a key are alternatives. Replaces the list whole.",
+                "items": {
+                    "type": "object",
+                    "required": ["when", "destination"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "when": {
+                            "type": "object",
+                            "minProperties": 1,
+                            "additionalProperties": False,
+                            "properties": {
+                                "device": {**when_list, "items": {"enum": list(smart.DEVICES)}},
+                                "os": {**when_list, "items": {"enum": list(smart.OSES)}},
+                                "country": {
+                                    **when_list,
+                                    "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                                },
+                                "language": {
+                                    **when_list,
+                                    "items": {"type": "string", "pattern": "^[A-Za-z]{2,8}$"},
+                                    "description": "Primary subtag of the first Accept-Language entry.",
+                                },
+                            },
+                        },
+                        "destination": _url("Where a matching scan goes (the destination guard applies)."),
+                    },
+                },
+            }
+        ),
+        "split": _nullable(
+            {
+                "type": "array",
+                "minItems": smart.MIN_SPLIT,
+                "maxItems": smart.MAX_SPLIT,
+                "description": "Scans no rule matched are spread over these in proportion to the weights.",
+                "items": {
+                    "type": "object",
+                    "required": ["destination", "weight"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "destination": _url("One of the split's destinations."),
+                        "weight": {
+                            "type": "integer",
+                            "minimum": smart.MIN_WEIGHT,
+                            "maximum": smart.MAX_WEIGHT,
+                        },
+                    },
+                },
+            }
+        ),
+        "schedule": _nullable(
+            {
+                "type": "array",
+                "maxItems": smart.MAX_SCHEDULE,
+                "description": "At `at` (in the future; whole seconds) the code's destination becomes "
+                "that URL; the entry then leaves the list and appears in the history.",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "destination"],
+                    "additionalProperties": False,
+                    "properties": {"at": time_in, "destination": _url("The destination from then on.")},
+                },
+            }
+        ),
+        "expires_at": _nullable({**time_in, "description": "From then on the code has ended."}),
+        "max_scans": _nullable(
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": smart.MAX_SCANS_LIMIT,
+                "description": "Once the code has this many scans it has ended (several processes may "
+                "overshoot by about one flush interval of scans each).",
+            }
+        ),
+        "fallback_url": _nullable(_url("Where an ended code sends visitors (302); without it: 410.")),
+        "utm": _nullable(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "Appended as utm_<key>= to every destination that lacks that parameter.",
+                "properties": {
+                    key: {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": smart.MAX_UTM_LENGTH,
+                        "pattern": NO_CONTROL,
+                    }
+                    for key in smart.UTM_KEYS
+                },
+            }
+        ),
+    }
+
+
+def _smart_fields_out(timestamp: dict) -> dict:
+    """The smart-destination fields of a code's JSON, as stored (`null` when unused; times in UTC)."""
+    fields = _smart_fields_in()
+    fields["expires_at"] = _nullable(timestamp)
+    return fields
+
+
 def _schemas() -> dict:
     label = {"type": ["string", "null"], "maxLength": codes.MAX_LABEL_LENGTH, "pattern": NO_CONTROL}
     tag_in = {
@@ -226,6 +345,7 @@ def _schemas() -> dict:
         "folder_id": {"type": ["string", "null"], "description": "A folder of this account, or `null`."},
         "style": _ref("StyleIn"),
     }
+    fields_in.update(_smart_fields_in())
     bulk_item = {k: v for k, v in fields_in.items() if k != "style"}
     bulk_item["slug"] = {"anyOf": [fields_in["slug"], {"type": "null"}]}
     count = {"type": "integer", "minimum": 0}
@@ -394,6 +514,7 @@ def _schemas() -> dict:
                 "status",
                 "created_at",
                 "updated_at",
+                *smart.SMART_FIELDS,
             ],
             "properties": {
                 "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
@@ -404,9 +525,36 @@ def _schemas() -> dict:
                 "tags": {"type": "array", "maxItems": codes.MAX_TAGS, "items": {"type": "string"}},
                 "folder_id": {"type": ["string", "null"]},
                 "style": _ref("Style"),
-                "status": {"type": "string", "enum": list(codes.STATUSES)},
+                "status": {
+                    "type": "string",
+                    "enum": list(codes.SHOWN_STATUSES),
+                    "description": "`ended`: expired or its scan cap reached; `disabled`: switched off "
+                    "by the operator.",
+                },
                 "created_at": timestamp,
                 "updated_at": timestamp,
+                **_smart_fields_out(timestamp),
+            },
+        },
+        "History": {
+            "type": "object",
+            "required": ["history"],
+            "additionalProperties": False,
+            "properties": {
+                "history": {
+                    "type": "array",
+                    "description": "Every change of the code's destination, creation included, newest first.",
+                    "items": {
+                        "type": "object",
+                        "required": ["at", "destination", "source"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "at": timestamp,
+                            "destination": {"type": "string"},
+                            "source": {"type": "string", "enum": list(smart.HISTORY_SOURCES)},
+                        },
+                    },
+                }
             },
         },
         "CodeList": {
@@ -441,12 +589,16 @@ def _schemas() -> dict:
                 "analytics": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["days_window", "tz", "total", *WINDOW_FIELDS],
+                    "required": ["days_window", "tz", "total", *WINDOW_FIELDS, "by_destination"],
                     "properties": {
                         "days_window": days_window,
                         "tz": zone,
                         "total": count,
                         **window_properties,
+                        "by_destination": {
+                            **top,
+                            "description": "Where the window's scans went (URLs without utm parameters).",
+                        },
                     },
                 },
             },
@@ -701,6 +853,14 @@ def _paths() -> dict:
                 "operationId": "deleteCode",
                 "summary": "Delete a code; its slug stops resolving at once.",
                 "responses": _responses({"200": {"$ref": "#/components/responses/Deleted"}}, "404"),
+            },
+        },
+        "/v1/dynamic/{code_id}/history": {
+            "parameters": [code_id],
+            "get": {
+                "operationId": "getCodeHistory",
+                "summary": "Every change of the code's destination, newest first, with its source.",
+                "responses": _responses({"200": _json(_ref("History"), "The history.")}, "404"),
             },
         },
         "/v1/dynamic/{code_id}/scans": {

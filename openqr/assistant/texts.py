@@ -67,3 +67,10 @@ def folder_line(folder: dict) -> str:
 
 def deleted(_body: dict) -> str:
     return "Deleted."
+
+
+def history_text(body: dict) -> str:
+    return "\n".join(
+        [_count(len(body["history"]), "destination change")]
+        + [f"{h['at']} {h['destination']} (by {h['source']})" for h in body["history"]]
+    )

@@ -56,7 +56,7 @@ def _id(args: dict) -> tuple[str, dict]:
 
 
 def _create_code(account: Account, args: dict) -> dict:
-    code, _budget = codes.create_code(account, args)
+    code, _budget = codes.create_code(account, args, source="mcp")
     return codes.code_json(code)
 
 
@@ -66,7 +66,7 @@ def _get_code(account: Account, args: dict) -> dict:
 
 def _update_code(account: Account, args: dict) -> dict:
     code_id, fields = _id(args)
-    return codes.code_json(codes.update_code(account, code_id, fields))
+    return codes.code_json(codes.update_code(account, code_id, fields, source="mcp"))
 
 
 def _delete_code(account: Account, args: dict) -> dict:
@@ -75,7 +75,11 @@ def _delete_code(account: Account, args: dict) -> dict:
 
 
 def _bulk_create(account: Account, args: dict) -> dict:
-    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args)]}
+    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args, source="mcp")]}
+
+
+def _get_history(account: Account, args: dict) -> dict:
+    return {"history": codes.history(account, _id(args)[0])}
 
 
 def _get_scans(account: Account, args: dict) -> dict:
@@ -109,6 +113,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("bulk_create_codes", "post", ("/v1/dynamic/bulk",), _bulk_create, texts.codes_text),
     Tool("get_scans", "get", ("/v1/dynamic/{code_id}/scans",), _get_scans, texts.scans_text),
     Tool("get_account_scans", "get", ("/v1/scans",), api_scans.account_report, texts.account_scans_text),
+    Tool("get_history", "get", ("/v1/dynamic/{code_id}/history",), _get_history, texts.history_text),
     Tool("list_folders", "get", ("/v1/folders",), _list_folders, texts.folders_text),
     Tool("create_folder", "post", ("/v1/folders",), _create_folder, texts.folder_line),
     Tool(

@@ -111,3 +111,9 @@ def colour_input(value: str | None, default: str) -> str:
         return default
     value = value.lower()
     return "#" + "".join(ch * 2 for ch in value[1:]) if len(value) == 4 else value
+
+
+@bp.app_template_global("code_status")
+def code_status(code, lifetime_scans: int) -> str:
+    """active, ended or disabled, for marking codes in the list."""
+    return codes.status_of(code, lifetime_scans)

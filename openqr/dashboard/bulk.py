@@ -104,7 +104,9 @@ def bulk_post():
             message=message,
         )
     try:
-        created = codes.bulk_create(current_user, {"codes": [row["item"] for row in rows]})
+        created = codes.bulk_create(
+            current_user, {"codes": [row["item"] for row in rows]}, source="dashboard"
+        )
     except ValidationError as err:
         for problem in err.details or []:
             rows[problem["index"]]["error"] = problem["message"]

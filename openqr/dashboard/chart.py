@@ -26,8 +26,44 @@ def _day_label(day: dt.date, span: int) -> str:
     return day.strftime("%b %Y") if span > 120 else f"{day.strftime('%b')} {day.day}"
 
 
-def bar_chart(daily: list[dict]) -> Markup:
-    """`daily` as the API gives it ([{day, n}], oldest first) -> an accessible SVG bar chart."""
+_SOURCES = {
+    "api": "the API",
+    "dashboard": "the dashboard",
+    "schedule": "the schedule",
+    "mcp": "an assistant",
+    "cli": "the command line",
+}
+
+
+def _change_marks(daily: list[dict], changes: list[dict], slot: float, plot_h: float) -> list[str]:
+    """A focusable mark on the time axis for each destination change inside the window; its
+    <title> (shown on hover, read on focus) names the new destination."""
+    if not daily:
+        return []
+    first = dt.date.fromisoformat(daily[0]["day"])
+    marks = []
+    for change in reversed(changes):  # the history is newest first; Tab should go forward in time
+        at = dt.datetime.fromisoformat(change["at"].rstrip("Z"))
+        index = (at.date() - first).days
+        if not 0 <= index < len(daily):
+            continue
+        seconds = at.hour * 3600 + at.minute * 60 + at.second
+        x = LEFT + (index + seconds / 86400) * slot
+        title = escape(
+            f"{at.strftime('%a %d %b %Y %H:%M')} UTC: destination changed to {change['destination']}"
+            f" (by {_SOURCES.get(change['source'], change['source'])})"
+        )
+        marks.append(
+            f'<g class="change" tabindex="0" role="img" aria-label="{title}"><title>{title}</title>'
+            f'<line class="change-line" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + plot_h}"/>'
+            f'<path class="change-mark" d="M{x:.1f} {TOP + plot_h - 7} l6 7 l-6 7 l-6 -7 z"/></g>'
+        )
+    return marks
+
+
+def bar_chart(daily: list[dict], changes: list[dict] = ()) -> Markup:
+    """`daily` as the API gives it ([{day, n}], oldest first) -> an accessible SVG bar chart, with
+    each destination change (`changes` as the history API gives them) marked on the time axis."""
     count = len(daily)
     top = _nice_max(max((entry["n"] for entry in daily), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -67,6 +103,7 @@ def bar_chart(daily: list[dict]) -> Markup:
     parts.append(
         f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>'
     )
+    parts.extend(_change_marks(daily, list(changes), slot, plot_h))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_login import current_user
 
-from .. import analytics, codes, qr
+from .. import analytics, codes, qr, smart
 from ..countries import country_name
 from ..errors import DomainError
 from ..qr_http import code_image_params
@@ -15,6 +15,8 @@ from .forms import field_errors
 from .htmx import hx_redirect, is_htmx, page_or_block
 from .overview import WINDOWS, account_zone, analytics_csv, named_countries, time_of_day_context
 from .overview import window_days as _days
+from .smart_form import body_of, field_errors_of, form_of_request
+from .smart_form import form_of_code as smart_form_of
 
 DOWNLOAD_SIZES = (256, 512, 1024, 2048)
 
@@ -33,9 +35,18 @@ def _style_values(code) -> dict:
 
 
 def _context(
-    code, days: int, *, style_form: dict | None = None, errors: dict | None = None, saved: bool = False
+    code,
+    days: int,
+    *,
+    style_form: dict | None = None,
+    errors: dict | None = None,
+    saved: bool = False,
+    smart_form: dict | None = None,
+    smart_errors: dict | None = None,
+    smart_saved: bool = False,
 ) -> dict:
     summary = analytics.scan_summary(code, days, tz=account_zone())
+    history = codes.history(current_user, code.id)
     data = named_countries(summary["analytics"])
     preview = code_image_params(code, {"size": "512"})
     return {
@@ -43,7 +54,15 @@ def _context(
         "days": days,
         "windows": WINDOWS,
         "summary": summary,
-        "chart": bar_chart(data["daily"]),
+        "chart": bar_chart(data["daily"], history),
+        "history": history,
+        "code_state": codes.status_of(code, summary["scans"]["total"]),
+        "smart": smart_form or smart_form_of(code),
+        "smart_errors": smart_errors or {},
+        "smart_saved": smart_saved,
+        "devices": smart.DEVICES,
+        "oses": smart.OSES,
+        "utm_keys": smart.UTM_KEYS,
         "top_country": country_name(summary["scans"]["topCountry"])
         if summary["scans"]["topCountry"]
         else None,
@@ -77,7 +96,7 @@ def style(code_id: str):
     if form.get("transparent"):
         wanted["light"] = qr.TRANSPARENT
     try:
-        item = codes.update_code(current_user, code_id, {"style": wanted})
+        item = codes.update_code(current_user, code_id, {"style": wanted}, source="dashboard")
     except DomainError as err:
         return page_or_block(
             "dashboard/code.html",
@@ -88,6 +107,26 @@ def style(code_id: str):
     if not is_htmx():
         return hx_redirect(url_for("dashboard.code", code_id=code_id))
     return page_or_block("dashboard/code.html", "style", **_context(item, _days(), saved=True))
+
+
+@bp.post("/codes/<code_id>/smart")
+def smart_settings(code_id: str):
+    """Save the smart-destination settings; errors come back beside their fields."""
+    item = codes.get_code(current_user, code_id)
+    values = form_of_request(request.form)
+    body = body_of(values)
+    errors = field_errors_of(body)
+    if not errors:
+        try:
+            item = codes.update_code(current_user, code_id, body, source="dashboard")
+        except DomainError as err:
+            errors = {err.field or "_": err.message}
+    if errors:
+        context = _context(item, _days(), smart_form=values, smart_errors=errors)
+        return page_or_block("dashboard/code.html", "smart", status=400, **context)
+    if not is_htmx():
+        return hx_redirect(url_for("dashboard.code", code_id=code_id))
+    return page_or_block("dashboard/code.html", "smart", **_context(item, _days(), smart_saved=True))
 
 
 @bp.get("/codes/<code_id>/scans.csv")

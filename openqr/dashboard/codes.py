@@ -74,7 +74,7 @@ def create():
     """Create a code from the form; errors come back beside their fields."""
     form = request.form
     try:
-        code, _budget = codes.create_code(current_user, code_body(form, creating=True))
+        code, _budget = codes.create_code(current_user, code_body(form, creating=True), source="dashboard")
     except DomainError as err:
         context = list_context(form=form.to_dict(), errors=field_errors(err))
         return page_or_block("dashboard/codes.html", "page", status=err.status, **context)
@@ -118,7 +118,9 @@ def edit(code_id: str):
     if request.method == "GET":
         return _row(code, editing=True)
     try:
-        code = codes.update_code(current_user, code_id, code_body(request.form, creating=False))
+        code = codes.update_code(
+            current_user, code_id, code_body(request.form, creating=False), source="dashboard"
+        )
     except DomainError as err:
         return _row(
             code, editing=True, form=request.form.to_dict(), errors=field_errors(err), status=err.status

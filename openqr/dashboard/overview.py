@@ -100,8 +100,12 @@ def analytics_csv(data: dict, filename: str, *, with_codes: bool = False) -> Res
             writer.writerow(["code", entry["slug"], entry["label"] or "", entry["n"], ""])
     for entry in data["by_country"]:
         writer.writerow(["country", entry["value"], country_name(entry["value"]), entry["n"], ""])
-    for section, key in (("device", "by_device"), ("referrer", "by_referrer")):
-        for entry in data[key]:
+    for section, key in (
+        ("device", "by_device"),
+        ("referrer", "by_referrer"),
+        ("destination", "by_destination"),
+    ):
+        for entry in data.get(key, ()):  # a code's answer says where its scans went; the account's does not
             writer.writerow([section, entry["value"], "", entry["n"], ""])
     for entry in data["by_hour"]:
         writer.writerow(["hour", f"{entry['hour']:02d}", data["tz"], entry["n"], ""])

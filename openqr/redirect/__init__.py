@@ -1,14 +1,15 @@
 """The redirect: `GET /<slug>` answers 302 to the code's current destination and counts the scan.
 
-`decide` is the one place that says what a request for a link gets; `follow_link` applies it
-(and counts the scan). Both the WSGI fast path (openqr.fastpath) and the view below call them.
+`Redirector.decide` is the one place that says what a request for a link gets (smart
+destinations included); `Redirector.follow` applies it and counts the scan. Both the WSGI
+fast path (openqr.fastpath) and the view below call them.
 """
 
 import time
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from .. import links, metrics, scans
+from .. import links, metrics, scans, smart
 
 bp = Blueprint("redirect", __name__)
 
@@ -18,25 +19,55 @@ def counts_as_scan(environ: dict) -> bool:
     return environ["REQUEST_METHOD"] == "GET" and not scans.is_bot(environ.get("HTTP_USER_AGENT", ""))
 
 
-def decide(link: links.Link, environ: dict, now: float) -> tuple[int, str | None]:
-    """What a request for `link` gets at `now` (Unix time): (status, Location) or (status, None)
-    for a page. The visitor's request is in `environ`."""
-    if link.status != "active":
-        return 410, None
-    return 302, link.location
+_NOBODY = smart.Visitor()
 
 
-def follow_link(link: links.Link, environ: dict, recorder, counts) -> tuple[int, str | None]:
-    """Decide, and count the scan when the visitor is sent on (`counts`: openqr.metrics' redirect
-    counters; an answer without a Location is counted by the view that renders its page)."""
-    status, location = decide(link, environ, time.time())
-    if location is not None:
-        if counts_as_scan(environ):
-            recorder.add(link.code_id, environ)
-            next(counts.scan)
-        else:
-            next(counts.bot)
-    return status, location
+class Redirector:
+    """What the redirect needs of one app: its link table, visitor classifier and scan recorder."""
+
+    __slots__ = ("classifier", "recorder", "table")
+
+    def __init__(self, app):
+        self.table = links.table_of(app)
+        self.classifier = app.extensions["openqr.classifier"]
+        self.recorder = app.extensions["openqr.recorder"]
+
+    def decide(self, link: links.Link, environ: dict, now: float) -> tuple[int, str | None, str | None]:
+        """What a request for `link` gets at `now` (Unix time): (status, Location or None for a
+        page, the destination a scan records). A smart link is decided from memory (no query):
+        the visitor's facts are computed only when a rule reads them."""
+        if link.status != "active":
+            return 410, None, None
+        plan = link.plan
+        if plan is None:
+            return 302, link.location, link.destination
+        visitor = self.classifier.visitor(plan.needs, environ) if plan.needs else _NOBODY
+        scans_so_far = self.table.scans_of(link.code_id) if plan.max_scans is not None else 0
+        location, destination, _ended = smart.decide(plan, link.destination, visitor, now, scans_so_far)
+        if location is None:
+            return 410, None, None  # ended, with no fallback: the view renders the page
+        return 302, links.location_of(location), destination
+
+    def follow(self, link: links.Link, environ: dict, counts) -> tuple[int, str | None]:
+        """Decide, and count the scan when the visitor is sent on (`counts`: openqr.metrics' redirect
+        counters; an answer without a Location is counted by the view that renders its page)."""
+        status, location, destination = self.decide(link, environ, time.time())
+        if location is not None:
+            if counts_as_scan(environ):
+                self.recorder.add(link.code_id, environ, destination)
+                next(counts.scan)
+                if link.plan is not None and link.plan.max_scans is not None:
+                    self.table.count(link.code_id)
+            else:
+                next(counts.bot)
+        return status, location
+
+
+def redirector_of(app) -> Redirector:
+    redirector = app.extensions.get("openqr.redirector")
+    if redirector is None:
+        redirector = app.extensions.setdefault("openqr.redirector", Redirector(app))
+    return redirector
 
 
 def redirect_headers(location: str) -> list[tuple[str, str]]:
@@ -69,8 +100,10 @@ def follow(slug: str):
     if link is None:
         next(counts.not_found)
         return plain_page("redirect/not_found.html", 404)
-    status, location = follow_link(link, request.environ, current_app.extensions["openqr.recorder"], counts)
+    status, location = redirector_of(current_app).follow(link, request.environ, counts)
     if location is None:
         next(counts.ended)
-        return plain_page("redirect/disabled.html", status)
+        # Switched off by the operator, or ended by its owner (expired or at its scan cap).
+        page = "redirect/disabled.html" if link.status == "disabled" else "redirect/ended.html"
+        return plain_page(page, status)
     return Response(b"", status, redirect_headers(location))

@@ -3,7 +3,9 @@
 Three servers, each its own process: a plain WSGI callable (the ceiling), a bare Flask route
 (the baseline; both on waitress defaults) and OpenQR as shipped (`python app.py`, SQLite in a
 temporary folder or PostgreSQL with OPENQR_BENCH_DATABASE_URL, scans recorded). wrk runs
-alternate between them, round after round.
+alternate between them, round after round. OpenQR is measured twice: a plain code, and a smart
+one (3 rules by OS and country, a 2-way split, UTM) scanned by a desktop browser, so every scan
+runs the whole decision (the rules miss, the split picks, UTM is appended).
 
 With OPENQR_BENCH_WEBHOOK=1 the benchmark code also has a webhook subscribed to `scan`,
 delivered to a sink in this process: the figures then include writing every scan's event
@@ -12,6 +14,7 @@ to the outbox and delivering the batches.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -26,12 +29,28 @@ from pathlib import Path
 from statistics import median
 
 import requests
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from ..databases import bench_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTIONS = 16
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36"
+)
+SMART = {
+    "rules": [
+        {"when": {"os": ["ios"]}, "destination": "https://apps.example.com/ios"},
+        {"when": {"os": ["android"]}, "destination": "https://apps.example.com/android"},
+        {"when": {"country": ["DE", "AT"], "device": ["desktop"]}, "destination": "https://example.de/"},
+    ],
+    "split": [
+        {"destination": "https://example.com/a", "weight": 70},
+        {"destination": "https://example.com/b", "weight": 30},
+    ],
+    "utm": {"source": "poster", "medium": "qr", "campaign": "bench"},
+}
 
 
 def free_port() -> int:
@@ -64,11 +83,13 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, seconds: int, script: Path | None = None) -> dict:
-    """One wrk run (16 connections); `script`: a Lua file that picks each request's path."""
+def wrk(url: str, seconds: int, script: Path | None = None, agent: str | None = None) -> dict:
+    """One wrk run (16 connections); `script`: a Lua file that picks each request's path;
+    `agent`: the User-Agent every request sends."""
     extra = ["-s", str(script)] if script else []
+    headers = ["-H", f"User-Agent: {agent}"] if agent else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url],
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, *headers, url],
         capture_output=True,
         text=True,
         check=True,
@@ -159,6 +180,14 @@ class Servers:
                 "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
             insert_bench_code(connection)
+            connection.execute(
+                text(
+                    "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                    "updated_at, smart) VALUES ('sm4rt', 1, 'sm4rtQR', 'https://example.com/', '{}', "
+                    "'active', '2025-01-01', '2025-01-01', :smart)"
+                ),
+                {"smart": json.dumps(SMART)},
+            )
             if self.sink:
                 connection.exec_driver_sql(
                     "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, next_send_at) "
@@ -166,7 +195,10 @@ class Servers:
                     "'2025-01-01', '2025-01-01')"
                 )
         urls["openqr"] = f"http://127.0.0.1:{port}/k7Pm2qR"
+        urls["smart"] = f"http://127.0.0.1:{port}/sm4rtQR"
         assert requests.get(urls["openqr"], allow_redirects=False, timeout=5).status_code == 302
+        smart = requests.get(urls["smart"], headers={"User-Agent": DESKTOP}, allow_redirects=False, timeout=5)
+        assert smart.status_code == 302 and "utm_campaign=bench" in smart.headers["Location"]
         return urls
 
     def stop(self) -> None:
@@ -189,16 +221,16 @@ class Servers:
 
 def run(quick: bool) -> list[tuple]:
     seconds, rounds = (3, 1) if quick else (10, 2)
-    results = {kind: [] for kind in ("wsgi", "flask", "openqr")}
+    results = {kind: [] for kind in ("wsgi", "flask", "openqr", "smart")}
     peak_rss = [0.0]
     with tempfile.TemporaryDirectory() as tmp, bench_database(Path(tmp)) as database_url:
         servers = Servers(Path(tmp), database_url)
         urls = servers.start()
         log_lines_before = len(servers.openqr_log.read_text().splitlines())
         pid = servers.processes["openqr"].pid
-        answered = 1  # the warm-up request above
+        answered = 2  # the warm-up requests above
         try:
-            order = ["flask", "openqr", "wsgi"]
+            order = ["flask", "openqr", "smart", "wsgi"]
             for round_no in range(rounds):
                 for kind in order if round_no % 2 == 0 else list(reversed(order)):
                     sampling = threading.Event()
@@ -208,11 +240,11 @@ def run(quick: bool) -> list[tuple]:
                             peak_rss[0] = max(peak_rss[0], rss_mb(pid))
 
                     sampler = threading.Thread(target=sample)
-                    if kind == "openqr":
+                    if kind in ("openqr", "smart"):
                         sampler.start()
-                    result = wrk(urls[kind], seconds)
+                    result = wrk(urls[kind], seconds, agent=DESKTOP if kind == "smart" else None)
                     sampling.set()
-                    if kind == "openqr":
+                    if kind in ("openqr", "smart"):
                         sampler.join()
                         answered += result["requests"]
                     results[kind].append(result)
@@ -231,9 +263,10 @@ def run(quick: bool) -> list[tuple]:
     def med(kind, key):
         return median(result[key] for result in results[kind])
 
-    openqr, flask, wsgi = (med(k, "rps") for k in ("openqr", "flask", "wsgi"))
+    openqr, flask, wsgi, smart = (med(k, "rps") for k in ("openqr", "flask", "wsgi", "smart"))
     p99_ratio = med("openqr", "p99") / med("flask", "p99")
-    bad = sum(result["bad"] for result in results["openqr"])
+    smart_p99_ratio = med("smart", "p99") / med("flask", "p99")
+    bad = sum(result["bad"] for result in results["openqr"] + results["smart"])
     # Log lines while serving: only start/stop lines are expected, never one per request.
     per_request = [line for line in log_lines if "serving on" not in line and "stopped" not in line]
     webhook = []
@@ -256,6 +289,13 @@ def run(quick: bool) -> list[tuple]:
             f"{openqr / flask:.2f}x Flask",
             openqr >= 1.5 * flask,
         ),
+        (
+            "redirect req/s (OpenQR, smart: 3 rules, split, UTM)",
+            f"{smart:.0f}",
+            ">= bare Flask",
+            f"{smart / flask:.2f}x Flask",
+            smart >= flask,
+        ),
         ("redirect req/s (bare Flask, baseline)", f"{flask:.0f}", "", "", None),
         ("redirect req/s (plain WSGI, ceiling)", f"{wsgi:.0f}", "", f"OpenQR {openqr / wsgi:.2f}x", None),
         (
@@ -264,6 +304,13 @@ def run(quick: bool) -> list[tuple]:
             "<= 1.5x",
             f"{p99_ratio:.2f}x",
             p99_ratio <= 1.5,
+        ),
+        (
+            "redirect p99 latency (smart / Flask)",
+            f"{med('smart', 'p99'):.2f} / {med('flask', 'p99'):.2f} ms",
+            "<= 1.5x",
+            f"{smart_p99_ratio:.2f}x",
+            smart_p99_ratio <= 1.5,
         ),
         ("non-302 answers (OpenQR)", str(bad), "0", "", bad == 0),
         (

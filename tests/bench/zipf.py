@@ -3,12 +3,14 @@
 10,000 codes seeded directly into the database; a fixed, seeded sequence of paths drawn with
 Zipf s = 1 (a few popular posters, a long tail) fed to wrk by a Lua script; wrk runs alternate
 between OpenQR as shipped (`python app.py`, scans recorded) and a bare Flask 302 app fed the
-same paths. Then the size of the link table: RSS with 100,000 codes, and RSS, start-up and
-throughput with 1,000,000.
+same paths; then again with every code carrying 3 rules, a 2-way split and UTM parameters
+(`redirect.SMART`), requested as a desktop browser. Then the size of the link table: RSS with
+100,000 codes, and RSS, start-up and throughput with 1,000,000.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -24,7 +26,7 @@ from statistics import median
 from sqlalchemy import create_engine
 
 from ..databases import bench_database, upgrade
-from .redirect import ROOT, free_port, rss_mb, wait_ready, wrk
+from .redirect import DESKTOP, ROOT, SMART, free_port, rss_mb, wait_ready, wrk
 
 CODES = 10_000
 PATHS = 100_000  # length of the fixed request sequence (wrk cycles through it)
@@ -44,13 +46,15 @@ def slug(rank: int) -> str:
     return f"z{rank:07d}"
 
 
-def seed_codes(url: str, count: int) -> None:
-    """`count` active codes (slugs z0000000...), written straight into the database."""
+def seed_codes(url: str, count: int, smart: dict | None = None) -> None:
+    """`count` active codes (slugs z0000000...), written straight into the database; each with
+    the smart destinations `smart` when given."""
     engine = create_engine(url)
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
+    smart_json = "NULL" if smart is None else "'" + json.dumps(smart).replace("'", "''") + "'"
     insert = (
-        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, updated_at) "
-        f"VALUES ({mark}, 1, {mark}, {mark}, '{{}}', 'active', '2025-01-01', '2025-01-01')"
+        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, updated_at, smart) "
+        f"VALUES ({mark}, 1, {mark}, {mark}, '{{}}', 'active', '2025-01-01', '2025-01-01', {smart_json})"
     )
     try:
         with engine.begin() as connection:
@@ -116,7 +120,7 @@ class Server:
     def rss(self) -> float:
         return rss_mb(self.process.pid)
 
-    def run(self, script: Path, seconds: int) -> dict:
+    def run(self, script: Path, seconds: int, agent: str | None = None) -> dict:
         sampling = threading.Event()
 
         def sample():
@@ -126,7 +130,7 @@ class Server:
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            return wrk(self.url + "/", seconds, script)
+            return wrk(self.url + "/", seconds, script, agent)
         finally:
             sampling.set()
             sampler.join()
@@ -159,33 +163,35 @@ def stored_scans(url: str) -> int:
         engine.dispose()
 
 
-def _database(tmp: Path, codes: int):
+def _database(tmp: Path, codes: int, smart: dict | None = None):
     """A migrated database with `codes` codes (context manager yielding its URL)."""
-    folder = tmp / f"db-{codes}"
+    folder = tmp / f"db-{codes}{'-smart' if smart else ''}"
     folder.mkdir()
     context = bench_database(folder)
     url = context.__enter__()
     upgrade(url, folder)
     started = time.monotonic()
-    seed_codes(url, codes)
+    seed_codes(url, codes, smart)
     print(f"  seeded {codes:,} codes in {time.monotonic() - started:.0f} s", flush=True)
     return context, url
 
 
-def zipf_traffic(tmp: Path, quick: bool) -> list[tuple]:
+def zipf_traffic(tmp: Path, quick: bool, smart: dict | None = None) -> list[tuple]:
     seconds, rounds = (3, 1) if quick else (10, 3)
-    context, url = _database(tmp, CODES)
+    context, url = _database(tmp, CODES, smart)
     script = zipf_script(tmp, CODES)
+    kind_of_codes = "smart codes (3 rules, split, UTM)" if smart else "codes"
+    agent, label = (DESKTOP, "zipf smart") if smart else (None, "zipf")
     results = {"flask": [], "openqr": []}
     flask, openqr = both_servers(tmp, url)
     try:
         for round_no in range(rounds):
             order = ("flask", "openqr") if round_no % 2 == 0 else ("openqr", "flask")
             for kind in order:
-                result = (flask if kind == "flask" else openqr).run(script, seconds)
+                result = (flask if kind == "flask" else openqr).run(script, seconds, agent)
                 results[kind].append(result)
                 rps, p99 = result["rps"], result["p99"]
-                print(f"  zipf round {round_no + 1} {kind:7s} {rps:9.0f} req/s p99 {p99:.2f} ms", flush=True)
+                print(f"  {label} round {round_no + 1} {kind:7s} {rps:9.0f} req/s p99 {p99:.2f} ms")
     finally:
         flask.stop()
         exit_status = openqr.stop()
@@ -200,22 +206,22 @@ def zipf_traffic(tmp: Path, quick: bool) -> list[tuple]:
     bad = sum(result["bad"] for result in results["openqr"])
     return [
         (
-            f"redirect req/s, Zipf over {CODES:,} codes",
+            f"redirect req/s, Zipf over {CODES:,} {kind_of_codes}",
             f"{med('openqr', 'rps'):.0f}",
             ">= 1.5x bare Flask",
             f"{ratio:.2f}x Flask ({med('flask', 'rps'):.0f})",
             ratio >= 1.5,
         ),
         (
-            "Zipf p99 latency (OpenQR / Flask)",
+            f"Zipf{' smart' if smart else ''} p99 latency (OpenQR / Flask)",
             f"{med('openqr', 'p99'):.2f} / {med('flask', 'p99'):.2f} ms",
             "<= 1.5x",
             f"{p99_ratio:.2f}x",
             p99_ratio <= 1.5,
         ),
-        ("Zipf non-302 answers (OpenQR)", str(bad), "0", "", bad == 0),
+        (f"Zipf{' smart' if smart else ''} non-302 answers (OpenQR)", str(bad), "0", "", bad == 0),
         (
-            "Zipf scans stored / answered",
+            f"Zipf{' smart' if smart else ''} scans stored / answered",
             f"{stored} / {answered}",
             ">= answered (none lost)",
             f"exit {exit_status}",
@@ -268,6 +274,7 @@ def run(quick: bool) -> list[tuple]:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         rows = zipf_traffic(tmp, quick)
+        rows += zipf_traffic(tmp, quick, SMART)
         rows += table_scale(tmp, 100_000, 3 if quick else 5, 200)
         if quick:
             rows.append(("1,000,000 codes", "skipped", "report", "not in quick mode", None))
