@@ -34,7 +34,7 @@ class Redirector:
 
     def decide(self, link: links.Link, environ: dict, now: float) -> tuple[int, str | None, str | None]:
         """What a request for `link` gets at `now` (Unix time): (status, Location or None for a
-        page, the destination a scan records). A smart link is decided from memory (no query):
+        page, the destination a scan records: None when the code has ended). A smart link is decided from memory (no query):
         the visitor's facts are computed only when a rule reads them."""
         if link.status != "active":
             return 410, None, None
@@ -49,11 +49,14 @@ class Redirector:
         return 302, links.location_of(location), destination
 
     def follow(self, link: links.Link, environ: dict, counts) -> tuple[int, str | None]:
-        """Decide, and count the scan when the visitor is sent on (`counts`: openqr.metrics' redirect
-        counters; an answer without a Location is counted by the view that renders its page)."""
+        """Decide, and count the scan when the visitor is sent on to a live destination (`counts`:
+        openqr.metrics' redirect counters; an answer without a Location is counted by the view that
+        renders its page). An ended code's fallback is not a scan: the cap would keep growing."""
         status, location, destination = self.decide(link, environ, time.time())
         if location is not None:
-            if counts_as_scan(environ):
+            if destination is None:
+                next(counts.ended)  # an ended code's fallback: the visitor is sent on, not counted
+            elif counts_as_scan(environ):
                 self.recorder.add(link.code_id, environ, destination)
                 next(counts.scan)
                 if link.plan is not None and link.plan.max_scans is not None:
