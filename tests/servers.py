@@ -68,9 +68,16 @@ class AppProcess:
     """
 
     def __init__(
-        self, tmp_path: Path, name: str, database_url: str | None, *, kind: str = "source", **settings: str
+        self,
+        tmp_path: Path,
+        name: str,
+        database_url: str | None,
+        *,
+        kind: str = "source",
+        port: int | None = None,
+        **settings: str,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
         own = {
