@@ -149,7 +149,9 @@ def _row_counts(url) -> dict[str, int]:
     try:
         with engine.connect() as connection:
             names = [n for n in inspect(connection).get_table_names() if n != "alembic_version"]
-            return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() for name in names}
+            return {
+                name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() for name in names
+            }
     finally:
         engine.dispose()
 
