@@ -76,6 +76,33 @@ def migration_lock(connection):
         connection.commit()
 
 
+@contextmanager
+def sqlite_foreign_keys_off(connection):
+    """Run SQLite migrations with foreign keys off, then check them.
+
+    SQLite alters a table by copying it and dropping the old one (Alembic's batch mode); with
+    foreign keys on, dropping `accounts` would cascade-delete every code, key and scan. SQLite's
+    own advice: switch enforcement off for the rebuild (it cannot change inside a transaction),
+    then `foreign_key_check` that every reference still holds before going on.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -128,7 +155,7 @@ def run_migrations_online():
             **conf_args
         )
 
-        with migration_lock(connection):
+        with migration_lock(connection), sqlite_foreign_keys_off(connection):
             with context.begin_transaction():
                 context.run_migrations()
 

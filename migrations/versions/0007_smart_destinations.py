@@ -4,6 +4,8 @@ Revision ID: 0007_smart_destinations
 Revises: 0006_webhooks
 """
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -44,6 +46,22 @@ def upgrade():
     )
 
 
+@contextmanager
+def sqlite_triggers_kept(table):
+    """SQLite drops a table's triggers with it, and batch mode rebuilds the table by copying:
+    the link feed's triggers (0003) are put back afterwards."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    triggers = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+    ).fetchall()
+    yield
+    for (sql,) in triggers:
+        op.execute(sql)
+
+
 def downgrade():
     with op.batch_alter_table("destination_changes", schema=None) as batch_op:
         batch_op.drop_index("ix_destination_changes_code_at")
@@ -53,7 +71,7 @@ def downgrade():
         batch_op.alter_column("value", existing_type=sa.String(length=2048), type_=sa.String(length=255))
     with op.batch_alter_table("scans", schema=None) as batch_op:
         batch_op.drop_column("destination")
-    with op.batch_alter_table("codes", schema=None) as batch_op:
+    with sqlite_triggers_kept("codes"), op.batch_alter_table("codes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_codes_next_change_at"))
         batch_op.drop_column("next_change_at")
         batch_op.drop_column("smart")

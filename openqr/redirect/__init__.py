@@ -34,8 +34,8 @@ class Redirector:
 
     def decide(self, link: links.Link, environ: dict, now: float) -> tuple[int, str | None, str | None]:
         """What a request for `link` gets at `now` (Unix time): (status, Location or None for a
-        page, the destination a scan records: None when the code has ended). A smart link is decided from memory (no query):
-        the visitor's facts are computed only when a rule reads them."""
+        page, the destination a scan records, None once ended). A smart link is decided from
+        memory (no query): the visitor's facts are computed only when a rule reads them."""
         if link.status != "active":
             return 410, None, None
         plan = link.plan
