@@ -90,7 +90,11 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
     database = folder / "instance" / "openqr.db"
     assert database.is_file() and (folder / "instance" / "secret_key").is_file()
 
-    server = AppProcess(tmp_path, "server", None, kind="binary", OPENQR_SCAN_FLUSH_INTERVAL="0.1")
+    unpack = tmp_path / "tmp"  # a private /tmp, as deploy/openqr.service gives it
+    unpack.mkdir()
+    server = AppProcess(
+        tmp_path, "server", None, kind="binary", OPENQR_SCAN_FLUSH_INTERVAL="0.1", TMPDIR=str(unpack)
+    )
     try:
         server.wait_ready()
         create, qr, patch, listing, delete = (
@@ -139,8 +143,10 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
         status, body = _curl(delete.replace(GUIDE_ID, code["id"]), folder)
         assert status == 200 and json.loads(body) == {"deleted": True}
         assert _scan(server, code["slug"]).status_code == 404
+        assert list(unpack.iterdir())  # the binary runs from what it unpacked there
     finally:
         assert server.stop() == 0, server.log()
+    assert list(unpack.iterdir()) == []  # and removes it when it stops
     with sqlite3.connect(database) as connection:  # what the server wrote stays in ./instance
         used = connection.execute("SELECT last_used_at FROM api_keys").fetchall()
     assert len(used) == 1 and used[0][0] is not None
