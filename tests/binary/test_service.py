@@ -1,5 +1,5 @@
 """deploy/openqr.service: systemd accepts it, and it runs the binary as the tests run it (its data
-in the state directory, its unpacked self in a private /tmp, a user and a read-only system)."""
+in the state directory, its unpacked self in a private /tmp, a user of its own, a read-only system)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def test_the_unit_keeps_data_in_the_state_directory_and_the_rest_read_only():
     assert service["ExecStart"] == ["/usr/local/bin/openqr"]  # serving: no arguments
     assert service["EnvironmentFile"] == ["-/etc/openqr/openqr.env"]
     assert service["StateDirectory"] == ["openqr"] and service["WorkingDirectory"] == ["%S/openqr"]
-    assert "OPENQR_INSTANCE_PATH=%S/openqr" in service["Environment"]
+    assert "OPENQR_INSTANCE_PATH=%S/openqr/instance" in service["Environment"]
     assert service["ReadWritePaths"] == ["%S/openqr"] and service["ProtectSystem"] == ["strict"]
     assert service["PrivateTmp"] == ["yes"] and "TMPDIR=/tmp" in service["Environment"]
-    assert service["DynamicUser"] == ["yes"] and service["NoNewPrivileges"] == ["yes"]
+    assert service["User"] == ["openqr"] and service["NoNewPrivileges"] == ["yes"]
     assert service["KillSignal"] == ["SIGTERM"]
