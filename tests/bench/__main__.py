@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 
-from . import account, analytics, bulk, images, mcp, redirect, zipf
+from . import account, analytics, binary, bulk, images, mcp, redirect, zipf
 
 SECTIONS = {
     "redirect": redirect,
@@ -19,6 +19,7 @@ SECTIONS = {
     "images": images,
     "bulk": bulk,
     "mcp": mcp,
+    "binary": binary,
 }
 
 
@@ -38,7 +39,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, smaller data (about a minute)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     args = parser.parse_args()
-    if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp"} & set(args.only)):
+    if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp", "binary"} & set(args.only)):
         sys.exit("wrk is needed for the redirect benchmarks: apt-get install -y wrk")
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}", flush=True)
     rows, started = [], time.monotonic()
