@@ -1,4 +1,4 @@
-"""Build the single binary, or take it from the cache: `python deploy/build.py [--onedir]`.
+"""Build the single binary, or take it from the cache: `python3 deploy/build.py [--onedir]`.
 
 `make binary` runs this. The result is `dist/openqr` (one file) or `dist/openqr-dir/` (one
 folder, `--onedir`: starts faster, nothing to unpack). A build takes a minute or two on two
@@ -6,6 +6,10 @@ cores, so each result is kept under OPENQR_BINARY_CACHE (default /var/cache/open
 .cache/binary in the checkout when that is not writable), named by a hash of everything that
 goes into it: the app's files, the spec, the pinned requirements and the Python version.
 `--no-cache` always builds.
+
+A build runs in a virtualenv of its own, `.venv-build`, made from requirements-build.txt alone
+(the pinned runtime requirements and PyInstaller): what the test tools would add never reaches
+the binary. It is made only when a build is needed; this script itself needs only Python.
 """
 
 from __future__ import annotations
@@ -61,6 +65,21 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def build_python() -> Path:
+    """The build virtualenv's interpreter, made or brought up to date from requirements-build.txt."""
+    venv = ROOT / ".venv-build"
+    python = venv / "bin" / "python"
+    wanted = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in FILES[2:])).hexdigest()
+    marker = venv / ".requirements"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if not marker.exists() or marker.read_text() != wanted:
+        pip = [str(python), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "-r", "requirements-build.txt"], cwd=ROOT, check=True)
+        marker.write_text(wanted)
+    return python
+
+
 def _prune(root: Path, keep: int = 4) -> None:
     """Keep the newest few builds only: each is 40 MB or more."""
     builds = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -82,7 +101,7 @@ def main() -> int:
         _copy(cached, result)
         print(f"{result.relative_to(ROOT)}: from the cache ({cached})", flush=True)
         return 0
-    command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN"]
+    command = [str(build_python()), "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN"]
     env = {**os.environ, "ONEDIR": "1" if args.onedir else "0"}
     subprocess.run([*command, "deploy/openqr.spec"], cwd=ROOT, env=env, check=True)
     try:
