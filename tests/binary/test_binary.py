@@ -1,6 +1,6 @@
 """The built binary as shipped: run from an empty folder with a bare environment (PATH, HOME and
-OPENQR_* only), it makes its key, serves the guide's curl flow, the QR image and the redirect,
-and keeps its data in ./instance of the folder it runs in.
+OPENQR_* only), it makes its key, serves the guide's curl flow, the QR image, the redirect, `/mcp`
+and `/metrics`, and keeps its data in ./instance of the folder it runs in.
 
 `make test` builds dist/openqr and points OPENQR_BINARY at it; without a binary these tests skip.
 """
@@ -23,6 +23,7 @@ from openqr.health import VERSION
 
 from ..guide import curl_commands, python_example
 from ..servers import PHONE, AppProcess, bare_env, binary
+from ..test_mcp_transports import INITIALIZE
 
 pytestmark = pytest.mark.slow
 GUIDE_HOST = "https://openqr.uk"
@@ -93,7 +94,13 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
     unpack = tmp_path / "tmp"  # a private /tmp, as deploy/openqr.service gives it
     unpack.mkdir()
     server = AppProcess(
-        tmp_path, "server", None, kind="binary", OPENQR_SCAN_FLUSH_INTERVAL="0.1", TMPDIR=str(unpack)
+        tmp_path,
+        "server",
+        None,
+        kind="binary",
+        OPENQR_SCAN_FLUSH_INTERVAL="0.1",
+        OPENQR_METRICS_TOKEN="scrape",
+        TMPDIR=str(unpack),
     )
     try:
         server.wait_ready()
@@ -137,6 +144,17 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
             "Top country: GB (2)",
             "Top referrer: Direct (2)",
         ]
+
+        # The parts that load their libraries on first use: the MCP endpoint and the metrics.
+        mcp = requests.post(
+            server.url + "/mcp",
+            json=INITIALIZE,
+            headers={"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"},
+            timeout=30,
+        )
+        assert mcp.status_code == 200 and mcp.json()["result"]["serverInfo"]["name"], mcp.text
+        metrics = requests.get(server.url + "/metrics", headers={"Authorization": "Bearer scrape"}, timeout=5)
+        assert 'openqr_redirects_total{outcome="scan",' in metrics.text, metrics.text
 
         status, body = _curl(listing, folder)
         assert status == 200 and [c["id"] for c in json.loads(body)["codes"]] == [code["id"]]
