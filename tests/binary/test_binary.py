@@ -18,18 +18,22 @@ import pytest
 import requests
 import zxingcpp
 from PIL import Image
+from sqlalchemy import create_engine, text
 
 from openqr.health import VERSION
 
+from .. import databases
 from ..guide import curl_commands, python_example
 from ..servers import PHONE, AppProcess, bare_env, binary
 from ..test_mcp_transports import INITIALIZE
+from ..test_migrations import _revisions
 
 pytestmark = pytest.mark.slow
 GUIDE_HOST = "https://openqr.uk"
 GUIDE_KEY = "oqr_live_yourkey"
 GUIDE_ID = "b1c2…"
 GUIDE_SHORT_URL = "https://oqr.to/k7Pm2qR"
+REVISIONS = _revisions()
 
 
 def run(folder, *args, timeout=60, **settings) -> subprocess.CompletedProcess:
@@ -168,3 +172,48 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
     with sqlite3.connect(database) as connection:  # what the server wrote stays in ./instance
         used = connection.execute("SELECT last_used_at FROM api_keys").fetchall()
     assert len(used) == 1 and used[0][0] is not None
+
+
+@pytest.mark.parametrize("target", ["sqlite", "postgresql"])
+def test_operator_commands_on_the_binary(tmp_path, target):
+    """`openqr users|scans|codes|db-copy|db` as the `flask` commands: seed scans, switch a code
+    off, copy the install to another database (PostgreSQL: the driver is inside the file)."""
+    if target == "postgresql" and not databases.POSTGRESQL_URL:
+        pytest.skip(databases.NO_POSTGRESQL)
+    assert run(tmp_path, "users", "create", "ops@example.com").returncode == 0
+    database = tmp_path / "instance" / "openqr.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at,"
+            " updated_at) VALUES ('c0de', 1, 'poster', 'https://example.com/', '{}', 'active',"
+            " '2025-01-01', '2025-01-01')"
+        )
+    seeded = run(
+        tmp_path, "scans", "seed", "--code", "poster", "--count", "500", "--days", "10", "--seed", "1"
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert run(tmp_path, "codes", "disable", "poster").returncode == 0
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM scans").fetchone() == (500,)
+        assert connection.execute("SELECT status FROM codes").fetchone() == ("disabled",)
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    if target == "postgresql":
+        url = databases.create_postgresql_database("binary")
+    try:
+        copied = run(tmp_path, "db-copy", "--to", url, timeout=120)
+        assert copied.returncode == 0, copied.stderr
+        current = run(tmp_path, "db", "current", OPENQR_DATABASE_URL=url)
+        assert current.returncode == 0 and f"{REVISIONS[-1]} (head)" in current.stdout, current.stderr
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM scans")).scalar() == 500
+                assert connection.execute(text("SELECT slug, status FROM codes")).one() == (
+                    "poster",
+                    "disabled",
+                )
+        finally:
+            engine.dispose()
+    finally:
+        if target == "postgresql":
+            databases.drop_postgresql_database(url)
