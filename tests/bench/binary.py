@@ -8,7 +8,8 @@ redirects.
   its start-up minus the folder's; and it removes that copy at exit: a whole `openqr --version`
   of the one file minus the folder's is both.
 - Redirects: wrk on a known short link, the binary and `python app.py` alternated round after
-  round on one SQLite database, one server at a time, scans recorded; medians and their ratio.
+  round on one SQLite database, one server at a time, scans recorded; medians and their ratio
+  (the target: the binary no more than 10% behind).
 
 The binaries run from an empty folder with only PATH, HOME and OPENQR_* in their environment.
 """
@@ -152,15 +153,15 @@ def run(quick: bool) -> list[tuple]:
         (
             "redirect req/s (binary, recording scans)",
             f"{med('onefile', 'rps'):.0f}",
-            "within 10% of python app.py",
+            ">= 0.9x python app.py",
             f"{rps_ratio:.2f}x ({med('source', 'rps'):.0f})",
-            abs(rps_ratio - 1) <= 0.10,
+            rps_ratio >= 0.9,
         ),
         (
             "redirect p99 (binary)",
             f"{med('onefile', 'p99'):.2f} ms",
-            "within 10% of python app.py",
+            "<= 1.1x python app.py",
             f"{p99_ratio:.2f}x ({med('source', 'p99'):.2f} ms)",
-            abs(p99_ratio - 1) <= 0.10,
+            p99_ratio <= 1.1,
         ),
     ]
