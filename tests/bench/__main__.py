@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import shutil
@@ -39,6 +40,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, smaller data (about a minute)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     args = parser.parse_args()
+    # Migrations of the benchmark databases log only warnings (Alembic's own setup would print
+    # every step when nothing is configured).
+    logging.basicConfig(level=logging.WARNING)
     if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp", "binary"} & set(args.only)):
         sys.exit("wrk is needed for the redirect benchmarks: apt-get install -y wrk")
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}", flush=True)

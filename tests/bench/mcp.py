@@ -116,7 +116,7 @@ def run(quick: bool) -> list[tuple]:
             capture_output=True,
         )
         key = subprocess.run(
-            [sys.executable, "-m", "flask", "keys", "create", "bench@example.com"],
+            [sys.executable, "-m", "flask", "keys", "create", "bench@example.com", "--name", "bench"],
             cwd=ROOT,
             env=base,
             check=True,
