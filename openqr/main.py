@@ -97,6 +97,18 @@ def serve(app: Flask | None = None) -> None:
         log.info("OpenQR stopped")
 
 
+def _command_app() -> Flask:
+    """The app an operator command runs in, loaded when the command starts (never for `--help`):
+    pending migrations first, except under `db`, which runs Alembic's own commands."""
+    app = build_app()
+    # Commands keep their output for what they were asked; only warnings reach stderr.
+    level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
+    if click.get_current_context().find_root().invoked_subcommand != "db":
+        logging.basicConfig(level=level, format=LOG_FORMAT)
+        apply_migrations(app)
+    return app
+
+
 @click.group(
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -111,15 +123,8 @@ def command(ctx: click.Context) -> None:
     With no command: serve the dashboard, the API and the redirects (as `python app.py`).
     Every command but `db` first applies pending migrations.
     """
-    info = ctx.ensure_object(ScriptInfo)
     if ctx.invoked_subcommand is None:
-        serve(info.load_app())
-    elif ctx.invoked_subcommand != "db":  # `db` runs Alembic's own commands, downgrades included
-        app = info.load_app()  # the command's own app context reuses this one
-        # Commands keep their output for what they were asked; only warnings reach stderr.
-        level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
-        logging.basicConfig(level=level, format=LOG_FORMAT)
-        apply_migrations(app)
+        serve(build_app())
 
 
 def _commands() -> None:
@@ -137,5 +142,5 @@ def main(argv: list[str] | None = None) -> None:
     command.main(
         args=argv,
         prog_name="openqr",
-        obj=ScriptInfo(create_app=build_app, set_debug_flag=False, load_dotenv_defaults=False),
+        obj=ScriptInfo(create_app=_command_app, set_debug_flag=False, load_dotenv_defaults=False),
     )

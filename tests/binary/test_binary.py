@@ -55,7 +55,9 @@ def test_version_and_help_name_every_command(tmp_path):
     assert shown.returncode == 0, shown.stderr
     listed = set(re.findall(r"^  ([a-z-]+)  ", shown.stdout, re.MULTILINE))
     assert listed == {"keys", "users", "codes", "scans", "db-copy", "mcp", "db"}
-    assert list(tmp_path.iterdir()) == []  # neither asks for a database
+    command_help = run(tmp_path, "keys", "create", "--help")
+    assert command_help.returncode == 0 and "--name" in command_help.stdout
+    assert list(tmp_path.iterdir()) == []  # none of them touches a database
 
 
 def test_a_bad_setting_ends_with_one_line(tmp_path):
