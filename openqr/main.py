@@ -41,6 +41,9 @@ def apply_migrations(app: Flask) -> None:
 
 def _stop(signum, _frame):
     """SIGTERM stops like Ctrl-C: waitress leaves its loop, then the buffered scans are written."""
+    # One SIGTERM is enough. A second must not cut the last write short; systemd sends one to the
+    # one-file binary's loader and one to this process, and the loader passes its own on.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -88,7 +91,7 @@ def serve(app: Flask | None = None) -> None:
     except KeyboardInterrupt:
         server.close()
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the last write short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
         if "openqr.mcp" in app.extensions:
             app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.

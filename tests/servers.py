@@ -119,9 +119,10 @@ class AppProcess:
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 15) -> int:
-        """SIGTERM, the way a process manager stops the service; returns the exit status."""
+        """SIGTERM to every process of the server, the way systemd stops a service (its whole
+        control group: the binary's loader and its child both get it); returns the exit status."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
