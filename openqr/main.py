@@ -84,6 +84,7 @@ def serve(app: Flask | None = None) -> None:
     links.table_of(app).start()  # every link in memory before the first scan
     gc.collect()
     gc.freeze()
+    gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
     deliverer = app.extensions["openqr.webhooks"]
     deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
@@ -103,6 +104,7 @@ def serve(app: Flask | None = None) -> None:
 def _command_app() -> Flask:
     """The app an operator command runs in, loaded when the command starts (never for `--help`):
     pending migrations first, except under `db`, which runs Alembic's own commands."""
+    gc.enable()  # off while the modules loaded (openqr/__main__.py)
     app = build_app()
     # Commands keep their output for what they were asked; only warnings reach stderr.
     level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
