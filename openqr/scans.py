@@ -30,7 +30,6 @@ from .models import (
     AccountScanDayValue,
     AccountScanHour,
     Code,
-    Scan,
     ScanDay,
     ScanDayValue,
     ScanHour,
@@ -201,8 +200,14 @@ class ScanClassifier:
 
 
 def _sql_value(value, on_sqlite: bool):
-    """A key as the driver takes it: SQLite stores a day as its ISO text, as SQLAlchemy's Date does."""
-    return value.isoformat() if on_sqlite and isinstance(value, dt.date) else value
+    """A value as the driver takes it: SQLite stores a day or a time as ISO text, exactly as
+    SQLAlchemy's Date and DateTime write them (so comparisons in queries keep working)."""
+    if on_sqlite:
+        if isinstance(value, dt.datetime):
+            return value.isoformat(" ", "microseconds")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+    return value
 
 
 def _add_counts(
@@ -327,9 +332,10 @@ def _insert_raw(events: list[ScanEvent]) -> None:
                     copy.write_row(row)
         except psycopg.IntegrityError as err:  # as SQLAlchemy would raise it: store_scans retries
             raise IntegrityError("COPY scans", None, err) from err
-    else:
-        connection.execute(
-            Scan.__table__.insert(), [dict(zip(_RAW_COLUMNS, row, strict=True)) for row in rows]
+    else:  # the driver's executemany with plain tuples, as for the roll-ups (_add_counts)
+        connection.exec_driver_sql(
+            f"INSERT INTO scans ({', '.join(_RAW_COLUMNS)}) VALUES ({', '.join('?' * len(_RAW_COLUMNS))})",
+            [(code_id, _sql_value(at, True), *rest) for code_id, at, *rest in rows],
         )
 
 
