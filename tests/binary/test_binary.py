@@ -180,7 +180,8 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_operator_commands_on_the_binary(tmp_path, target):
     """`openqr users|scans|codes|db-copy|db` as the `flask` commands: seed scans, switch a code
-    off, copy the install to another database (PostgreSQL: the driver is inside the file)."""
+    off, copy the install to another database (PostgreSQL: the driver is inside the file), and
+    Alembic's own `db upgrade` and `db current` there."""
     if target == "postgresql" and not databases.POSTGRESQL_URL:
         pytest.skip(databases.NO_POSTGRESQL)
     assert run(tmp_path, "users", "create", "ops@example.com").returncode == 0
@@ -205,6 +206,8 @@ def test_operator_commands_on_the_binary(tmp_path, target):
     try:
         copied = run(tmp_path, "db-copy", "--to", url, timeout=120)
         assert copied.returncode == 0, copied.stderr
+        upgraded = run(tmp_path, "db", "upgrade", OPENQR_DATABASE_URL=url)  # at head already: nothing to do
+        assert upgraded.returncode == 0, upgraded.stderr
         current = run(tmp_path, "db", "current", OPENQR_DATABASE_URL=url)
         assert current.returncode == 0 and f"{REVISIONS[-1]} (head)" in current.stdout, current.stderr
         engine = create_engine(url)
