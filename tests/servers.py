@@ -64,7 +64,8 @@ class AppProcess:
 
     `kind="binary"` runs the built `openqr` instead, from an empty folder of its own, with a bare
     environment (`bare_env`): what it needs must be inside the file. Its data then lives in that
-    folder's `instance/` unless `database_url` says otherwise.
+    folder's `instance/` unless `database_url` says otherwise; `prefix` runs it through another
+    command (a sandbox).
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class AppProcess:
         *,
         kind: str = "source",
         port: int | None = None,
+        prefix: tuple[str, ...] = (),
         **settings: str,
     ):
         self.port = port or free_port()
@@ -91,7 +93,7 @@ class AppProcess:
         if kind == "binary":
             self.cwd = tmp_path / f"{name}-run"
             self.cwd.mkdir(exist_ok=True)
-            command, env = [str(binary())], bare_env(self.cwd, **own)
+            command, env = [*prefix, str(binary())], bare_env(self.cwd, **own)
         else:
             self.cwd = ROOT
             command = [sys.executable, "app.py"]
