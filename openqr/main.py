@@ -14,6 +14,7 @@ import sys
 import click
 from flask import Flask
 from flask.cli import ScriptInfo
+from flask_migrate.cli import db as db_commands
 
 from . import ConfigError, assistant, cli, create_app, links, scans, visitors
 from .extensions import db
@@ -106,9 +107,9 @@ def _command_app() -> Flask:
     pending migrations first, except under `db`, which runs Alembic's own commands."""
     gc.enable()  # off while the modules loaded (openqr/__main__.py)
     app = build_app()
-    # Commands keep their output for what they were asked; only warnings reach stderr.
-    level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
     if click.get_current_context().find_root().invoked_subcommand != "db":
+        # Commands keep their output for what they were asked; only warnings reach stderr.
+        level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
         logging.basicConfig(level=level, format=LOG_FORMAT)
         apply_migrations(app)
     return app
@@ -132,14 +133,8 @@ def command(ctx: click.Context) -> None:
         serve(build_app())
 
 
-def _commands() -> None:
-    from flask_migrate.cli import db as db_commands
-
-    for each in (*cli.COMMANDS, db_commands):
-        command.add_command(each)
-
-
-_commands()
+for each in (*cli.COMMANDS, db_commands):  # the same commands as `flask ...`, and Alembic's
+    command.add_command(each)
 
 
 def main(argv: list[str] | None = None) -> None:
