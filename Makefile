@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench browser-deps clean
+.PHONY: run test lint bench browser-deps binary binary-onedir clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,16 @@ $(VENV)/.testing: requirements-test.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-test.txt
 	touch $(VENV)/.runtime $@
 
+## The single binary, dist/openqr: Python, the app and its data in one file (PyInstaller, one-file
+## mode; deploy/openqr.spec), built in .venv-build from requirements-build.txt alone. Kept in a
+## cache by a hash of its inputs (deploy/build.py), so an unchanged checkout builds in a second.
+binary:
+	$(PYTHON) deploy/build.py
+
+## The same as one folder, dist/openqr-dir/ (starts faster: nothing to unpack at each start).
+binary-onedir:
+	$(PYTHON) deploy/build.py --onedir
+
 ## Serve dashboard, API and redirects with waitress (migrations are applied at start).
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
@@ -29,9 +39,10 @@ browser-deps:
 
 ## The whole suite on SQLite, and on PostgreSQL too when OPENQR_TEST_DATABASE_URL is set
 ## (each PostgreSQL run makes its own database through that URL and drops it at the end).
-test: $(VENV)/.testing browser-deps
+## The SQLite pass also runs tests/binary/ and the other binary tests against dist/openqr.
+test: $(VENV)/.testing browser-deps binary
 	@status=0; \
-	OPENQR_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider tests || status=1; \
+	OPENQR_BINARY=$(CURDIR)/dist/openqr OPENQR_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider tests || status=1; \
 	if [ -n "$$OPENQR_TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
 	  OPENQR_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests || status=1; \
@@ -50,4 +61,4 @@ bench: $(VENV)/.testing
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-build .pytest_cache .hypothesis build dist .cache

@@ -78,7 +78,9 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     """Build the app: settings from the environment, then `test_config` overrides."""
     app = Flask(
         __name__,
-        instance_path=instance_path or os.environ.get("OPENQR_INSTANCE_PATH") or str(ROOT / "instance"),
+        # Data lives where the operator runs the server, never beside the code: in the single
+        # binary the code is unpacked into a temporary folder that goes away at exit.
+        instance_path=os.path.abspath(instance_path or os.environ.get("OPENQR_INSTANCE_PATH") or "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )

@@ -156,8 +156,10 @@ def mcp_stdio() -> None:
     anyio.run(serve_stdio, server)
 
 
+# Every operator command: `flask <command>` from a checkout, `openqr <command>` in the binary.
+COMMANDS = (keys_cli, users_cli, codes_cli, scans_cli, mcp_stdio, dbcopy.db_copy)
+
+
 def register(app: Flask) -> None:
-    for group in (keys_cli, users_cli, codes_cli, scans_cli):
-        app.cli.add_command(group)
-    app.cli.add_command(mcp_stdio)
-    app.cli.add_command(dbcopy.db_copy)
+    for each in COMMANDS:
+        app.cli.add_command(each)

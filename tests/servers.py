@@ -1,4 +1,5 @@
-"""Real server processes for tests: `python app.py` on a free port, stopped with SIGTERM."""
+"""Real server processes for tests: `python app.py` (or the built `openqr` binary) on a free
+port, stopped with SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,6 +21,38 @@ PHONE = (
 )
 
 
+# The environment the binary runs with: nothing of the checkout or a virtualenv, only a PATH
+# and a HOME; each test adds its OPENQR_* settings.
+BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
+NO_BINARY = (
+    "no binary to test: `make binary` then OPENQR_BINARY=dist/openqr (make test does both),"
+    " or OPENQR_BUILD_BINARY=1 to build it now"
+)
+_built: dict[str, Path] = {}
+
+
+def binary() -> Path:
+    """The `openqr` file under test: OPENQR_BINARY, or built now (OPENQR_BUILD_BINARY=1); else skip."""
+    import pytest
+
+    given = os.environ.get("OPENQR_BINARY", "").strip()
+    if given:
+        path = Path(given).resolve()
+        assert path.is_file() and os.access(path, os.X_OK), f"OPENQR_BINARY={given} is not an executable file"
+        return path
+    if os.environ.get("OPENQR_BUILD_BINARY") != "1":
+        pytest.skip(NO_BINARY)
+    if "openqr" not in _built:
+        subprocess.run([sys.executable, "deploy/build.py"], cwd=ROOT, check=True, timeout=900)
+        _built["openqr"] = ROOT / "dist" / "openqr"
+    return _built["openqr"]
+
+
+def bare_env(home: Path, **settings: str) -> dict[str, str]:
+    """Only PATH, HOME and the given OPENQR_* settings: what a service manager would pass."""
+    return {"PATH": BARE_PATH, "HOME": str(home), **settings}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -27,25 +60,51 @@ def free_port() -> int:
 
 
 class AppProcess:
-    """`python app.py` with its own port and log file; settings come from `env`."""
+    """`python app.py` with its own port and log file; settings come from `env`.
 
-    def __init__(self, tmp_path: Path, name: str, database_url: str, **settings: str):
-        self.port = free_port()
+    `kind="binary"` runs the built `openqr` instead, from an empty folder of its own, with a bare
+    environment (`bare_env`): what it needs must be inside the file. Its data then lives in that
+    folder's `instance/` unless `database_url` says otherwise; `prefix` runs it through another
+    command (a sandbox).
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        name: str,
+        database_url: str | None,
+        *,
+        kind: str = "source",
+        port: int | None = None,
+        prefix: tuple[str, ...] = (),
+        **settings: str,
+    ):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "OPENQR_"))}
-        env.update(
-            OPENQR_DATABASE_URL=database_url,
-            OPENQR_PORT=str(self.port),
-            OPENQR_HOST="127.0.0.1",
-            OPENQR_SECRET_KEY="test-secret",
-            OPENQR_INSTANCE_PATH=str(tmp_path / f"{name}-instance"),
-            OPENQR_LOG_LEVEL="WARNING",
-        )
+        own = {
+            "OPENQR_PORT": str(self.port),
+            "OPENQR_HOST": "127.0.0.1",
+            "OPENQR_SECRET_KEY": "test-secret",
+            "OPENQR_LOG_LEVEL": "WARNING",
+        }
+        if database_url:
+            own["OPENQR_DATABASE_URL"] = database_url
+        if kind == "binary":
+            self.cwd = tmp_path / f"{name}-run"
+            self.cwd.mkdir(exist_ok=True)
+            command, env = [*prefix, str(binary())], bare_env(self.cwd, **own)
+        else:
+            self.cwd = ROOT
+            command = [sys.executable, "app.py"]
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "OPENQR_"))}
+            env.update(own, OPENQR_INSTANCE_PATH=str(tmp_path / f"{name}-instance"))
         env.update(settings)
         self._log = self.log_path.open("w")
+        # A session of its own: a kill that a stop falls back to reaches the binary's child too
+        # (a one-file binary is a small loader that unpacks Python and runs it as its child).
         self.process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=self.cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -62,13 +121,14 @@ class AppProcess:
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 15) -> int:
-        """SIGTERM, the way a process manager stops the service; returns the exit status."""
+        """SIGTERM to every process of the server, the way systemd stops a service (its whole
+        control group: the binary's loader and its child both get it); returns the exit status."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
         return self.process.returncode

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -13,6 +12,8 @@ import pytest
 
 from openqr.models import utcnow
 from openqr.scans import ScanEvent, store_scans
+
+from .guide import python_example
 
 
 def seed(app, code_id, rows):
@@ -140,22 +141,11 @@ def test_scans_of_unknown_code_is_404(api):
     assert api.get("/v1/dynamic/missing/scans").status_code == 404
 
 
-def _guide_python_example() -> str:
-    """The guide's Python reporting script, as published (shared/spec beside the checkout)."""
-    root = Path(__file__).resolve().parent.parent
-    spec = next(
-        parent / "shared" / "spec" for parent in root.parents if (parent / "shared" / "spec").is_dir()
-    )
-    guide = (spec / "openqr-dynamic-codes-guide.txt").read_text()
-    script = guide[guide.index("import os, requests") :]
-    return script[: script.index("Where dynamic codes")]
-
-
 def test_the_guides_python_reporting_script_runs(app, api, capsys, monkeypatch):
     """The guide's Python example, read from the guide, with `requests` answered by the test client."""
     code = api.create()
     seed(app, code["id"], [(2, "GB", "mobile", "t.co", 4), (0, "IE", "desktop", None, 1)])
-    script = _guide_python_example()
+    script = python_example()
     placeholder = re.search(r'code_id = "([^"]+)"', script).group(1)
 
     def get(url, params=None, headers=None):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from openqr import create_app
 from openqr.config import SETTINGS, ConfigError, load_settings, secret_key_from_instance
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -61,3 +62,17 @@ def test_every_setting_is_documented_in_the_readme():
     declared = {setting.name for setting in SETTINGS}
     assert declared - documented == set(), "settings missing from the README table"
     assert documented - declared == set(), "README documents settings that do not exist"
+
+
+def test_data_lives_in_instance_of_the_working_directory_by_default(tmp_path, monkeypatch):
+    """Not beside the code: the single binary's code is unpacked into a folder removed at exit."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENQR_INSTANCE_PATH", raising=False)
+    monkeypatch.delenv("OPENQR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OPENQR_SECRET_KEY", raising=False)
+    app = create_app()
+    assert app.instance_path == str(tmp_path / "instance")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'openqr.db'}"
+    assert (tmp_path / "instance" / "secret_key").read_text().strip() == app.config["SECRET_KEY"]
+    monkeypatch.setenv("OPENQR_INSTANCE_PATH", "elsewhere")  # relative to the working directory too
+    assert create_app().instance_path == str(tmp_path / "elsewhere")

@@ -1,6 +1,6 @@
-"""No scan lost: the real server (`python app.py`) answers N scans from several threads and,
-after SIGTERM, leaves exactly N stored, raw rows and roll-ups alike. A hard kill loses at most
-the scans of the last flush interval."""
+"""No scan lost: the real server (`python app.py`, and the built binary) answers N scans from
+several threads and, after SIGTERM, leaves exactly N stored, raw rows and roll-ups alike. A hard
+kill loses at most the scans of the last flush interval."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 
+import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 
@@ -20,10 +21,10 @@ COUNTRIES = ("FR", "DE")
 FLUSH_INTERVAL = 0.2
 
 
-def serve_one_code(tmp_path):
+def serve_one_code(tmp_path, kind="source"):
     """A server on its own SQLite file with one code, `load-test`; returns (server, engine)."""
     url = f"sqlite:///{tmp_path / 'openqr.db'}"
-    server = AppProcess(tmp_path, "server", url, OPENQR_SCAN_FLUSH_INTERVAL=str(FLUSH_INTERVAL))
+    server = AppProcess(tmp_path, "server", url, kind=kind, OPENQR_SCAN_FLUSH_INTERVAL=str(FLUSH_INTERVAL))
     server.wait_ready()
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -48,8 +49,9 @@ def stored(engine) -> int:
         return connection.execute(select(func.count()).select_from(Scan.__table__)).scalar_one()
 
 
-def test_sigterm_after_n_answered_scans_leaves_exactly_n_stored(tmp_path):
-    server, engine = serve_one_code(tmp_path)
+@pytest.mark.parametrize("kind", ["source", "binary"])
+def test_sigterm_after_n_answered_scans_leaves_exactly_n_stored(tmp_path, kind):
+    server, engine = serve_one_code(tmp_path, kind)
     try:
         answered, errors = [], []
 

@@ -1,5 +1,6 @@
 """The MCP server over both transports, driven by the SDK's own client against real processes:
-Streamable HTTP at `/mcp` of `python app.py`, and stdio through `flask mcp`."""
+Streamable HTTP at `/mcp` of `python app.py`, and stdio through `flask mcp` (and `openqr mcp` of
+the built binary)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from openqr import keys
 from openqr.assistant import tools
 from tests import aio
 from tests.conftest import close_app, empty_database, make_app, new_key
-from tests.servers import PHONE, ROOT, AppProcess
+from tests.servers import PHONE, ROOT, AppProcess, bare_env, binary
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ async def http_client(server, key: str | None, statuses: list | None = None, mod
             yield client
 
 
-def stdio_params(url: str, tmp, key: str | None) -> StdioServerParameters:
+def stdio_params(url: str, tmp, key: str | None, kind: str = "source") -> StdioServerParameters:
+    """`flask mcp` from the checkout, or (`kind="binary"`) `openqr mcp` from an empty folder with
+    nothing but PATH, HOME and the settings in its environment."""
     env = {
         "OPENQR_DATABASE_URL": url,
         "OPENQR_SECRET_KEY": "test-secret",
@@ -63,14 +66,21 @@ def stdio_params(url: str, tmp, key: str | None) -> StdioServerParameters:
     }
     if key:
         env["OPENQR_KEY"] = key
+    if kind == "binary":
+        folder = tmp / "stdio-run"
+        folder.mkdir(exist_ok=True)
+        # (The SDK adds the login variables it passes to any server: LOGNAME, SHELL, TERM, USER.)
+        return StdioServerParameters(
+            command=str(binary()), args=["mcp"], env=bare_env(folder, **env), cwd=folder
+        )
     return StdioServerParameters(command=sys.executable, args=["-m", "flask", "mcp"], env=env, cwd=ROOT)
 
 
 @asynccontextmanager
-async def stdio_session(served, key: str):
+async def stdio_session(served, key: str, kind: str = "source"):
     _server, _app, url, tmp = served
     with open(tmp / "stdio.log", "a") as errlog:
-        async with Client(stdio_client(stdio_params(url, tmp, key), errlog=errlog)) as client:
+        async with Client(stdio_client(stdio_params(url, tmp, key, kind), errlog=errlog)) as client:
             yield client
 
 
@@ -137,12 +147,13 @@ def test_http_lists_the_tools_and_runs_the_guides_sentence(served, mode):
     aio.run(go)
 
 
-def test_stdio_lists_the_tools_and_runs_the_guides_sentence(served):
+@pytest.mark.parametrize("kind", ["source", "binary"])
+def test_stdio_lists_the_tools_and_runs_the_guides_sentence(served, kind):
     server, app, _url, _tmp = served
-    key = new_key(app, "menu-stdio@example.com")
+    key = new_key(app, f"menu-stdio-{kind}@example.com")
 
     async def go():
-        async with stdio_session(served, key) as client:
+        async with stdio_session(served, key, kind) as client:
             await _guide_sentence(client, server)
 
     aio.run(go)

@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 
-from . import account, analytics, bulk, images, mcp, redirect, zipf
+from . import account, analytics, binary, bulk, images, mcp, redirect, zipf
 
 SECTIONS = {
     "redirect": redirect,
@@ -20,6 +20,7 @@ SECTIONS = {
     "images": images,
     "bulk": bulk,
     "mcp": mcp,
+    "binary": binary,
 }
 
 
@@ -42,7 +43,7 @@ def main() -> int:
     # Migrations of the benchmark databases log only warnings (Alembic's own setup would print
     # every step when nothing is configured).
     logging.basicConfig(level=logging.WARNING)
-    if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp"} & set(args.only)):
+    if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp", "binary"} & set(args.only)):
         sys.exit("wrk is needed for the redirect benchmarks: apt-get install -y wrk")
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}", flush=True)
     rows, started = [], time.monotonic()

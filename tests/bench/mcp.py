@@ -30,12 +30,20 @@ from .redirect import ROOT, free_port, insert_bench_code, rss_mb, wrk
 KINDS = ("off", "on", "loaded")
 
 
-def _start(env: dict, log) -> tuple[subprocess.Popen, str, float]:
+def start(
+    env: dict, log, command: list[str] | None = None, cwd: Path = ROOT
+) -> tuple[subprocess.Popen, str, float]:
+    """Spawn a server (`python app.py` unless `command` says otherwise) on a free port; returns
+    (process, base URL, seconds from spawn to the first 200 from /healthz)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env={**env, "OPENQR_PORT": str(port)}, stdout=log, stderr=log
+        command or [sys.executable, "app.py"],
+        cwd=cwd,
+        env={**env, "OPENQR_PORT": str(port)},
+        stdout=log,
+        stderr=log,
     )
     try:
         while True:
@@ -54,7 +62,7 @@ def _start(env: dict, log) -> tuple[subprocess.Popen, str, float]:
         raise
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     process.wait(30)
 
@@ -123,7 +131,7 @@ def run(quick: bool) -> list[tuple]:
             for round_no in range(rounds):
                 for kind in KINDS if round_no % 2 == 0 else tuple(reversed(KINDS)):
                     env = {**base, "OPENQR_MCP": "false" if kind == "off" else "true"}
-                    process, url, startup = _start(env, log)
+                    process, url, startup = start(env, log)
                     try:
                         got = samples[kind]
                         got["start"].append(startup)
@@ -145,7 +153,7 @@ def run(quick: bool) -> list[tuple]:
                             flush=True,
                         )
                     finally:
-                        _stop(process)
+                        stop(process)
 
     def med(kind, key):
         return median(samples[kind][key])

@@ -1,0 +1,146 @@
+"""`openqr`: serve with no arguments, or run an operator command; the single binary's entry point.
+
+`python app.py` and `flask ...` reach the same two functions: `build_app` (a bad setting ends
+with one line) and `serve` (waitress until SIGTERM or Ctrl-C, then every buffered scan written).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+import sys
+
+import click
+from flask import Flask
+from flask.cli import ScriptInfo
+from flask_migrate.cli import db as db_commands
+
+from . import ConfigError, assistant, cli, create_app, links, scans, visitors
+from .extensions import db
+from .health import VERSION
+from .models import utcnow
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_app() -> Flask:
+    """The app from the environment's settings; a bad setting ends the process with one clear line."""
+    try:
+        return create_app()
+    except ConfigError as err:
+        sys.exit(f"openqr: configuration error: {err}")
+
+
+def apply_migrations(app: Flask) -> None:
+    """Bring the database to the newest schema (nothing to do when it is there already)."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def _stop(signum, _frame):
+    """SIGTERM stops like Ctrl-C: waitress leaves its loop, then the buffered scans are written."""
+    # One SIGTERM is enough. A second must not cut the last write short; systemd sends one to the
+    # one-file binary's loader and one to this process, and the loader passes its own on.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def serve(app: Flask | None = None) -> None:
+    """Serve dashboard, API and redirects with waitress until SIGTERM or SIGINT."""
+    app = app or build_app()
+    logging.basicConfig(level=app.config["OPENQR_LOG_LEVEL"], format=LOG_FORMAT)
+    from waitress import create_server
+
+    apply_migrations(app)  # pending migrations first, so an upgrade keeps every row
+    with app.app_context():
+        assistant.warn_shadowed_slug(app)
+        visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
+        db.session.commit()
+    app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
+    host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=app.config["OPENQR_THREADS"],
+        ident="OpenQR",
+        # Waitress would strip X-Forwarded-For before the app sees it; OPENQR_TRUSTED_PROXIES
+        # decides, hop by hop, whose forwarding header is believed (openqr.scans).
+        clear_untrusted_proxy_headers=False,
+    )
+    log = logging.getLogger("openqr")
+    log.info("OpenQR serving on http://%s:%s", host, port)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    # The scan flusher works in batches; hand the interpreter to waiting requests every
+    # millisecond (not every 5) so a batch does not show up in the redirects' latency.
+    sys.setswitchinterval(0.001)
+    # Everything built so far (routes, models, parsers) lives as long as the process: move it out
+    # of the collector's reach, so a full collection under load scans only new objects and does
+    # not stall every request for tens of milliseconds.
+    scans.warm_up()
+    links.table_of(app).start()  # every link in memory before the first scan
+    gc.collect()
+    gc.freeze()
+    gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
+    deliverer = app.extensions["openqr.webhooks"]
+    deliverer.start()  # webhook events wait in the database; this process sends its share
+    try:
+        server.run()  # returns after closing its sockets and finishing the requests being answered
+    except KeyboardInterrupt:
+        server.close()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
+        if "openqr.mcp" in app.extensions:
+            app.extensions["openqr.mcp"].close()
+        # Every answered scan is in the buffer by now: write them all before exiting.
+        app.extensions["openqr.recorder"].stop()
+        deliverer.stop()
+        log.info("OpenQR stopped")
+
+
+def _command_app() -> Flask:
+    """The app an operator command runs in, loaded when the command starts (never for `--help`):
+    pending migrations first, except under `db`, which runs Alembic's own commands."""
+    gc.enable()  # off while the modules loaded (openqr/__main__.py)
+    app = build_app()
+    if click.get_current_context().find_root().invoked_subcommand != "db":
+        # Commands keep their output for what they were asked; only warnings reach stderr.
+        level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
+        logging.basicConfig(level=level, format=LOG_FORMAT)
+        apply_migrations(app)
+    return app
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Settings are OPENQR_* environment variables; data lives in OPENQR_INSTANCE_PATH "
+    "(default: ./instance).",
+)
+@click.version_option(VERSION, "-V", "--version", prog_name="openqr", message="%(prog)s %(version)s")
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """OpenQR: editable QR codes with scan analytics.
+
+    With no command: serve the dashboard, the API and the redirects (as `python app.py`).
+    Every command but `db` first applies pending migrations.
+    """
+    if ctx.invoked_subcommand is None:
+        serve(build_app())
+
+
+for each in (*cli.COMMANDS, db_commands):  # the same commands as `flask ...`, and Alembic's
+    command.add_command(each)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`openqr [COMMAND ...]`; the exit status is the command's."""
+    command.main(
+        args=argv,
+        prog_name="openqr",
+        obj=ScriptInfo(create_app=_command_app, set_debug_flag=False, load_dotenv_defaults=False),
+    )
