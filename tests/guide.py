@@ -9,10 +9,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def guide_text() -> str:
-    spec = next(
-        parent / "shared" / "spec" for parent in ROOT.parents if (parent / "shared" / "spec").is_dir()
-    )
-    return (spec / "openqr-dynamic-codes-guide.txt").read_text()
+    """The guide as published, from `shared/spec` beside the checkout (or above it). A checkout
+    copied elsewhere on its own has no guide: the tests that run its examples skip, saying so."""
+    import pytest
+
+    for parent in ROOT.parents:
+        guide = parent / "shared" / "spec" / "openqr-dynamic-codes-guide.txt"
+        if guide.is_file():
+            return guide.read_text()
+    pytest.skip(f"the published guide (shared/spec/openqr-dynamic-codes-guide.txt) is not beside {ROOT}")
 
 
 def python_example() -> str:
