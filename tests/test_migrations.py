@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
@@ -144,6 +145,23 @@ def _fill_every_table(app) -> None:
         db.session.commit()
 
 
+def filled_app(url: str, instance_path) -> Flask:
+    """An app on the database at `url`, migrated to the newest revision and with a row in every table."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "OPENQR_DATABASE_URL": url,
+            "OPENQR_SECRET_KEY": "test-secret",
+            "OPENQR_WEBHOOK_ALLOW_HOSTS": frozenset({"127.0.0.1"}),
+        },
+        instance_path=str(instance_path),
+    )
+    with app.app_context():
+        upgrade()
+    _fill_every_table(app)
+    return app
+
+
 def _row_counts(url) -> dict[str, int]:
     engine = create_engine(url)
     try:
@@ -162,19 +180,8 @@ def test_upgrading_from_an_earlier_revision_keeps_every_row(blank_database_url, 
     (SQLite's table rebuilds once cascade-deleted every code, key and scan)."""
     from .conftest import close_app
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "OPENQR_DATABASE_URL": blank_database_url,
-            "OPENQR_SECRET_KEY": "test-secret",
-            "OPENQR_WEBHOOK_ALLOW_HOSTS": frozenset({"127.0.0.1"}),
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
+    app = filled_app(blank_database_url, tmp_path / "instance")
     try:
-        with app.app_context():
-            upgrade()
-        _fill_every_table(app)
         assert [name for name, n in _row_counts(blank_database_url).items() if n == 0] == []
         with app.app_context():
             downgrade(revision=revision)

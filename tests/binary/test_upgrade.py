@@ -7,13 +7,11 @@ import sqlite3
 
 import pytest
 import requests
-from flask_migrate import downgrade, upgrade
-
-from openqr import create_app
+from flask_migrate import downgrade
 
 from ..conftest import close_app
 from ..servers import AppProcess, binary
-from ..test_migrations import _fill_every_table, _revisions, _row_counts
+from ..test_migrations import _revisions, _row_counts, filled_app
 
 pytestmark = pytest.mark.slow
 REVISIONS = _revisions()
@@ -26,19 +24,8 @@ def test_the_new_binary_keeps_every_row_of_an_older_install(tmp_path, revision):
     instance = tmp_path / "server-run" / "instance"  # where AppProcess runs the binary: ./instance
     instance.mkdir(parents=True)
     url = f"sqlite:///{instance / 'openqr.db'}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "OPENQR_DATABASE_URL": url,
-            "OPENQR_SECRET_KEY": "test-secret",
-            "OPENQR_WEBHOOK_ALLOW_HOSTS": frozenset({"127.0.0.1"}),
-        },
-        instance_path=str(tmp_path / "source-instance"),
-    )
+    app = filled_app(url, tmp_path / "source-instance")
     try:
-        with app.app_context():
-            upgrade()
-        _fill_every_table(app)
         with app.app_context():
             downgrade(revision=revision)
     finally:
