@@ -317,10 +317,15 @@ _RAW_COLUMNS = ("code_id", "scanned_at", "country", "device", "referrer", "desti
 DESTINATION = "dest"  # the roll-up dimension of where scans were sent (fits the 8-character column)
 
 
+_SQLITE_INSERT_SCANS = (
+    f"INSERT INTO scans ({', '.join(_RAW_COLUMNS)}) VALUES ({', '.join('?' * len(_RAW_COLUMNS))})"
+)
+
+
 def _insert_raw(events: list[ScanEvent]) -> None:
     """The raw rows, in the session's transaction. PostgreSQL gets COPY: far less server work
-    per row than one INSERT each, and the server shares the machine with the app."""
-    rows = [(e.code_id, e.at, e.country, e.device, e.referrer, e.destination) for e in events]
+    per row than one INSERT each, and the server shares the machine with the app. SQLite gets
+    the driver's executemany with plain tuples, as the roll-ups do (_add_counts)."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         import psycopg  # the PostgreSQL driver, present whenever this branch runs
@@ -328,14 +333,17 @@ def _insert_raw(events: list[ScanEvent]) -> None:
         cursor = connection.connection.driver_connection.cursor()
         try:
             with cursor.copy(f"COPY scans ({', '.join(_RAW_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for e in events:
+                    copy.write_row((e.code_id, e.at, e.country, e.device, e.referrer, e.destination))
         except psycopg.IntegrityError as err:  # as SQLAlchemy would raise it: store_scans retries
             raise IntegrityError("COPY scans", None, err) from err
-    else:  # the driver's executemany with plain tuples, as for the roll-ups (_add_counts)
+    else:
         connection.exec_driver_sql(
-            f"INSERT INTO scans ({', '.join(_RAW_COLUMNS)}) VALUES ({', '.join('?' * len(_RAW_COLUMNS))})",
-            [(code_id, _sql_value(at, True), *rest) for code_id, at, *rest in rows],
+            _SQLITE_INSERT_SCANS,
+            [
+                (e.code_id, _sql_value(e.at, True), e.country, e.device, e.referrer, e.destination)
+                for e in events
+            ],
         )
 
 

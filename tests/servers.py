@@ -43,9 +43,16 @@ def binary() -> Path:
     if os.environ.get("OPENQR_BUILD_BINARY") != "1":
         pytest.skip(NO_BINARY)
     if "openqr" not in _built:
-        subprocess.run([sys.executable, "deploy/build.py"], cwd=ROOT, check=True, timeout=900)
-        _built["openqr"] = ROOT / "dist" / "openqr"
+        _built["openqr"] = build_binary()
     return _built["openqr"]
+
+
+def build_binary(onedir: bool = False) -> Path:
+    """The binary of the checkout as it is now: `deploy/build.py` builds it, or copies it from its
+    cache when nothing that goes into it has changed (a second)."""
+    command = [sys.executable, "deploy/build.py", *(["--onedir"] if onedir else [])]
+    subprocess.run(command, cwd=ROOT, check=True, timeout=900)
+    return ROOT / "dist" / ("openqr-dir/openqr" if onedir else "openqr")
 
 
 def bare_env(home: Path, **settings: str) -> dict[str, str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,23 +25,20 @@ from statistics import median
 
 from sqlalchemy import create_engine
 
-from ..servers import bare_env
+from ..servers import bare_env, build_binary
 from .mcp import start, stop
-from .redirect import ROOT, insert_bench_code, wrk
+from .redirect import insert_bench_code, wrk
 
 KINDS = ("onefile", "onedir", "source")
 
 
 def _built(onedir: bool) -> Path:
-    """The binary to measure: OPENQR_BINARY for the one file, else dist/, built when missing."""
+    """The binary to measure: OPENQR_BINARY for the one file, else the checkout's own (built, or
+    taken from the build cache; never a dist/ left over from older sources)."""
     given = os.environ.get("OPENQR_BINARY", "").strip()
     if given and not onedir:
         return Path(given).resolve()
-    path = ROOT / "dist" / ("openqr-dir/openqr" if onedir else "openqr")
-    if not path.exists():
-        build = [sys.executable, "deploy/build.py", *(["--onedir"] if onedir else [])]
-        subprocess.run(build, cwd=ROOT, check=True, timeout=900)
-    return path
+    return build_binary(onedir)
 
 
 def _size_mb(path: Path) -> float:
