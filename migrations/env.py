@@ -2,10 +2,9 @@ import logging
 from contextlib import contextmanager
 from logging.config import fileConfig
 
+from alembic import context
 from flask import current_app
 from sqlalchemy import text
-
-from alembic import context
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -146,9 +145,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
+    def run(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -158,6 +155,14 @@ def run_migrations_online():
         with migration_lock(connection), sqlite_foreign_keys_off(connection):
             with context.begin_transaction():
                 context.run_migrations()
+
+    # `flask db-copy` upgrades another database than the app's: it hands over a connection to it.
+    given = config.attributes.get("connection")
+    if given is not None:
+        run(given)
+    else:
+        with get_engine().connect() as connection:
+            run(connection)
 
 
 if context.is_offline_mode():

@@ -7,32 +7,22 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import (
-    api,
-    assistant,
-    auth,
-    cli,
-    dashboard,
-    delivery,
-    docs,
-    fastpath,
-    health,
-    links,
-    metrics,
-    outage,
-    recorder,
-    redirect,
-    scans,
-    scheduler,
-    security,
-)
+from . import api, assistant, auth, cli, dashboard
+from .api import docs
+from .codes import scheduler
 from .config import ConfigError, load_settings, secret_key_from_instance
+from .errors import is_api_request
 from .extensions import csrf, db, login_manager, migrate
+from .ops import health, metrics, outage, security
+from .redirect import fastpath, links
+from .redirect import views as redirect
+from .scans import classify, recorder
+from .webhooks import delivery
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -96,7 +86,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    app.extensions["openqr.classifier"] = scans.ScanClassifier(
+    app.extensions["openqr.classifier"] = classify.ScanClassifier(
         app.config["OPENQR_COUNTRY_HEADER"], app.config["OPENQR_TRUSTED_PROXIES"]
     )
     for blueprint in api.ALL_BLUEPRINTS:
@@ -119,6 +109,6 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
 def _http_error(err: HTTPException):
     """HTTP errors: JSON under /v1, Flask's own pages elsewhere."""
-    if request.path == "/v1" or request.path.startswith("/v1/"):
+    if is_api_request():
         return api.http_error_as_json(err)
     return err

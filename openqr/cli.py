@@ -8,11 +8,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import accounts, codes, dbcopy
-from . import keys as api_keys
+from .auth import accounts
+from .auth import keys as api_keys
+from .codes import core as codes
 from .errors import DomainError
 from .extensions import db
 from .models import Account, Code
+from .ops import dbcopy
 from .text import iso_z
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
@@ -131,7 +133,7 @@ scans_cli = AppGroup("scans", help="Scan data tools.")
 @click.option("--seed", "rng_seed", type=int, default=None, help="Random seed, for repeatable data.")
 def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
     """Add realistic scans (countries, devices, referrers, daily and weekly rhythm) to a code."""
-    from .seed import seed_scans
+    from .scans.seed import seed_scans
 
     seconds = seed_scans(_code(slug).id, count, days, rng_seed=rng_seed)
     click.echo(f"seeded {count} scans of {slug} over {days} days in {seconds:.1f} s", err=True)

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import functools
 
+from flask import jsonify, request
+
 from .extensions import db
+
+
+def is_api_request() -> bool:
+    """Whether this request is for the JSON API (errors answer JSON there, pages elsewhere)."""
+    return request.path == "/v1" or request.path.startswith("/v1/")
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
+    """The API's error body, `{"error": code, "message": ..., ...}`, with its status and headers."""
+    body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 class DomainError(Exception):

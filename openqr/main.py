@@ -16,10 +16,12 @@ from flask import Flask
 from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_commands
 
-from . import ConfigError, assistant, cli, create_app, links, scans, visitors
+from . import ConfigError, assistant, cli, create_app
 from .extensions import db
-from .health import VERSION
 from .models import utcnow
+from .ops.health import VERSION
+from .redirect import links
+from .scans import classify, visitors
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -68,7 +70,7 @@ def serve(app: Flask | None = None) -> None:
         threads=app.config["OPENQR_THREADS"],
         ident="OpenQR",
         # Waitress would strip X-Forwarded-For before the app sees it; OPENQR_TRUSTED_PROXIES
-        # decides, hop by hop, whose forwarding header is believed (openqr.scans).
+        # decides, hop by hop, whose forwarding header is believed (openqr.scans.classify).
         clear_untrusted_proxy_headers=False,
     )
     log = logging.getLogger("openqr")
@@ -81,12 +83,12 @@ def serve(app: Flask | None = None) -> None:
     # Everything built so far (routes, models, parsers) lives as long as the process: move it out
     # of the collector's reach, so a full collection under load scans only new objects and does
     # not stall every request for tens of milliseconds.
-    scans.warm_up()
+    classify.warm_up()
     links.table_of(app).start()  # every link in memory before the first scan
     gc.collect()
     gc.freeze()
     gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
-    deliverer = app.extensions["openqr.webhooks"]
+    deliverer = app.extensions["openqr.webhooks.outbox"]
     deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
@@ -97,7 +99,7 @@ def serve(app: Flask | None = None) -> None:
         if "openqr.mcp" in app.extensions:
             app.extensions["openqr.mcp"].close()
         # Every answered scan is in the buffer by now: write them all before exiting.
-        app.extensions["openqr.recorder"].stop()
+        app.extensions["openqr.scans.store.recorder"].stop()
         deliverer.stop()
         log.info("OpenQR stopped")
 

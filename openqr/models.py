@@ -47,7 +47,7 @@ class Account(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Bumped by sign-out so every session cookie issued before it stops working.
     session_version: Mapped[int] = mapped_column(default=0)
-    # The IANA time zone the dashboard shows analytics in (openqr.analytics.parse_tz).
+    # The IANA time zone the dashboard shows analytics in (openqr.scans.analytics.parse_tz).
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     def get_id(self) -> str:
@@ -92,10 +92,10 @@ class Code(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # Set by database triggers on every change: the link change feed (openqr.links).
+    # Set by database triggers on every change: the link change feed (openqr.redirect.links).
     version: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
     # Smart destinations (rules, split, schedule, expires_at, max_scans, fallback_url, utm) as
-    # openqr.smart cleans them; None when none is used. `next_change_at` is the earliest
+    # openqr.codes.smart cleans them; None when none is used. `next_change_at` is the earliest
     # schedule entry, indexed so every process finds due entries with one cheap query.
     smart: Mapped[dict | None] = mapped_column(JSON)
     next_change_at: Mapped[dt.datetime | None] = mapped_column(index=True)
@@ -320,7 +320,7 @@ class LinkTombstone(db.Model):
     """A slug that stopped pointing to a code (deleted or renamed) at `version`.
 
     Written by database triggers (migration 0003), with `codes.version`: the change feed
-    that every server process follows to keep its in-memory link table exact (openqr.links).
+    that every server process follows to keep its in-memory link table exact (openqr.redirect.links).
     """
 
     __tablename__ = "link_tombstones"

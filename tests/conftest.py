@@ -15,10 +15,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from openqr import create_app, links
-from openqr.accounts import get_or_create_account
+from openqr import create_app
+from openqr.auth.accounts import get_or_create_account
+from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.keys import create_key
+from openqr.redirect import links
 
 from . import databases
 from .mailsink import Sink

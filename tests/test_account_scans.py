@@ -8,7 +8,8 @@ import ipaddress
 import pytest
 
 from openqr.models import utcnow
-from openqr.scans import ScanEvent, store_scans
+from openqr.scans.classify import ScanEvent
+from openqr.scans.store import store_scans
 
 VISITORS = [
     ("81.2.69.142", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"),

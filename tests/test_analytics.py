@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from openqr.models import utcnow
-from openqr.scans import ScanEvent, store_scans
+from openqr.scans.classify import ScanEvent
+from openqr.scans.store import store_scans
 
 from .guide import python_example
 

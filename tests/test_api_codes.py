@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openqr import codes
+from openqr.codes import core as codes
 from openqr.extensions import db
 from openqr.models import Code
 

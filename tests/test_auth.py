@@ -10,7 +10,7 @@ import itsdangerous.timed
 import pytest
 from sqlalchemy import select
 
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
 from openqr.extensions import db
 from openqr.models import Account, LoginToken, utcnow
 

@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from openqr import codes
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.codes import core as codes
 from openqr.extensions import db
 
 from .conftest import fresh_app, sign_in

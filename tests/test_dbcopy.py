@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, select
 
-from openqr import dbcopy
 from openqr.extensions import db
 from openqr.models import Code
+from openqr.ops import dbcopy
 
 from . import databases
 from .conftest import Api, make_app, new_key

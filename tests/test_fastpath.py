@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from openqr.extensions import db
-from openqr.fastpath import FastPath
 from openqr.models import Scan
+from openqr.redirect.fastpath import FastPath
 
 from .conftest import Api, make_app, new_key
 
@@ -99,7 +99,7 @@ def test_known_links_are_answered_without_a_database_query(tmp_path):
     by the recorder's own thread)."""
     from sqlalchemy import event
 
-    from openqr import links
+    from openqr.redirect import links
 
     from .conftest import close_app, fresh_app
 
@@ -154,7 +154,7 @@ def test_a_change_by_any_writer_reaches_the_table_within_one_second(app, api, cl
 
 
 def test_a_capped_table_keeps_the_recent_links_and_looks_up_the_rest(tmp_path):
-    from openqr import links
+    from openqr.redirect import links
 
     from .conftest import close_app, fresh_app
 
@@ -216,7 +216,7 @@ def test_location_is_what_werkzeug_would_send(tail, base):
     """The shortcut for destinations that are already URIs never changes what visitors get."""
     from werkzeug.urls import iri_to_uri
 
-    from openqr.links import location_of
+    from openqr.redirect.links import location_of
 
     for destination in (f"{base}/{tail}", f"{base}/p?{tail}", f"{base}/#{tail}"):
         assert location_of(destination) == iri_to_uri(destination)

@@ -11,9 +11,9 @@ import zxingcpp
 from mcp import Client
 from PIL import Image
 
-from openqr import keys
 from openqr.assistant import schemas, tools
 from openqr.assistant.server import build_server
+from openqr.auth import keys
 from tests import aio
 
 

@@ -19,8 +19,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from openqr import keys
 from openqr.assistant import tools
+from openqr.auth import keys
 from tests import aio
 from tests.conftest import close_app, empty_database, make_app, new_key
 from tests.servers import PHONE, ROOT, AppProcess, bare_env, binary
@@ -270,7 +270,7 @@ def test_stdio_another_accounts_code_is_not_found_and_a_revoked_key_stops_the_se
     owner, stranger = new_key(app, "owner-stdio@example.com"), new_key(app, "stranger-stdio@example.com")
     with app.app_context():
         account = keys.authenticate(owner)
-        from openqr import codes
+        from openqr.codes import core as codes
 
         code, _budget = codes.create_code(account, {"destination": "https://example.com/own"})
         code_id = code.id

@@ -71,7 +71,7 @@ def test_counters_move_as_scans_happen(metered):
         assert visitor.get(f"/{code['slug']}", headers={"User-Agent": BOT}).status_code == 302
         assert visitor.head(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
         assert visitor.get("/no-such-code").status_code == 404
-        metered.extensions["openqr.webhooks"].run_once()
+        metered.extensions["openqr.webhooks.outbox"].run_once()
         after = scrape(metered)
     finally:
         receiver.down()

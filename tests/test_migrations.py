@@ -139,7 +139,7 @@ def _fill_every_table(app) -> None:
     assert hook.status_code == 201, hook.get_json()
     for n in range(3):
         client.get(f"/{code['slug']}", headers={"User-Agent": f"Mozilla/5.0 (iPhone) visitor {n}"})
-    app.extensions["openqr.recorder"].flush()
+    app.extensions["openqr.scans.store.recorder"].flush()
     with app.app_context():
         tokens.issue("owner@example.com")
         db.session.commit()

@@ -6,10 +6,10 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from openqr import codes
 from openqr.api import PUBLIC_ENDPOINTS
+from openqr.api.docs import SWAGGER_UI
 from openqr.api.openapi import spec
-from openqr.docs import SWAGGER_UI
+from openqr.codes import core as codes
 from openqr.extensions import db
 from openqr.models import Code
 

@@ -19,9 +19,9 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 
 from openqr import create_app
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.keys import create_key
 from openqr.models import Scan
 
 from . import databases, pgcluster

@@ -8,11 +8,12 @@ import io
 
 import pytest
 
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.keys import create_key
 from openqr.models import Account, utcnow
-from openqr.scans import ScanEvent, store_scans
+from openqr.scans.classify import ScanEvent
+from openqr.scans.store import store_scans
 
 from .conftest import Api, sign_in
 from .htmlparse import Page, table_rows
@@ -55,7 +56,7 @@ def test_front_door_is_the_overview_once_there_are_codes(web, web_app):
 def test_overview_shows_top_codes_linking_to_their_pages_and_filters_by_folder_and_tag(web, web_app):
     with web_app.app_context():
         account = get_or_create_account("owner@example.com")
-        from openqr import folders
+        from openqr.codes import folders
 
         folder = folders.create_folder(account, {"name": "Events"})
         folder_id = folder.id
@@ -81,7 +82,7 @@ def test_overview_shows_top_codes_linking_to_their_pages_and_filters_by_folder_a
 
 def test_another_accounts_folder_is_not_found_on_the_overview(web, web_app):
     with web_app.app_context():
-        from openqr import folders
+        from openqr.codes import folders
 
         other = get_or_create_account("else@example.org")
         folder_id = folders.create_folder(other, {"name": "Theirs"}).id

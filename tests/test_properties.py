@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from openqr import analytics, codes, qr
+from openqr.codes import core as codes
 from openqr.errors import ValidationError
+from openqr.images import render as qr
+from openqr.scans import analytics
 
 BOUNDED = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from openqr.qr import (
+from openqr.images.render import (
     STYLE_KEYS,
     QrParamError,
     QrParams,
@@ -276,7 +276,7 @@ def test_same_params_same_bytes_and_etag():
 
 def test_bytes_are_identical_in_a_fresh_process():
     script = (
-        "import hashlib, sys; from openqr.qr import QrParams, render\n"
+        "import hashlib, sys; from openqr.images.render import QrParams, render\n"
         "for fmt in ('png', 'svg'):\n"
         "    p = QrParams(data='Grüße 🎉', format=fmt, size=777, light='transparent')\n"
         "    print(hashlib.sha256(render(p)).hexdigest())\n"

@@ -9,11 +9,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from openqr import recorder as recorder_module
-from openqr import scans
 from openqr.extensions import db
 from openqr.models import Scan, ScanDay
-from openqr.recorder import ScanRecorder
+from openqr.scans import recorder as recorder_module
+from openqr.scans import store as scans
+from openqr.scans.recorder import ScanRecorder
 
 from .conftest import Api, new_key
 
@@ -59,7 +59,7 @@ def test_scans_wait_in_the_buffer_until_a_flush_writes_them_all(app, code):
 
 def test_full_buffer_still_counts_and_logs_the_overflow_once(app, code, caplog):
     recorder = slow_recorder(app, capacity=100)
-    with caplog.at_level(logging.WARNING, logger="openqr.recorder"):
+    with caplog.at_level(logging.WARNING, logger="openqr.scans.recorder"):
         for _ in range(130):
             recorder.add(code["id"], scan_environ())
     assert recorder.health()["scans"] == {"buffered": 100, "flushed": 0, "dropped": 30, "failed": 0}

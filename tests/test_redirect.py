@@ -107,7 +107,7 @@ def test_unknown_slug_is_a_friendly_404_page(client):
 
 
 def test_database_error_while_recording_never_fails_the_redirect(client, api, app, monkeypatch):
-    from openqr import scans
+    from openqr.scans import store as scans
 
     code = api.create()
 
@@ -123,7 +123,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path):
 
     import ipaddress
 
-    from openqr.scans import ScanClassifier
+    from openqr.scans.classify import ScanClassifier
 
     trusting = ScanClassifier("", (ipaddress.ip_network("10.0.0.0/8"),))
     environ = {"REMOTE_ADDR": "10.1.2.3", "HTTP_X_FORWARDED_FOR": "81.2.69.160, 10.9.9.9"}

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from openqr import ConfigError
+from openqr.auth.keys import find_by_prefix, revoke_key
 from openqr.extensions import db
-from openqr.keys import find_by_prefix, revoke_key
 from openqr.models import ApiKey, Code, LoginToken
-from openqr.security import PAGE_CSP
+from openqr.ops.security import PAGE_CSP
 from tests.conftest import Api, fresh_app, make_app, new_key, sign_in
 from tests.htmlparse import Page
 

@@ -33,7 +33,7 @@ def test_seed_names_an_unknown_code(runner):
 
 
 def test_seeded_rollups_agree_for_the_code_and_the_account(app, api, runner):
-    from openqr.seed import seed_rollups
+    from openqr.scans.seed import seed_rollups
 
     code, quiet = api.create(), api.create()
     for _ in range(2):  # a second seed adds to the same days: running totals must follow

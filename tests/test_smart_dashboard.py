@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from openqr import codes
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.codes import core as codes
 from openqr.extensions import db
 from openqr.models import Code
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openqr import smart
+from openqr.codes import smart
 from openqr.destinations import DestinationError, check_destination
 from openqr.errors import ValidationError
+from openqr.scans.classify import Visitor
 from openqr.text import iso_z
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0)
@@ -76,7 +77,7 @@ def test_a_visitor_matching_a_rule_goes_to_the_first_matching_rule(value):
     clean = smart.clean_rules(value, guard)
     plan = smart.compile_plan({"rules": clean})
     target = clean[-1]
-    visitor = smart.Visitor(**{key: values[0] for key, values in target["when"].items()})
+    visitor = Visitor(**{key: values[0] for key, values in target["when"].items()})
     first = next(
         rule for rule in clean if all(getattr(visitor, key) in values for key, values in rule["when"].items())
     )
@@ -92,7 +93,7 @@ def test_any_valid_split_is_accepted_and_every_draw_lands_on_one_of_its_destinat
     clean = smart.clean_split(value, guard)
     assert [part["weight"] for part in clean] == [part["weight"] for part in value]
     plan = smart.compile_plan({"split": clean})
-    chosen = smart.decide(plan, "https://example.com/home", smart.Visitor(), 0.0, rng=lambda: draw)
+    chosen = smart.decide(plan, "https://example.com/home", Visitor(), 0.0, rng=lambda: draw)
     assert chosen.destination in {part["destination"] for part in clean}
 
 
@@ -160,7 +161,7 @@ utm = st.dictionaries(st.sampled_from(smart.UTM_KEYS), utm_text, min_size=1)
 def test_utm_is_appended_once_and_reads_back_exactly(value, url):
     clean = smart.clean_utm(value)
     plan = smart.compile_plan({"utm": clean})
-    location = smart.decide(plan, url, smart.Visitor(), 0.0).location
+    location = smart.decide(plan, url, Visitor(), 0.0).location
     parts = urlsplit(location)
     params = parse_qsl(parts.query, keep_blank_values=True)
     names = [name for name, _ in params]

@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from openqr import smart
+from openqr.codes import smart
+from openqr.scans.classify import Visitor, language_of
 
 from .servers import PHONE as IPHONE_SAFARI
 
@@ -147,8 +148,7 @@ def test_split_of_70_30_over_10000_scans_lands_within_2_points():
     )
     rng = random.Random(20261125).random
     counts = Counter(
-        smart.decide(plan, "https://example.com/", smart.Visitor(), 0.0, rng=rng).destination
-        for _ in range(10_000)
+        smart.decide(plan, "https://example.com/", Visitor(), 0.0, rng=rng).destination for _ in range(10_000)
     )
     share = counts["https://example.com/a"] / 10_000
     print(f"70/30 split over 10,000 scans: {share:.2%} / {1 - share:.2%}")
@@ -165,7 +165,7 @@ def test_decide_order_ended_then_rules_then_split_then_schedule():
     }
     plan = smart.compile_plan(smart_fields)
     at = {"before": 1893455999.0, "due": 1893456000.0, "ended": 1924992000.0}
-    phone, desk = smart.Visitor(device="mobile"), smart.Visitor(device="desktop")
+    phone, desk = Visitor(device="mobile"), Visitor(device="desktop")
     assert (
         smart.decide(plan, "https://example.com/", phone, at["before"]).location == "https://example.com/rule"
     )
@@ -187,4 +187,4 @@ def test_decide_order_ended_then_rules_then_split_then_schedule():
     [("de-AT,en;q=0.8", "de"), ("EN", "en"), ("fr;q=0.9", "fr"), ("*", None), ("", None), ("1234", None)],
 )
 def test_language_is_the_primary_subtag_of_the_first_entry(header, language):
-    assert smart.language_of(header) == language
+    assert language_of(header) == language

@@ -11,9 +11,10 @@ import types
 import pytest
 from sqlalchemy import select
 
-from openqr import recorder, scans
 from openqr.extensions import db
 from openqr.models import ScanDay, VisitorHash, VisitorKey, utcnow
+from openqr.scans import classify, recorder
+from openqr.scans import store as scans
 from tests.conftest import Api, close_app, fresh_app, new_key
 
 PROXY = "10.20.30.40"
@@ -123,7 +124,7 @@ def test_scans_flushed_after_midnight_count_but_add_no_visitor(tmp_path, clock):
         late = clock.now.replace(hour=23, minute=59, second=59)
         with app.app_context():
             clock.now = late + dt.timedelta(seconds=2)  # the flush runs after midnight
-            event = scans.ScanEvent(code["id"], late, None, "mobile", None, visitor="81.2.69.142\nAgent")
+            event = classify.ScanEvent(code["id"], late, None, "mobile", None, visitor="81.2.69.142\nAgent")
             assert scans.store_scans([event]) == 1
             row = db.session.get(ScanDay, (code["id"], late.date()))
             assert (row.n, row.visitors) == (1, 0)

@@ -3,7 +3,7 @@
 Every insert, update or delete of a code gets a new, higher `version` from the database
 itself (triggers), and a delete or a slug change leaves a tombstone for the slug that went
 away. Server processes poll `version > cursor` to keep their in-memory link tables exact
-(openqr.links). Triggers rather than application code: a change made by any writer (the
+(openqr.redirect.links). Triggers rather than application code: a change made by any writer (the
 API, the CLI, a migration, an operator's SQL) reaches every process.
 
 Revision ID: 0003_link_feed

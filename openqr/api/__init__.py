@@ -3,8 +3,8 @@
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import keys
-from ..errors import DomainError
+from ..auth import keys
+from ..errors import DomainError, error_response
 from . import codes, folders, images, openapi, scans, webhooks
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -24,14 +24,6 @@ PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}
 def openapi_document():
     """The OpenAPI 3.1 description of this API (public)."""
     return openapi.spec(current_app.config["OPENQR_BASE_URL"])
-
-
-def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
-    body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
-    response = jsonify(body)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 @bp.before_request

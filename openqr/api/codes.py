@@ -8,8 +8,9 @@ from collections.abc import Mapping
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import analytics, codes
+from ..codes import core as codes
 from ..models import Account
+from ..scans import analytics
 from .params import days_arg, int_arg, json_body, str_arg, tz_arg
 
 bp = Blueprint("codes", __name__)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g
 
-from .. import folders
+from ..codes import folders
 from .params import json_body
 
 bp = Blueprint("folders", __name__)

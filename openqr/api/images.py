@@ -2,8 +2,8 @@
 
 from flask import Blueprint, g, request
 
-from .. import codes
-from ..qr_http import IMMUTABLE, REVALIDATE, code_image_params, image_params, image_response
+from ..codes import core as codes
+from ..images.http import IMMUTABLE, REVALIDATE, image_params, image_response
 
 bp = Blueprint("images", __name__)
 
@@ -18,4 +18,4 @@ def image():
 def code_image(code_id):
     """A code's short URL as a QR image in the code's saved style."""
     code = codes.get_code(g.account, code_id)
-    return image_response(code_image_params(code, request.args), REVALIDATE)
+    return image_response(codes.code_image_params(code, request.args), REVALIDATE)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from .. import analytics, codes, folders, qr, smart, webhooks
+from ..codes import core as codes
+from ..codes import folders, smart
 from ..destinations import MAX_LENGTH as DESTINATION_MAX
+from ..images import render as qr
+from ..scans import analytics
 from ..text import CONTROL_CLASS
+from ..webhooks import outbox as webhooks
 
 NO_CONTROL = f"^[^{CONTROL_CLASS}]*$"
 COLOUR = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from .. import analytics
 from ..errors import ValidationError
+from ..scans import analytics
 
 
 def json_body() -> object:

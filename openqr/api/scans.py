@@ -4,8 +4,8 @@ from collections.abc import Mapping
 
 from flask import Blueprint, g, request
 
-from .. import analytics
 from ..models import Account
+from ..scans import analytics
 from .params import days_arg, str_arg, tz_arg
 
 bp = Blueprint("scans", __name__)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, g, jsonify
 
-from .. import webhooks
+from ..webhooks import outbox as webhooks
 from .params import json_body
 
 bp = Blueprint("webhooks", __name__)
@@ -35,5 +35,5 @@ def delete(webhook_id):
 def test(webhook_id):
     """Queue one `test` event for the endpoint, delivered like any other."""
     row = webhooks.send_test(g.account, webhook_id)
-    current_app.extensions["openqr.webhooks"].wake()
+    current_app.extensions["openqr.webhooks.outbox"].wake()
     return {"queued": True, "event_id": row.events[0]["id"]}, 202

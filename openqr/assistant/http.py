@@ -19,10 +19,10 @@ import threading
 from flask import Flask
 from sqlalchemy import select
 
-from .. import keys
+from ..auth import keys
 from ..extensions import db
 from ..models import Account, Code
-from ..security import API_CSP
+from ..ops.security import API_CSP
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
-from .. import keys
+from ..auth import keys
 from ..errors import DomainError
-from ..health import VERSION
 from ..models import Account
+from ..ops.health import VERSION
 from . import outcomes, schemas, tools
 
 AccountFor = Callable[[ServerRequestContext], Account | None]

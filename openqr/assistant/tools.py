@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import codes, folders, qr
 from ..api import codes as api_codes
 from ..api import scans as api_scans
+from ..codes import core as codes
+from ..codes import folders
 from ..errors import ValidationError
+from ..images import render as qr
+from ..images.http import image_params
 from ..models import Account
-from ..qr_http import code_image_params, image_params
 from . import texts
 
 # Who changed a destination, as a code's history records it. The domain's create and update do
@@ -97,7 +99,7 @@ def _create_folder(account: Account, args: dict) -> dict:
 def _render_qr(account: Account, args: dict) -> Image:
     if "id" in args:
         code_id, rest = _id(args)
-        params = code_image_params(codes.get_code(account, code_id), rest)
+        params = codes.code_image_params(codes.get_code(account, code_id), rest)
     else:
         params = image_params(args)
     what = f"{params.format.upper()} QR code, {params.size}x{params.size} px, encoding {params.data}"

@@ -8,13 +8,12 @@ import smtplib
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import accounts, mail
-from ..dashboard.htmx import hx_redirect, is_htmx
 from ..errors import RateLimited
 from ..extensions import login_manager
 from ..models import Account
-from ..text import has_control
-from . import tokens
+from ..web.htmx import hx_redirect, is_htmx
+from ..web.pages import safe_next
+from . import accounts, mail, tokens
 
 bp = Blueprint("auth", __name__)
 
@@ -34,16 +33,6 @@ def unauthorized():
     if is_htmx():
         return hx_redirect(target)
     return redirect(target)
-
-
-def safe_next(value: str | None) -> str | None:
-    """Only a path on this site: never another host (`//evil`, `/\\evil`, `https://...`)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return None
-    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
-    if has_control(value):
-        return None
-    return value
 
 
 def _send_link(email: str, next_path: str | None) -> None:

@@ -10,12 +10,12 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
 
-from .. import codes
+from ..codes import core as codes
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..models import Code, utcnow
 from ..text import iso_z
-from .htmx import is_htmx, with_vary
+from ..web.htmx import is_htmx, with_vary
 
 bp = Blueprint("dashboard", __name__)
 

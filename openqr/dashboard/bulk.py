@@ -10,13 +10,13 @@ import zipfile
 from flask import Response, request
 from flask_login import current_user
 
-from .. import codes, qr
+from ..codes import core as codes
 from ..errors import ValidationError
+from ..images import render as qr
 from ..models import Code
-from ..qr_http import code_image_params
+from ..web.htmx import page_or_block
 from .base import bp
 from .forms import tags_from_text
-from .htmx import page_or_block
 
 COLUMNS = ("destination", "label", "slug", "tags")
 MAX_UPLOAD = 512 * 1024
@@ -143,7 +143,7 @@ def export_zip():
     writer.writerow(["file", "short_url", "destination", "label", "slug", "tags"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for code, name in zip(selected, safe_names(selected), strict=True):
-            archive.writestr(f"{name}.png", qr.render(code_image_params(code, {"size": "1024"})))
+            archive.writestr(f"{name}.png", qr.render(codes.code_image_params(code, {"size": "1024"})))
             writer.writerow(
                 [
                     f"{name}.png",

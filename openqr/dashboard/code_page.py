@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_login import current_user
 
-from .. import analytics, codes, qr, smart
-from ..countries import country_name
+from ..codes import core as codes
+from ..codes import smart
 from ..errors import DomainError
-from ..qr_http import code_image_params
+from ..images import render as qr
+from ..scans import analytics
+from ..scans.countries import country_name
+from ..web.htmx import hx_redirect, is_htmx, page_or_block
 from .base import bp
 from .chart import bar_chart
 from .forms import field_errors
-from .htmx import hx_redirect, is_htmx, page_or_block
 from .overview import WINDOWS, account_zone, analytics_csv, named_countries, time_of_day_context
 from .overview import window_days as _days
 from .smart_form import body_of, field_errors_of, form_of_request
@@ -48,7 +50,7 @@ def _context(
     summary = analytics.scan_summary(code, days, tz=account_zone())
     history = codes.history(current_user, code.id)
     data = named_countries(summary["analytics"])
-    preview = code_image_params(code, {"size": "512"})
+    preview = codes.code_image_params(code, {"size": "512"})
     return {
         "code": code,
         "days": days,

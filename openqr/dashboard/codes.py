@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import flash, make_response, request, url_for
 from flask_login import current_user
 
-from .. import analytics, codes, folders
+from ..codes import core as codes
+from ..codes import folders
 from ..errors import DomainError
+from ..images.http import REVALIDATE, image_response
 from ..models import Code
-from ..qr_http import REVALIDATE, code_image_params, image_response
+from ..scans import analytics
+from ..web.htmx import hx_redirect, is_htmx, page_or_block
 from .base import bp
 from .forms import code_body, field_errors
-from .htmx import hx_redirect, is_htmx, page_or_block
 
 PAGE_SIZE = 20
 
@@ -147,7 +149,7 @@ def image(code_id: str, fmt: str):
     """The code's short URL as PNG or SVG in its saved style; `?download=1` saves it as a file."""
     code = codes.get_code(current_user, code_id)
     args = {k: v for k, v in request.args.items() if k in ("size", "margin", "ecc", "dark", "light")}
-    params = code_image_params(code, {**args, "format": fmt})
+    params = codes.code_image_params(code, {**args, "format": fmt})
     response = image_response(params, REVALIDATE)
     if request.args.get("download"):
         response.headers["Content-Disposition"] = (

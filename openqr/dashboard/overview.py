@@ -8,14 +8,16 @@ import io
 from flask import Response, request, url_for
 from flask_login import current_user
 
-from .. import analytics, codes, folders
-from ..auth import routes as auth_routes  # a module reference: auth imports the dashboard's helpers
-from ..countries import country_name
+from ..codes import core as codes
+from ..codes import folders
 from ..errors import DomainError
 from ..extensions import db
+from ..scans import analytics
+from ..scans.countries import country_name
+from ..web.htmx import hx_redirect, page_or_block
+from ..web.pages import safe_next
 from .base import bp
 from .chart import WEEKDAYS, bar_chart, busiest, heat_map
-from .htmx import hx_redirect, page_or_block
 
 WINDOWS = (7, 30, 90, 365)
 
@@ -129,7 +131,7 @@ def overview_csv():
 @bp.post("/settings/timezone")
 def timezone():
     """Save the account's time zone, then show the page it was chosen on again."""
-    back = auth_routes.safe_next(request.form.get("next")) or url_for("dashboard.overview")
+    back = safe_next(request.form.get("next")) or url_for("dashboard.overview")
     try:
         zone = analytics.parse_tz(request.form.get("tz", "").strip())
     except DomainError as err:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from .. import folders, keys
+from ..auth import keys
+from ..codes import folders
 from ..errors import DomainError, NotFound
+from ..web.htmx import page_or_block
 from .base import bp
-from .htmx import page_or_block
 
 
 def _folders_page(status: int = 200, block: str = "folders", **context):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from .. import codes, smart
+from ..codes import core as codes
+from ..codes import smart
 from ..errors import DomainError
 
 UTC_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends

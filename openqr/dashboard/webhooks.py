@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_login import current_user
 
-from .. import webhooks
 from ..errors import ValidationError
+from ..web.htmx import page_or_block
+from ..webhooks import outbox as webhooks
 from .base import bp
-from .htmx import page_or_block
 
 
 def _webhooks_page(status: int = 200, **context):
@@ -46,7 +46,7 @@ def webhook_create():
 def webhook_test(webhook_id: str):
     """Queue a test event; the deliveries list shows how it went."""
     webhooks.send_test(current_user, webhook_id)
-    current_app.extensions["openqr.webhooks"].wake()
+    current_app.extensions["openqr.webhooks.outbox"].wake()
     return _webhooks_page(queued=webhook_id)
 
 

@@ -3,7 +3,7 @@ and `GET /v1/dynamic/{id}/scans?days=365&tz=America/Los_Angeles` over 1,000,000 
 code, each against a tenth of that volume in the same run; and what a flush of 1,600 scans
 costs the flusher (raw rows plus every roll-up, distinct visitors included).
 
-The roll-ups are seeded directly (`openqr.seed.seed_rollups`): analytics never read raw rows.
+The roll-ups are seeded directly (`openqr.scans.seed.seed_rollups`): analytics never read raw rows.
 The measured code has all of its roll-ups; the 999 others have their daily rows (which the
 account's `by_code` reads) and their share of the account's sums, but not their own hours and
 breakdowns, which the unfiltered account view never reads (that keeps seeding to minutes).
@@ -19,8 +19,9 @@ from pathlib import Path
 from statistics import median
 
 from openqr.extensions import db
-from openqr.scans import ScanEvent, store_scans
-from openqr.seed import seed_rollups
+from openqr.scans.classify import ScanEvent
+from openqr.scans.seed import seed_rollups
+from openqr.scans.store import store_scans
 
 from .common import alternate_ms, bench_app
 

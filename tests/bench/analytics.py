@@ -6,9 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from openqr.analytics import scan_counts
 from openqr.extensions import db
-from openqr.seed import seed_scans
+from openqr.scans.analytics import scan_counts
+from openqr.scans.seed import seed_scans
 
 from .common import alternate_ms, bench_app
 

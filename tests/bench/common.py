@@ -10,9 +10,9 @@ from statistics import median
 from flask_migrate import upgrade
 
 from openqr import create_app
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.keys import create_key
 
 from ..databases import bench_database
 

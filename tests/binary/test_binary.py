@@ -20,7 +20,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import create_engine, text
 
-from openqr.health import VERSION
+from openqr.ops.health import VERSION
 
 from .. import databases
 from ..guide import curl_commands, python_example

@@ -14,11 +14,13 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from openqr import analytics, codes
-from openqr.accounts import get_or_create_account
+from openqr.auth.accounts import get_or_create_account
+from openqr.codes import core as codes
 from openqr.extensions import db
 from openqr.models import Code, utcnow
-from openqr.scans import ScanEvent, store_scans
+from openqr.scans import analytics
+from openqr.scans.classify import ScanEvent
+from openqr.scans.store import store_scans
 
 from .conftest import sign_in
 

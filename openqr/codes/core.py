@@ -7,17 +7,32 @@ import secrets
 import string
 from collections.abc import Mapping
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import links, qr, ratelimit, scans, smart, webhooks
-from .destinations import DestinationError, check_destination
-from .errors import Conflict, NotFound, ValidationError, rolls_back
-from .extensions import db
-from .models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
-from .text import has_control, iso_z
+from ..destinations import DestinationError, check_destination
+from ..errors import Conflict, NotFound, ValidationError, rolls_back
+from ..extensions import db
+from ..images import http as qr_http
+from ..images import render as qr
+from ..models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
+from ..ops import ratelimit
+from ..scans import store as scans
+from ..text import has_control, iso_z
+from ..webhooks import outbox as webhooks
+from . import smart
+
+# Sent after a commit that changed what these slugs resolve to; the redirect's link table
+# listens (the codes area announces, it does not know who follows).
+slugs_changed_signal = Namespace().signal("openqr.slugs-changed")
+
+
+def slugs_changed(*slugs: str) -> None:
+    slugs_changed_signal.send(current_app._get_current_object(), slugs=slugs)
+
 
 RANDOM_SLUG_ALPHABET = string.ascii_letters + string.digits
 RANDOM_SLUG_LENGTH = 7
@@ -353,7 +368,7 @@ def update_code(account: Account, code_id: str, data: object, *, source: str = "
         code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields["tags"])]
     code.updated_at = utcnow()
     _commit_or_conflict(fields.get("slug"), (account.id, "code.updated", [code]))
-    links.changed(old_slug, code.slug)
+    slugs_changed(old_slug, code.slug)
     return code
 
 
@@ -387,7 +402,7 @@ def apply_due_schedule(code_id: str, now=None) -> bool:
         )
     slug = code.slug
     db.session.commit()
-    links.changed(slug)
+    slugs_changed(slug)
     return True
 
 
@@ -455,7 +470,7 @@ def set_status(code: Code, status: str) -> Code:
     code.updated_at = utcnow()
     webhooks.code_changed(code.account_id, "code.updated", [code], code_json)
     db.session.commit()
-    links.changed(code.slug)
+    slugs_changed(code.slug)
     return code
 
 
@@ -471,7 +486,7 @@ def delete_code(account: Account, code_id: str) -> None:
     scans.forget_code(code)
     db.session.delete(code)
     db.session.commit()
-    links.changed(slug)
+    slugs_changed(slug)
 
 
 def list_codes(
@@ -546,3 +561,8 @@ def code_json(code: Code, scans: int | None = None) -> dict:
         "updated_at": iso_z(code.updated_at),
         **smart.fields_json(code.smart),
     }
+
+
+def code_image_params(code: Code, args: Mapping[str, str]) -> qr.QrParams:
+    """A code's short URL in its saved style; `args` may override the style for this image."""
+    return qr_http.image_params(args, style=code.style or {}, data=short_url(code))

@@ -8,11 +8,11 @@ import re
 from flask import current_app
 from sqlalchemy import select
 
-from . import ratelimit
-from .errors import DomainError, RateLimited
-from .extensions import db
-from .models import Account
-from .text import CONTROL_CLASS
+from ..errors import DomainError, RateLimited
+from ..extensions import db
+from ..models import Account
+from ..ops import ratelimit
+from ..text import CONTROL_CLASS
 
 MAX_EMAIL_LENGTH = 254
 # One address, no spaces or control characters: enough to send a link, strict enough for a log line.

@@ -1,31 +1,18 @@
-"""Recording scans: classify a request into coarse, anonymous facts, then store them.
-
-A scan keeps time, country, device class and referrer host. The IP address and the
-user agent are used only in memory to derive those and are never stored or logged.
-Distinct visitors are counted per code and UTC day with a keyed hash under a key that
-lives one day (`openqr.visitors`); only the counts outlive the day.
-"""
+"""Storing classified scans: the raw rows, the roll-ups and their visitors, in one transaction a batch."""
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import urlsplit
 
-import iptocc
-import ua_parser
-from crawlerdetect import CrawlerDetect
 from flask import current_app
 from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from . import smart, visitors, webhooks
-from .extensions import db
-from .models import (
+from ..extensions import db
+from ..models import (
     AccountScanDay,
     AccountScanDayValue,
     AccountScanHour,
@@ -36,167 +23,11 @@ from .models import (
     hour_number,
     utcnow,
 )
+from ..webhooks import outbox as webhooks
+from . import visitors
+from .classify import ScanEvent
 
 log = logging.getLogger(__name__)
-
-# Values CDNs send when they do not know the country (unknown, Tor, anonymous proxy...).
-_NOT_COUNTRIES = {"XX", "T1", "A1", "A2", "O1", "ZZ", "EU", "AP"}
-_DESKTOP_OS = (
-    "Windows",
-    "Mac OS X",
-    "Linux",
-    "Ubuntu",
-    "Chrome OS",
-    "ChromeOS",
-    "Fedora",
-    "FreeBSD",
-    "Debian",
-    "OpenBSD",
-    "NetBSD",
-)
-_crawlers = CrawlerDetect()
-
-
-@dataclass(frozen=True)
-class ScanEvent:
-    code_id: str
-    at: dt.datetime
-    country: str | None
-    device: str | None
-    referrer: str | None
-    destination: str | None = None  # where the scan was sent, without utm parameters
-    # "address\nuser agent", held in memory only until the flusher has hashed it (never stored).
-    visitor: str | None = field(default=None, repr=False)
-
-
-@lru_cache(maxsize=8192)
-def is_bot(user_agent: str) -> bool:
-    """Crawlers and link-preview bots: redirected, never counted."""
-    return bool(user_agent) and _crawlers.isCrawler(user_agent)
-
-
-@lru_cache(maxsize=8192)
-def device_class(user_agent: str) -> str | None:
-    """mobile, tablet, desktop, or None when the user agent says nothing useful."""
-    if not user_agent:
-        return None
-    result = ua_parser.parse(user_agent)
-    device = (result.device.family if result.device else "Other") or "Other"
-    os_family = (result.os.family if result.os else "Other") or "Other"
-    lowered = device.lower()
-    if "ipad" in lowered or "tablet" in lowered or "kindle" in lowered or "Tablet" in user_agent:
-        return "tablet"
-    if os_family == "Android" and "Mobile" not in user_agent:
-        return "tablet"
-    if os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS") or (
-        device not in ("Other", "Mac", "Spider") and os_family not in _DESKTOP_OS
-    ):
-        return "mobile"
-    if os_family in _DESKTOP_OS or device == "Mac":
-        return "desktop"
-    return None
-
-
-_OS_NAMES = {
-    "iOS": "ios",
-    "iPadOS": "ios",
-    "Android": "android",
-    "Windows": "windows",
-    "Mac OS X": "macos",
-    "macOS": "macos",
-    "Linux": "linux",
-    "Ubuntu": "linux",
-    "Fedora": "linux",
-    "Debian": "linux",
-}
-
-
-@lru_cache(maxsize=8192)
-def os_name(user_agent: str) -> str | None:
-    """ios, android, windows, macos, linux (what smart-destination rules match), or None."""
-    if not user_agent:
-        return None
-    parsed = ua_parser.parse_os(user_agent)
-    return _OS_NAMES.get(parsed.family) if parsed else None
-
-
-def warm_up() -> None:
-    """Load the user-agent and crawler rules now rather than on the first scan."""
-    device_class("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
-    os_name("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
-    is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)")
-
-
-def referrer_host(referer: str) -> str | None:
-    if not referer:
-        return None
-    try:
-        host = urlsplit(referer.strip()).hostname
-    except ValueError:
-        return None
-    return host[:255] if host else None
-
-
-class ScanClassifier:
-    """Turns a WSGI environ into (country, device, referrer) under the configured trust rules."""
-
-    def __init__(self, country_header: str, trusted_proxies: tuple):
-        self.country_key = "HTTP_" + country_header.upper().replace("-", "_") if country_header else None
-        self.trusted_proxies = trusted_proxies
-
-    def _trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
-
-    def client_address(self, environ: dict) -> str:
-        """The visitor's address: X-Forwarded-For is believed only hop by hop through trusted proxies."""
-        address = environ.get("REMOTE_ADDR", "")
-        if not self.trusted_proxies or not self._trusted(address):
-            return address
-        hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        for hop in reversed(hops):
-            address = hop
-            if not self._trusted(hop):
-                break
-        return address
-
-    def country(self, environ: dict) -> str | None:
-        if self.country_key:
-            value = environ.get(self.country_key, "").strip().upper()
-            if len(value) == 2 and value.isalpha() and value.isascii() and value not in _NOT_COUNTRIES:
-                return value
-        try:
-            return iptocc.country_code(self.client_address(environ))
-        except ValueError:
-            return None
-
-    def visitor(self, needs: frozenset, environ: dict) -> smart.Visitor:
-        """What smart-destination rules look at, computing only the facts in `needs` (cached by agent)."""
-        agent = environ.get("HTTP_USER_AGENT", "")
-        return smart.Visitor(
-            device_class(agent) if "device" in needs else None,
-            os_name(agent) if "os" in needs else None,
-            self.country(environ) if "country" in needs else None,
-            smart.language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
-        )
-
-    def classify(
-        self, code_id: str, environ: dict, at: dt.datetime | None = None, destination: str | None = None
-    ) -> ScanEvent:
-        """The scan of `code_id` a request makes, at `at` (default: now, UTC), sent to `destination`."""
-        agent = environ.get("HTTP_USER_AGENT", "")
-        return ScanEvent(
-            code_id=code_id,
-            at=at or utcnow(),
-            country=self.country(environ),
-            device=device_class(agent),
-            referrer=referrer_host(environ.get("HTTP_REFERER", "")),
-            destination=destination,
-            visitor=f"{self.client_address(environ)}\n{agent}",
-        )
 
 
 def _sql_value(value, on_sqlite: bool):
@@ -405,4 +236,4 @@ def forget_code(code: Code) -> None:
 
 def record_scan(code_id: str, environ: dict, destination: str | None = None) -> None:
     """Count one scan of a code sent to `destination`: queued for the app's recorder; never raises."""
-    current_app.extensions["openqr.recorder"].add(code_id, environ, destination)
+    current_app.extensions["openqr.scans.store.recorder"].add(code_id, environ, destination)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
-from .errors import RateLimited
-from .extensions import db
-from .models import RateEvent, utcnow
+from ..errors import RateLimited
+from ..extensions import db
+from ..models import RateEvent, utcnow
 
 WINDOW = dt.timedelta(hours=1)
 # Expired rows removed per check: enough to keep up with any rate of checks, small enough to stay cheap.

@@ -2,7 +2,7 @@
 
 Events are written as `WebhookDelivery` rows in the same transaction as what they report
 (a code's change in `codes`, a batch of scans in `scans.store_scans`), so an event exists
-exactly when its change does. `openqr.delivery` sends them later, off the request path.
+exactly when its change does. `openqr.webhooks.delivery` sends them later, off the request path.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select
 
-from .destinations import DestinationError, check_destination
-from .errors import NotFound, ValidationError
-from .extensions import db
-from .models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
-from .text import iso_z
+from ..destinations import DestinationError, check_destination
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
+from ..text import iso_z
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
 MAX_WEBHOOKS = 10  # per account

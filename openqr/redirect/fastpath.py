@@ -1,6 +1,6 @@
 """A thin WSGI layer in front of Flask for the one hot path: `GET`/`HEAD /<slug>` of a known link.
 
-It answers every link of the in-memory table (openqr.links), looking a slug up once when it
+It answers every link of the in-memory table (openqr.redirect.links), looking a slug up once when it
 is not there, with the redirect's own decision (`redirect.Redirector`) and headers. Whatever
 is not a redirect (unknown slugs, disabled links, an unreachable database, other paths and
 methods) goes to Flask, where the redirect view renders the page for it.
@@ -11,9 +11,11 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.http import HTTP_STATUS_CODES
 
-from . import codes, links, metrics
-from .errors import DatabaseUnavailable
-from .redirect import redirect_headers, redirector_of
+from ..codes import core as codes
+from ..errors import DatabaseUnavailable
+from ..ops import metrics
+from . import links
+from .views import redirect_headers, redirector_of
 
 STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}  # as werkzeug
 

@@ -16,8 +16,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import JSON, Connection, Table, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from .config import check_database_url
-from .extensions import db
+from ..config import check_database_url
+from ..extensions import db
 
 BATCH = 10_000
 
@@ -32,17 +32,16 @@ def _revision(connection: Connection) -> str | None:
 
 def _migrate(url: str) -> None:
     """Bring the target to the newest schema, as `flask db upgrade` would."""
-    from flask_migrate import upgrade
+    from alembic import command
 
-    from . import create_app
-
-    target_app = create_app(
-        {"OPENQR_DATABASE_URL": url, "SECRET_KEY": current_app.config["SECRET_KEY"]},
-        instance_path=current_app.instance_path,
-    )
-    with target_app.app_context():
-        upgrade()
-        db.engine.dispose()
+    config = current_app.extensions["migrate"].migrate.get_config()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection  # migrations/env.py runs on it
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
 
 
 def _copy_table(source: Connection, target: Connection, table: Table, batch: int) -> None:

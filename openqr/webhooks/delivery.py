@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy import exists, select, text, update
 
-from . import webhooks
-from .errors import ValidationError
-from .extensions import db
-from .models import Webhook, WebhookDelivery, utcnow
+from ..errors import ValidationError
+from ..extensions import db
+from ..models import Webhook, WebhookDelivery, utcnow
+from . import outbox as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -242,5 +242,5 @@ class Deliverer:
 
 def init_app(app: Flask) -> Deliverer:
     deliverer = Deliverer(app)
-    app.extensions["openqr.webhooks"] = deliverer
+    app.extensions["openqr.webhooks.outbox"] = deliverer
     return deliverer

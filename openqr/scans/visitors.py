@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
-from .models import VisitorHash, VisitorKey
+from ..extensions import db
+from ..models import VisitorHash, VisitorKey
 
 DIGEST_CHARS = 32  # 128 bits of the HMAC: collisions among a day's visitors are out of reach
 

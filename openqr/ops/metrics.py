@@ -21,8 +21,8 @@ from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import webhooks
-from .extensions import db
+from ..extensions import db
+from ..webhooks import outbox as webhooks
 from .health import VERSION
 
 bp = Blueprint("metrics", __name__)
@@ -55,7 +55,7 @@ class Metrics:
     def __init__(self, app: Flask):
         self.app = app
         self.process = f"{socket.gethostname()}:{app.config['OPENQR_PORT']}"
-        self.fast = RedirectCounts()  # answered by openqr.fastpath, before Flask
+        self.fast = RedirectCounts()  # answered by openqr.redirect.fastpath, before Flask
         self.routed = RedirectCounts()  # answered by the redirect view
         self.http: dict[tuple[str, int], itertools.count] = {}
         self.database_errors = itertools.count()
@@ -108,7 +108,7 @@ class Metrics:
             http.add_metric([self.process, blueprint, str(status)], total)
         yield http
 
-        recorder = self.app.extensions["openqr.recorder"].health()["scans"]
+        recorder = self.app.extensions["openqr.scans.store.recorder"].health()["scans"]
         buffered = GaugeMetricFamily(
             "openqr_scans_buffered", "Scans held in memory, waiting to be written.", labels=labels
         )
@@ -127,7 +127,7 @@ class Metrics:
         errors.add_metric([self.process], value(self.database_errors))
         yield errors
 
-        deliverer = self.app.extensions["openqr.webhooks"]
+        deliverer = self.app.extensions["openqr.webhooks.outbox"]
         deliveries = CounterMetricFamily(
             "openqr_webhook_deliveries",
             "Webhook requests, by result: delivered (2xx), retry (scheduled again), failed (given up).",
@@ -159,7 +159,7 @@ class Metrics:
 
 
 def metrics_of(app: Flask) -> Metrics:
-    return app.extensions["openqr.metrics"]
+    return app.extensions["openqr.ops.metrics"]
 
 
 @bp.get("/metrics")
@@ -185,8 +185,8 @@ def scrape():
 def init_app(app: Flask) -> Metrics:
     """Create the app's metrics: counters for the redirect and the recorder, request counts, DB errors."""
     metrics = Metrics(app)
-    app.extensions["openqr.metrics"] = metrics
-    app.extensions["openqr.recorder"].observe_flush = metrics.flush_seconds.observe
+    app.extensions["openqr.ops.metrics"] = metrics
+    app.extensions["openqr.scans.store.recorder"].observe_flush = metrics.flush_seconds.observe
     app.after_request(metrics.count_request)
     with app.app_context():
         event.listen(db.engine, "handle_error", metrics.count_database_error)

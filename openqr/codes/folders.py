@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
 
-from .errors import NotFound, ValidationError, rolls_back
-from .extensions import db
-from .models import Account, Code, Folder, find_owned
-from .text import has_control, iso_z
+from ..errors import NotFound, ValidationError, rolls_back
+from ..extensions import db
+from ..models import Account, Code, Folder, find_owned
+from ..text import has_control, iso_z
 
 MAX_NAME_LENGTH = 100
 

@@ -13,8 +13,8 @@ import time
 
 from flask import Flask
 
-from . import codes
-from .extensions import db
+from ..extensions import db
+from . import core as codes
 
 log = logging.getLogger(__name__)
 

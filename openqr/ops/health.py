@@ -8,7 +8,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
+from ..extensions import db
 
 bp = Blueprint("health", __name__)
 
@@ -41,5 +41,5 @@ def healthz():
     """For load balancers and monitors: is the database reachable?"""
     database = database_reachable()
     body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
-    body.update(current_app.extensions.get("openqr.health", lambda: {})())
+    body.update(current_app.extensions.get("openqr.ops.health", lambda: {})())
     return body, 200 if database else 503, {"Cache-Control": "no-store"}

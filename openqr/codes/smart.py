@@ -18,8 +18,9 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import ValidationError
-from .text import has_control, iso_z
+from ..errors import ValidationError
+from ..scans.classify import Visitor
+from ..text import has_control, iso_z
 
 SMART_FIELDS = ("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm")
 MAX_RULES = 20
@@ -256,16 +257,6 @@ def due_entries(
 # --- the compiled plan and the decision ----------------------------------------------
 
 
-class Visitor(NamedTuple):
-    """What a rule may look at; None where unknown (or not needed by any rule). A tuple: the
-    hot path makes one per scan, and rules read its fields by position."""
-
-    device: str | None = None
-    os: str | None = None
-    country: str | None = None
-    language: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A code's smart fields compiled for the hot path: times as Unix seconds, rules as sets."""
@@ -394,13 +385,3 @@ def with_utm(url: str, utm: tuple[tuple[str, str], ...]) -> str:
         return url
     query = parts.query + ("&" if parts.query else "") + urlencode(extra)
     return urlunsplit(parts._replace(query=query))
-
-
-# --- the visitor ---------------------------------------------------------------------
-
-
-def language_of(accept_language: str) -> str | None:
-    """The primary subtag of the first Accept-Language entry, lower case ('de-AT,en;q=0.8' -> 'de')."""
-    first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
-    primary = first.split("-", 1)[0].lower()
-    return primary if 2 <= len(primary) <= 8 and primary.isascii() and primary.isalpha() else None

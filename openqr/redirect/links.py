@@ -10,7 +10,7 @@ database, except the first scan of a slug that is not in memory: one raw look-up
 Flask's request machinery. While the database is unreachable every link in memory keeps
 answering; a look-up raises `DatabaseUnavailable` (a 503 page, since nobody can know).
 
-A link with smart destinations carries its compiled plan (openqr.smart), so rules, split,
+A link with smart destinations carries its compiled plan (openqr.codes.smart), so rules, split,
 schedule, expiry and UTM are decided from memory too. For a code with a scan cap the table
 also keeps its stored scan count, re-read with each poll, plus the scans this process
 counted since: across processes the cap may overshoot by the scans of one flush interval each.
@@ -36,9 +36,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.urls import iri_to_uri
 
-from . import smart
-from .errors import DatabaseUnavailable
-from .models import Code, LinkTombstone, ScanDay
+from ..codes import smart
+from ..codes.core import slugs_changed_signal
+from ..errors import DatabaseUnavailable
+from ..models import Code, LinkTombstone, ScanDay
 
 log = logging.getLogger(__name__)
 
@@ -364,12 +365,18 @@ def init_app(app) -> LinkTable:
         poll_interval=config["OPENQR_LINK_POLL_INTERVAL"],
         max_links=config["OPENQR_LINK_TABLE_SIZE"],
     )
-    app.extensions["openqr.links"] = table
+    app.extensions["openqr.redirect.links"] = table
+    slugs_changed_signal.connect(_on_slugs_changed)
     return table
 
 
+def _on_slugs_changed(app, slugs: tuple[str, ...]) -> None:
+    """A commit changed what these slugs resolve to (sent by the codes area)."""
+    table_of(app).changed(*slugs)
+
+
 def table_of(app) -> LinkTable:
-    return app.extensions["openqr.links"]
+    return app.extensions["openqr.redirect.links"]
 
 
 def resolve(slug: str) -> Link | None:
@@ -378,8 +385,3 @@ def resolve(slug: str) -> Link | None:
     table.start()
     link = table.get(slug)
     return link if link is not None else table.find(slug)
-
-
-def changed(*slugs: str) -> None:
-    """Called after a commit that changed what these slugs resolve to."""
-    table_of(current_app).changed(*slugs)

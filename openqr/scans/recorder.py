@@ -19,8 +19,9 @@ from collections import deque
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import scans, visitors
-from .extensions import db
+from ..extensions import db
+from . import classify, visitors
+from . import store as scans
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class ScanRecorder:
         self._country_key = classifier.country_key
         self._forwarded = bool(classifier.trusted_proxies)  # X-Forwarded-For matters only then
         self._buffer: deque[tuple] = deque()
-        self._pending: list[scans.ScanEvent] = []  # classified, waiting for a successful write
+        self._pending: list[classify.ScanEvent] = []  # classified, waiting for a successful write
         self._attempts = 0
         self.dropped = self.flushed = self.failed = 0
         self._last_drop_log = 0.0
@@ -54,7 +55,7 @@ class ScanRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self.observe_flush = lambda seconds: None  # openqr.metrics sets its histogram here
+        self.observe_flush = lambda seconds: None  # openqr.ops.metrics sets its histogram here
         self._visitors_day: dt.date | None = None  # the UTC day whose ended predecessors were forgotten
 
     # The request side -------------------------------------------------------------
@@ -108,7 +109,7 @@ class ScanRecorder:
             # Back off while writes fail, so a database outage is not hammered.
             delay = min(self.interval * 2**self._attempts, MAX_BACKOFF) if self._pending else self.interval
 
-    def _event(self, raw: tuple) -> scans.ScanEvent:
+    def _event(self, raw: tuple) -> classify.ScanEvent:
         code_id, at, country, address, forwarded, agent, referer, destination = raw
         environ = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": agent, "HTTP_REFERER": referer}
         if self._country_key:
@@ -152,7 +153,7 @@ class ScanRecorder:
                 return
         self._visitors_day = today
 
-    def _write(self, events: list[scans.ScanEvent]) -> int | None:
+    def _write(self, events: list[classify.ScanEvent]) -> int | None:
         started = time.perf_counter()
         with self.app.app_context():
             try:
@@ -206,7 +207,7 @@ class ScanRecorder:
 
 
 def init_app(app: Flask) -> ScanRecorder:
-    """Create the app's recorder and expose `openqr.flush` and `openqr.health`."""
+    """Create the app's recorder and expose `openqr.flush` and `openqr.ops.health`."""
     config = app.config
     recorder = ScanRecorder(
         app,
@@ -215,7 +216,7 @@ def init_app(app: Flask) -> ScanRecorder:
         # Tests see their scans at once unless they ask for the background flusher.
         sync=config.get("OPENQR_SCAN_SYNC", app.testing),
     )
-    app.extensions["openqr.recorder"] = recorder
+    app.extensions["openqr.scans.store.recorder"] = recorder
     app.extensions["openqr.flush"] = recorder.flush
-    app.extensions["openqr.health"] = recorder.health
+    app.extensions["openqr.ops.health"] = recorder.health
     return recorder

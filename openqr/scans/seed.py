@@ -13,8 +13,8 @@ import datetime as dt
 import random
 from collections import Counter
 
-from .extensions import db
-from .models import hour_number, utcnow
+from ..extensions import db
+from ..models import hour_number, utcnow
 
 BATCH = 100_000
 COUNTRIES = {

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from .errors import DatabaseUnavailable
-from .extensions import db
+from ..errors import DatabaseUnavailable, error_response, is_api_request
+from ..extensions import db
+from ..web.pages import plain_page
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,8 @@ def unavailable(err: Exception):
         _last_log[0] = now
         log.warning("database unavailable: %s", str(err).splitlines()[0] if str(err) else type(err).__name__)
     headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
-    if request.path == "/v1" or request.path.startswith("/v1/"):
-        from .api import error_response
-
+    if is_api_request():
         return error_response(503, "unavailable", MESSAGE, headers)
-    from .redirect import plain_page
-
     return plain_page("errors/unavailable.html", 503, headers)
 
 

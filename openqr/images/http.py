@@ -7,9 +7,8 @@ from collections.abc import Mapping
 
 from flask import Response, request
 
-from . import codes, qr
-from .errors import ValidationError
-from .models import Code
+from ..errors import ValidationError
+from . import render as qr
 
 # The same parameters always give the same bytes, so clients may keep them for a long time.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -23,11 +22,6 @@ def image_params(args: Mapping[str, str], **kwargs) -> qr.QrParams:
         return qr.parse_query(args, **kwargs)
     except qr.QrParamError as err:
         raise ValidationError(str(err), field=err.field, code="invalid_parameter") from None
-
-
-def code_image_params(code: Code, args: Mapping[str, str]) -> qr.QrParams:
-    """A code's short URL in its saved style; `args` may override the style for this image."""
-    return image_params(args, style=code.style or {}, data=codes.short_url(code))
 
 
 def image_response(params: qr.QrParams, cache_control: str) -> Response:

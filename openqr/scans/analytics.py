@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import and_, case, func, literal, select
 
-from .errors import NotFound, ValidationError
-from .extensions import db
-from .models import (
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import (
     Account,
     AccountScanDay,
     AccountScanDayValue,
@@ -32,7 +32,7 @@ from .models import (
     hour_number,
     utcnow,
 )
-from .scans import DESTINATION
+from .store import DESTINATION
 
 TOP = 8
 TOP_CODES = 20

@@ -10,10 +10,10 @@ import secrets
 
 from sqlalchemy import bindparam, select, update
 
-from .errors import NotFound, ValidationError
-from .extensions import db
-from .models import Account, ApiKey, utcnow
-from .text import has_control
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import Account, ApiKey, utcnow
+from ..text import has_control
 
 KEY_PREFIX = "oqr_live_"
 KEY_SHAPE = re.compile(r"oqr_live_[A-Za-z0-9_-]{32,128}")

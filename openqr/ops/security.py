@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 
-from .config import ConfigError
+from ..config import ConfigError
+from ..errors import is_api_request
 
 # Pages load scripts and styles only from this server: no inline script can run.
 PAGE_CSP = (
@@ -55,6 +56,6 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", PAGE_CSP)
-    elif request.path == "/v1" or request.path.startswith("/v1/"):
+    elif is_api_request():
         headers.setdefault("Content-Security-Policy", API_CSP)
     return response
