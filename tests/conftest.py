@@ -20,10 +20,9 @@ from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
 from openqr.redirect import links
-
-from . import databases
-from .mailsink import Sink
-from .servers import free_port
+from tests.support import databases
+from tests.support.mailsink import Sink
+from tests.support.servers import free_port
 
 # Set once per run by the `migrated_database` fixture; `test_tmp` is the current test's tmp_path
 # and `own` the PostgreSQL databases of apps made in other folders (module or session fixtures).

@@ -18,8 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from openqr import create_app
 from openqr.extensions import db
-
-from . import databases
+from tests.support import databases
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PY = ROOT / "migrations" / "env.py"
@@ -126,8 +125,7 @@ def _fill_every_table(app) -> None:
     """A row in every table, made the way users make them: keys, folders, codes with tags and a
     schedule, a changed destination, a deleted code, a webhook, scans flushed, a sign-in link."""
     from openqr.auth import tokens
-
-    from .conftest import Api, new_key
+    from tests.conftest import Api, new_key
 
     client = app.test_client()
     api = Api(client, new_key(app))
@@ -178,7 +176,7 @@ def _row_counts(url) -> dict[str, int]:
 def test_upgrading_from_an_earlier_revision_keeps_every_row(blank_database_url, tmp_path, revision):
     """An install at `revision` with rows in every table upgrades to head without losing one
     (SQLite's table rebuilds once cascade-deleted every code, key and scan)."""
-    from .conftest import close_app
+    from tests.conftest import close_app
 
     app = filled_app(blank_database_url, tmp_path / "instance")
     try:

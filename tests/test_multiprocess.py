@@ -24,10 +24,9 @@ from sqlalchemy import create_engine, func, select
 from openqr import create_app
 from openqr.extensions import db
 from openqr.models import Code, DestinationChange, Scan, ScanDay, ScanDayValue
-
-from . import databases
-from .conftest import new_key
-from .servers import PHONE, AppProcess
+from tests.conftest import new_key
+from tests.support import databases
+from tests.support.servers import PHONE, AppProcess
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 
-from . import account, analytics, binary, bulk, images, mcp, redirect, zipf
+from tests.bench import account, analytics, binary, bulk, images, mcp, redirect, zipf
 
 SECTIONS = {
     "redirect": redirect,

@@ -22,8 +22,7 @@ from openqr.extensions import db
 from openqr.scans.classify import ScanEvent
 from openqr.scans.seed import seed_rollups
 from openqr.scans.store import store_scans
-
-from .common import alternate_ms, bench_app
+from tests.bench.common import alternate_ms, bench_app
 
 ZONE = "America/Los_Angeles"
 FLUSH_BATCH = 1_600

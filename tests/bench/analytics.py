@@ -9,8 +9,7 @@ from pathlib import Path
 from openqr.extensions import db
 from openqr.scans.analytics import scan_counts
 from openqr.scans.seed import seed_scans
-
-from .common import alternate_ms, bench_app
+from tests.bench.common import alternate_ms, bench_app
 
 
 def run(quick: bool) -> list[tuple]:

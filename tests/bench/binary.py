@@ -25,9 +25,9 @@ from statistics import median
 
 from sqlalchemy import create_engine
 
-from ..servers import bare_env, build_binary
-from .mcp import start, stop
-from .redirect import insert_bench_code, wrk
+from tests.bench.mcp import start, stop
+from tests.bench.redirect import insert_bench_code, wrk
+from tests.support.servers import bare_env, build_binary
 
 KINDS = ("onefile", "onedir", "source")
 

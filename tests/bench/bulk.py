@@ -6,7 +6,7 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from .common import bench_app, timed_ms
+from tests.bench.common import bench_app, timed_ms
 
 
 def run(quick: bool) -> list[tuple]:

@@ -13,8 +13,7 @@ from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
-
-from ..databases import bench_database
+from tests.support.databases import bench_database
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import segno
 
-from .common import alternate_ms, bench_app
+from tests.bench.common import alternate_ms, bench_app
 
 
 def run(quick: bool) -> list[tuple]:

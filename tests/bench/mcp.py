@@ -24,8 +24,8 @@ import httpx2
 import requests
 from sqlalchemy import create_engine
 
-from ..databases import bench_database
-from .redirect import ROOT, free_port, insert_bench_code, rss_mb, wrk
+from tests.bench.redirect import ROOT, free_port, insert_bench_code, rss_mb, wrk
+from tests.support.databases import bench_database
 
 KINDS = ("off", "on", "loaded")
 

@@ -31,7 +31,7 @@ from statistics import median
 import requests
 from sqlalchemy import create_engine, text
 
-from ..databases import bench_database
+from tests.support.databases import bench_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTIONS = 16

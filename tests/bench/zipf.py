@@ -25,8 +25,8 @@ from statistics import median
 
 from sqlalchemy import create_engine
 
-from ..databases import bench_database, upgrade
-from .redirect import DESKTOP, ROOT, SMART, free_port, rss_mb, wait_ready, wrk
+from tests.bench.redirect import DESKTOP, ROOT, SMART, free_port, rss_mb, wait_ready, wrk
+from tests.support.databases import bench_database, upgrade
 
 CODES = 10_000
 PATHS = 100_000  # length of the fixed request sequence (wrk cycles through it)

@@ -21,12 +21,11 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from openqr.ops.health import VERSION
-
-from .. import databases
-from ..guide import curl_commands, python_example
-from ..servers import PHONE, AppProcess, bare_env, binary
-from ..test_mcp_transports import INITIALIZE
-from ..test_migrations import _revisions
+from tests.assistant.test_mcp_transports import INITIALIZE
+from tests.support import databases
+from tests.support.guide import curl_commands, python_example
+from tests.support.servers import PHONE, AppProcess, bare_env, binary
+from tests.test_migrations import _revisions
 
 pytestmark = pytest.mark.slow
 GUIDE_HOST = "https://openqr.uk"

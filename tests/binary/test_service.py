@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import requests
 
-from ..servers import ROOT, AppProcess, bare_env, binary
+from tests.support.servers import ROOT, AppProcess, bare_env, binary
 
 UNIT = ROOT / "deploy" / "openqr.service"
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 from flask_migrate import downgrade
 
-from ..conftest import close_app
-from ..servers import AppProcess, binary
-from ..test_migrations import _revisions, _row_counts, filled_app
+from tests.conftest import close_app
+from tests.support.servers import AppProcess, binary
+from tests.test_migrations import _revisions, _row_counts, filled_app
 
 pytestmark = pytest.mark.slow
 REVISIONS = _revisions()

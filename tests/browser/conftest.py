@@ -10,8 +10,8 @@ from waitress.server import create_server
 
 from openqr.extensions import db
 from tests.conftest import fresh_app
-from tests.mailsink import Sink
-from tests.servers import free_port
+from tests.support.mailsink import Sink
+from tests.support.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

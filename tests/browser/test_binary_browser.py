@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers import AppProcess, free_port
-
-from .conftest import sign_in
+from tests.browser.conftest import sign_in
+from tests.support.servers import AppProcess, free_port
 
 pytestmark = pytest.mark.browser
 

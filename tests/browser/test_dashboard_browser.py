@@ -21,8 +21,7 @@ from openqr.models import Code, utcnow
 from openqr.scans import analytics
 from openqr.scans.classify import ScanEvent
 from openqr.scans.store import store_scans
-
-from .conftest import sign_in
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 

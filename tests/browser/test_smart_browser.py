@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .conftest import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,541 @@
+"""QR images: every image decodes back to its data; parameters are validated with clear errors."""
+
+import hashlib
+import io
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import segno
+import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from openqr.images.render import (
+    STYLE_KEYS,
+    QrParamError,
+    QrParams,
+    etag,
+    media_type,
+    parse_query,
+    render,
+    validate_style,
+)
+
+URL = "https://oqr.to/k7Pm2qR"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+RUN = re.compile(r"M(\d+) (\d+)h(\d+)v1h-(\d+)z")
+
+
+def on_white(image: Image.Image, pad: int = 0) -> Image.Image:
+    """The image as a viewer shows it on a white page, with `pad` extra white pixels around."""
+    rgba = image.convert("RGBA")
+    page = Image.new("RGBA", (rgba.width + 2 * pad, rgba.height + 2 * pad), "white")
+    page.alpha_composite(rgba, (pad, pad))
+    return page.convert("RGB")
+
+
+def decode(image: Image.Image, pad: int = 0) -> list:
+    # Plain text mode: HRI would spell control characters as "<NUL>" and the like.
+    return zxingcpp.read_barcodes(
+        on_white(image, pad),
+        formats=zxingcpp.BarcodeFormat.QRCode,
+        text_mode=zxingcpp.TextMode.Plain,
+    )
+
+
+def open_png(params: QrParams) -> Image.Image:
+    body = render(params)
+    assert body.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(body))
+    assert image.format == "PNG"
+    assert image.size == (params.size, params.size)
+    return image
+
+
+def rasterise_svg(params: QrParams) -> Image.Image:
+    """Check the SVG's structure and paint exactly what it draws (its own restricted path syntax)."""
+    root = ET.fromstring(render(params))
+    size = str(params.size)
+    assert root.tag == f"{SVG_NS}svg"
+    assert (root.get("width"), root.get("height")) == (size, size)
+    assert root.get("viewBox") == f"0 0 {size} {size}"
+    children = list(root)
+    image = Image.new("RGBA", (params.size, params.size), (0, 0, 0, 0))
+    if params.light == "transparent":
+        assert [c.tag for c in children] == [f"{SVG_NS}path"]
+    else:
+        rect = children.pop(0)
+        assert rect.tag == f"{SVG_NS}rect"
+        assert (rect.get("width"), rect.get("height"), rect.get("fill")) == (
+            size,
+            size,
+            params.light,
+        )
+        image.paste(params.light, (0, 0, params.size, params.size))
+    (path,) = children
+    assert path.get("fill") == params.dark
+    offset_x, offset_y, scale = map(
+        int,
+        re.fullmatch(r"translate\((\d+) (\d+)\) scale\((\d+)\)", path.get("transform")).groups(),
+    )
+    assert offset_x == offset_y
+    runs = RUN.findall(path.get("d"))
+    assert "".join(f"M{x} {y}h{w}v1h-{w2}z" for x, y, w, w2 in runs) == path.get("d")
+    draw = ImageDraw.Draw(image)
+    for x, y, w, w2 in runs:
+        assert w == w2
+        x, y, w = int(x) * scale + offset_x, int(y) * scale + offset_y, int(w) * scale
+        draw.rectangle((x, y, x + w - 1, y + scale - 1), fill=params.dark)
+    return image
+
+
+def image_of(params: QrParams) -> Image.Image:
+    return open_png(params) if params.format == "png" else rasterise_svg(params)
+
+
+def assert_decodes(params: QrParams) -> None:
+    # A margin-0 code is meant to sit on the user's own light ground.
+    results = decode(image_of(params), pad=0 if params.margin else 40)
+    assert [r.text for r in results] == [params.data]
+    assert results[0].bytes == params.data.encode("utf-8")
+    assert results[0].ec_level == params.ecc
+
+
+def modules_of(data: str, ecc: str) -> int:
+    return segno.make_qr(data, error=ecc, boost_error=False).symbol_size(border=0)[0]
+
+
+# --- Decoding back ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+@pytest.mark.parametrize("size", [64, 300, 512, 1024])
+@pytest.mark.parametrize("ecc", ["L", "M", "Q", "H"])
+@pytest.mark.parametrize("margin", [0, 4, 10])
+def test_every_format_size_ecc_and_margin_decodes(fmt, size, ecc, margin):
+    assert_decodes(QrParams(data=URL, format=fmt, size=size, ecc=ecc, margin=margin))
+
+
+def test_largest_size_decodes():
+    assert_decodes(QrParams(data=URL, size=4096, ecc="H"))
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+@pytest.mark.parametrize(
+    ("dark", "light"),
+    [
+        ("#000", "#fff"),
+        ("#1A237E", "#FFFDE7"),
+        ("#000000", "transparent"),
+        ("#0d47a1", "TRANSPARENT"),
+        ("#595959", "#ffffff"),  # contrast 7:1
+        ("#767676", "#ffffff"),  # contrast 4.5:1
+        ("#949494", "#ffffff"),  # contrast 3.03:1, just enough
+    ],
+)
+def test_colours_decode_and_are_drawn(fmt, dark, light):
+    params = QrParams(data=URL, format=fmt, dark=dark, light=light, size=300)
+    assert_decodes(params)
+    image = image_of(params).convert("RGBA")
+    palette = {rgba for _, rgba in image.getcolors()}
+    want_dark = (*bytes.fromhex(params.dark[1:]), 255)
+    want_light = (0, 0, 0, 0) if params.light == "transparent" else (*bytes.fromhex(params.light[1:]), 255)
+    if fmt == "png" and params.light == "transparent":
+        palette = {(0, 0, 0, 0) if a == 0 else (r, g, b, a) for r, g, b, a in palette}
+    assert palette == {want_dark, want_light}
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "café",
+        "Grüße aus Köln",
+        "ÄÖÜ",
+        "日本語のテキスト",
+        "こんにちは",
+        "привет мир",
+        "emoji 🎉✓",
+        "https://例え.jp/パス?q=1",
+    ],
+)
+def test_unicode_data_decodes(fmt, data):
+    assert_decodes(QrParams(data=data, format=fmt, size=512))
+
+
+# Each level's largest byte payload: multi-byte text where the character limit would
+# bite first, so that the QR capacity (not the 2048-character limit) is what is tested.
+NEAR_CAPACITY = {
+    "L": "é" * 1476 + "a",  # 2953 bytes
+    "M": "é" * 1165 + "a",  # 2331 bytes
+    "Q": "a" * 1663,
+    "H": "a" * 1273,
+}
+
+
+@pytest.mark.parametrize("ecc", ["L", "M", "Q", "H"])
+def test_data_at_capacity_decodes_and_one_more_byte_is_refused(ecc):
+    data = NEAR_CAPACITY[ecc]
+    params = parse_query({"data": data, "ecc": ecc, "size": "1024"})
+    assert_decodes(params)
+    # It fills a version 40 code: 177 modules plus two 4-module margins.
+    with pytest.raises(QrParamError, match="at least 185 pixels"):
+        parse_query({"data": data, "ecc": ecc, "size": "184"})
+    with pytest.raises(QrParamError) as err:
+        parse_query({"data": data + "a", "ecc": ecc, "size": "1024"})
+    assert err.value.field == "data"
+    assert f"error correction level {ecc}" in str(err.value)
+
+
+def test_longest_data_decodes():
+    assert_decodes(QrParams(data="7" * 2048, ecc="H", size=1024))
+    assert_decodes(QrParams(data="HTTPS://EXAMPLE.COM/" + "A" * 1800, ecc="H", size=1024))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.text(st.characters(codec="utf-8"), min_size=1, max_size=60))
+def test_any_text_decodes_back_exactly(data):
+    assert_decodes(QrParams(data=data, size=400, ecc="L"))
+
+
+# --- Layout -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "margin"), [(64, 0), (64, 4), (300, 4), (301, 10), (1000, 4), (4096, 16)])
+def test_png_is_exact_with_square_modules_and_the_code_centred(size, margin):
+    params = QrParams(data=URL, size=size, margin=margin)
+    image = open_png(params).convert("L")
+    modules = modules_of(URL, "M")
+    scale = size // (modules + 2 * margin)
+    leftover = size - scale * (modules + 2 * margin)
+    lead = margin * scale + leftover // 2
+    trail = size - lead - modules * scale
+    assert trail - lead in (0, 1)
+    # The dark box bounding the code, with light quiet zone all round.
+    assert Image.eval(image, lambda v: 255 - v).getbbox() == (
+        lead,
+        lead,
+        size - trail,
+        size - trail,
+    )
+    # The top-left finder's outer ring is exactly 7 modules of `scale` pixels.
+    row = [image.getpixel((x, lead)) for x in range(lead, lead + 7 * scale + 1)]
+    assert row == [0] * (7 * scale) + [255]
+    column = [image.getpixel((lead, y)) for y in range(lead, lead + 7 * scale + 1)]
+    assert column == [0] * (7 * scale) + [255]
+
+
+@pytest.mark.parametrize("light", ["#ffffff", "transparent"])
+@pytest.mark.parametrize("size", [64, 333, 1024])
+def test_svg_draws_the_same_pixels_as_the_png(size, light):
+    png = QrParams(data=URL, size=size, light=light)
+    svg = QrParams(data=URL, size=size, light=light, format="svg")
+    assert on_white(open_png(png)).tobytes() == on_white(rasterise_svg(svg)).tobytes()
+
+
+def test_png_has_no_timestamp_or_metadata_chunks():
+    for light in ("#ffffff", "transparent"):
+        body = render(QrParams(data=URL, light=light))
+        kinds, at = [], 8
+        while at < len(body):
+            length = int.from_bytes(body[at : at + 4], "big")
+            kinds.append(body[at + 4 : at + 8])
+            at += 12 + length
+        want = [b"IHDR", b"PLTE", b"IDAT", b"IEND"]
+        if light == "transparent":
+            want.insert(2, b"tRNS")
+        assert kinds == want
+
+
+def test_svg_has_no_declaration_dates_or_classes():
+    body = render(QrParams(data=URL, format="svg")).decode("ascii")
+    assert body.startswith("<svg ") and body.endswith("</svg>\n")
+    assert "class=" not in body and "<?xml" not in body and "<title" not in body
+
+
+# --- Determinism, ETags, caching ---------------------------------------------------
+
+
+def test_same_params_same_bytes_and_etag():
+    first = QrParams(data=URL, format="png", dark="#A3B", light="#FFF", ecc="q")
+    again = QrParams(data=URL, format="PNG", dark="#aa33bb", light="#ffffff", ecc="Q")
+    assert first == again and hash(first) == hash(again)
+    assert render(first) == render(again)
+    assert etag(first) == etag(again)
+    body = render(first)
+    render.cache_clear()
+    etag.cache_clear()
+    assert render(first) == body
+    assert etag(first) == f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def test_bytes_are_identical_in_a_fresh_process():
+    script = (
+        "import hashlib, sys; from openqr.images.render import QrParams, render\n"
+        "for fmt in ('png', 'svg'):\n"
+        "    p = QrParams(data='Grüße 🎉', format=fmt, size=777, light='transparent')\n"
+        "    print(hashlib.sha256(render(p)).hexdigest())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "7"},
+    )
+    here = [
+        hashlib.sha256(
+            render(QrParams(data="Grüße 🎉", format=fmt, size=777, light="transparent"))
+        ).hexdigest()
+        for fmt in ("png", "svg")
+    ]
+    assert out.stdout.split() == here
+
+
+def test_etag_is_quoted_and_differs_for_every_parameter():
+    base = QrParams(data=URL)
+    variants = [
+        base,
+        QrParams(data=URL + "x"),
+        QrParams(data=URL, format="svg"),
+        QrParams(data=URL, size=513),
+        QrParams(data=URL, ecc="H"),
+        QrParams(data=URL, margin=5),
+        QrParams(data=URL, dark="#000001"),
+        QrParams(data=URL, light="#fffffe"),
+        QrParams(data=URL, light="transparent"),
+    ]
+    tags = [etag(p) for p in variants]
+    assert len(set(tags)) == len(variants)
+    assert all(re.fullmatch(r'"[0-9a-f]{32}"', t) for t in tags)
+
+
+def test_render_is_cached_and_bounded():
+    params = QrParams(data=URL + "/cache")
+    assert render(params) is render(params)
+    assert render.cache_info().maxsize == 256
+
+
+def test_media_types():
+    assert media_type("png") == "image/png"
+    assert media_type("svg") == "image/svg+xml"
+    with pytest.raises(QrParamError) as err:
+        media_type("gif")
+    assert err.value.field == "format"
+
+
+# --- parse_query --------------------------------------------------------------------
+
+
+def test_parse_query_defaults_and_normalises():
+    assert parse_query({"data": URL}) == QrParams(
+        data=URL,
+        format="png",
+        size=512,
+        ecc="M",
+        margin=4,
+        dark="#000000",
+        light="#ffffff",
+    )
+    params = parse_query(
+        {
+            "data": URL,
+            "format": "SVG",
+            "size": "1024",
+            "ecc": "h",
+            "margin": "0",
+            "dark": "#1A2",
+            "light": "Transparent",
+        }
+    )
+    assert params == QrParams(
+        data=URL,
+        format="svg",
+        size=1024,
+        ecc="H",
+        margin=0,
+        dark="#11aa22",
+        light="transparent",
+    )
+
+
+def test_parse_query_ignores_args_that_are_not_image_parameters():
+    assert parse_query({"data": URL, "download": "1", "v": "2"}) == QrParams(data=URL)
+
+
+def test_style_defaults_are_overridden_by_the_query():
+    style = {"dark": "#123", "light": "#FAFAFA", "ecc": "h", "margin": 2}
+    assert parse_query({}, style=style, data=URL) == QrParams(
+        data=URL, dark="#112233", light="#fafafa", ecc="H", margin=2
+    )
+    params = parse_query({"ecc": "L", "light": "transparent", "size": "256"}, style=style, data=URL)
+    assert params == QrParams(data=URL, dark="#112233", light="transparent", ecc="L", margin=2, size=256)
+    assert_decodes(params)
+
+
+BAD_QUERIES = [
+    ({}, "data"),
+    ({"data": ""}, "data"),
+    ({"data": "x" * 2049}, "data"),
+    ({"data": "A" * 1853, "ecc": "H"}, "data"),
+    ({"data": "é" * 1477, "ecc": "L", "size": "4096"}, "data"),
+    ({"data": "\ud800"}, "data"),
+    ({"data": URL, "format": "gif"}, "format"),
+    ({"data": URL, "format": ""}, "format"),
+    ({"data": URL, "format": "png "}, "format"),
+    ({"data": URL, "size": "abc"}, "size"),
+    ({"data": URL, "size": ""}, "size"),
+    ({"data": URL, "size": "12.5"}, "size"),
+    ({"data": URL, "size": "1e3"}, "size"),
+    ({"data": URL, "size": "５１２"}, "size"),
+    ({"data": URL, "size": "5_12"}, "size"),
+    ({"data": URL, "size": "9" * 5000}, "size"),
+    ({"data": URL, "size": "63"}, "size"),
+    ({"data": URL, "size": "4097"}, "size"),
+    ({"data": URL, "size": "-512"}, "size"),
+    ({"data": "a" * 1000, "size": "128"}, "size"),
+    ({"data": URL, "ecc": "X"}, "ecc"),
+    ({"data": URL, "ecc": ""}, "ecc"),
+    ({"data": URL, "ecc": "MQ"}, "ecc"),
+    ({"data": URL, "margin": "-1"}, "margin"),
+    ({"data": URL, "margin": "17"}, "margin"),
+    ({"data": URL, "margin": "four"}, "margin"),
+    ({"data": URL, "margin": "1.5"}, "margin"),
+    ({"data": URL, "dark": "black"}, "dark"),
+    ({"data": URL, "dark": "rgb(0,0,0)"}, "dark"),
+    ({"data": URL, "dark": "000000"}, "dark"),
+    ({"data": URL, "dark": "#12"}, "dark"),
+    ({"data": URL, "dark": "#1234"}, "dark"),
+    ({"data": URL, "dark": "#12345g"}, "dark"),
+    ({"data": URL, "dark": "#0000000"}, "dark"),
+    ({"data": URL, "dark": ""}, "dark"),
+    ({"data": URL, "dark": "transparent"}, "dark"),
+    ({"data": URL, "light": "white"}, "light"),
+    ({"data": URL, "light": "#ff"}, "light"),
+    ({"data": URL, "light": "none"}, "light"),
+    ({"data": URL, "dark": "#777", "light": "#888"}, "dark"),
+    ({"data": URL, "dark": "#abcdef", "light": "#ABCDEF"}, "dark"),
+    ({"data": URL, "dark": "#fff", "light": "#000"}, "dark"),
+    ({"data": URL, "dark": "#959595", "light": "#ffffff"}, "dark"),  # 2.995:1
+]
+
+
+@pytest.mark.parametrize(("args", "field"), BAD_QUERIES)
+def test_bad_query_is_refused_with_its_field(args, field):
+    with pytest.raises(QrParamError) as err:
+        parse_query(args)
+    assert err.value.field == field
+    message = str(err.value)
+    assert field in message and message.endswith(".") and "\n" not in message
+
+
+def test_messages_say_what_would_work():
+    with pytest.raises(
+        QrParamError,
+        match=r"at least 129 pixels for this data: the code is 121x121 modules",
+    ):
+        parse_query({"data": "a" * 1000, "size": "128"})
+    with pytest.raises(QrParamError, match=r"needs 1853 characters and the largest code holds 1852"):
+        parse_query({"data": "A" * 1853, "ecc": "H"})
+    with pytest.raises(QrParamError, match=r"needs 2955 bytes .* holds 2953; .*lower level"):
+        parse_query({"data": "é" * 1477 + "a", "ecc": "L"})
+    with pytest.raises(QrParamError, match=r"%23"):
+        parse_query({"data": URL, "dark": "000000"})
+    with pytest.raises(QrParamError, match=r"from 64 to 4096"):
+        parse_query({"data": URL, "size": "63"})
+    with pytest.raises(QrParamError, match=r"\(2\.99:1; at least 3:1 is needed\)"):
+        parse_query({"data": URL, "dark": "#959595"})
+
+
+def test_size_minimum_is_modules_plus_margins():
+    data = "a" * 1000
+    minimum = modules_of(data, "M") + 2 * 4
+    assert parse_query({"data": data, "size": str(minimum)}).size == minimum
+    with pytest.raises(QrParamError):
+        parse_query({"data": data, "size": str(minimum - 1)})
+    assert_decodes(QrParams(data=data, size=minimum))
+
+
+def test_transparent_light_allows_any_dark():
+    assert parse_query({"data": URL, "dark": "#fefefe", "light": "transparent"}).dark == "#fefefe"
+
+
+def test_data_arg_is_refused_when_data_is_given():
+    with pytest.raises(QrParamError) as err:
+        parse_query({"data": "https://elsewhere.example"}, data=URL)
+    assert err.value.field == "data"
+    assert parse_query({}, data=URL).data == URL
+
+
+def test_params_built_directly_are_validated_too():
+    with pytest.raises(QrParamError) as err:
+        QrParams(data=URL, size="512")
+    assert err.value.field == "size"
+    with pytest.raises(QrParamError) as err:
+        QrParams(data=URL, margin=True)
+    assert err.value.field == "margin"
+
+
+# --- validate_style ------------------------------------------------------------------
+
+
+def test_validate_style_normalises():
+    assert validate_style({}) == {}
+    assert validate_style({"dark": "#ABC", "light": "TRANSPARENT", "ecc": "q", "margin": "3"}) == {
+        "dark": "#aabbcc",
+        "light": "transparent",
+        "ecc": "Q",
+        "margin": 3,
+    }
+    assert validate_style({"margin": 0, "light": "#FFF"}) == {
+        "margin": 0,
+        "light": "#ffffff",
+    }
+    assert set(STYLE_KEYS) == {"dark", "light", "ecc", "margin"}
+
+
+BAD_STYLES = [
+    ([], "style"),
+    ("#000", "style"),
+    (None, "style"),
+    (5, "style"),
+    ({"size": 512}, "style.size"),
+    ({"format": "svg"}, "style.format"),
+    ({"data": "x"}, "style.data"),
+    ({"dark": "red"}, "style.dark"),
+    ({"dark": 0}, "style.dark"),
+    ({"dark": None}, "style.dark"),
+    ({"light": "#12"}, "style.light"),
+    ({"ecc": "X"}, "style.ecc"),
+    ({"ecc": 1}, "style.ecc"),
+    ({"margin": -1}, "style.margin"),
+    ({"margin": 17}, "style.margin"),
+    ({"margin": "x"}, "style.margin"),
+    ({"margin": 4.0}, "style.margin"),
+    ({"margin": True}, "style.margin"),
+    ({"margin": None}, "style.margin"),
+    ({"dark": "#eeeeee"}, "style.dark"),
+    ({"light": "#333333"}, "style.dark"),
+    ({"dark": "#123456", "light": "#123456"}, "style.dark"),
+]
+
+
+@pytest.mark.parametrize(("style", "field"), BAD_STYLES)
+def test_bad_style_is_refused_with_its_field(style, field):
+    with pytest.raises(QrParamError) as err:
+        validate_style(style)
+    assert err.value.field == field
+    assert str(err.value).endswith(".")
+
+
+def test_bad_saved_style_is_reported_as_style_in_parse_query():
+    with pytest.raises(QrParamError) as err:
+        parse_query({}, style={"ecc": "Z"}, data=URL)
+    assert err.value.field == "style.ecc"

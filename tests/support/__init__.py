@@ -1,0 +1,1 @@
+"""Helpers the tests share: servers, databases, receivers, a mail sink, HTML parsing."""
