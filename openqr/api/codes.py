@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from flask import Blueprint, g, jsonify, request
 
 from ..codes import core as codes
+from ..codes.filters import read_filters
 from ..models import Account
 from ..scans import analytics
-from .params import days_arg, int_arg, json_body, str_arg, tz_arg
+from .params import days_arg, int_arg, json_body, tz_arg
 
 bp = Blueprint("codes", __name__)
 
@@ -39,9 +40,7 @@ def code_list(account: Account, args: Mapping) -> dict:
         account,
         limit=int_arg(args, "limit", codes.LIST_DEFAULT, 1, codes.LIST_MAX),
         offset=int_arg(args, "offset", 0, 0, codes.OFFSET_MAX),
-        tag=str_arg(args, "tag", codes.MAX_FILTER_LENGTH),
-        folder_id=str_arg(args, "folder_id", codes.MAX_FILTER_LENGTH),
-        q=str_arg(args, "q", codes.MAX_FILTER_LENGTH),
+        filters=read_filters(args),
     )
     totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}

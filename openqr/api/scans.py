@@ -4,9 +4,10 @@ from collections.abc import Mapping
 
 from flask import Blueprint, g, request
 
+from ..codes.filters import read_filters
 from ..models import Account
 from ..scans import analytics
-from .params import days_arg, str_arg, tz_arg
+from .params import days_arg, tz_arg
 
 bp = Blueprint("scans", __name__)
 
@@ -19,10 +20,6 @@ def account_scans():
 
 def account_report(account: Account, args: Mapping) -> dict:
     """`GET /v1/scans`'s answer for these arguments (the assistants' get_account_scans too)."""
-    return analytics.account_summary(
-        account,
-        days_arg(args),
-        tz=tz_arg(args),
-        folder_id=str_arg(args, "folder_id", 32),
-        tag=str_arg(args, "tag", 40),
-    )
+    days, tz = days_arg(args), tz_arg(args)
+    filters = read_filters(args, ("folder_id", "tag"))
+    return analytics.account_summary(account, days, tz=tz, folder_id=filters.folder_id, tag=filters.tag)

@@ -24,6 +24,8 @@ from ..scans import store as scans
 from ..text import has_control, iso_z
 from ..webhooks import outbox as webhooks
 from . import smart
+from .filters import MAX_FILTER_LENGTH as MAX_FILTER_LENGTH  # the lists' limit, beside the others
+from .filters import MAX_TAG_LENGTH, NO_FILTERS, Filters, fold_tag
 
 # Sent after a commit that changed what these slugs resolve to; the redirect's link table
 # listens (the codes area announces, it does not know who follows).
@@ -45,9 +47,7 @@ SHOWN_STATUSES = ("active", "ended", "disabled")  # what a code's JSON says (end
 LIST_DEFAULT = 200
 LIST_MAX = 500
 OFFSET_MAX = 10_000_000
-MAX_FILTER_LENGTH = 200  # the longest `tag`, `folder_id` or `q` filter a list takes
 MAX_TAGS = 10
-MAX_TAG_LENGTH = 40
 MAX_LABEL_LENGTH = 200
 MAX_BULK = 200
 EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style", *smart.SMART_FIELDS)
@@ -148,7 +148,7 @@ def clean_tags(value: object) -> list[str]:
         raise ValidationError("Tags must be a list of strings.", field="tags")
     tags: list[str] = []
     for raw in value:
-        tag = " ".join(raw.split()).lower()
+        tag = fold_tag(raw)
         if not tag:
             raise ValidationError("Tags must not be empty.", field="tags")
         if len(tag) > MAX_TAG_LENGTH or "," in tag or has_control(tag):
@@ -494,14 +494,10 @@ def list_codes(
     *,
     limit: int = LIST_DEFAULT,
     offset: int = 0,
-    tag: str | None = None,
-    folder_id: str | None = None,
-    q: str | None = None,
+    filters: Filters = NO_FILTERS,
 ) -> list[Code]:
-    """The account's codes, newest first, filtered."""
-    for name, value in (("tag", tag), ("folder_id", folder_id), ("q", q)):
-        if value and "\x00" in value:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
-            raise ValidationError(f"'{name}' must not contain a NUL character.", field=name)
+    """The account's codes, newest first, narrowed by `filters` (as `filters.read_filters` cleans them)."""
+    tag, folder_id, q = filters.tag, filters.folder_id, filters.q
     query = (
         select(Code)
         .where(Code.account_id == account.id)
@@ -511,7 +507,7 @@ def list_codes(
         .offset(offset)
     )
     if tag:
-        query = query.where(exists().where(CodeTag.code_id == Code.id, CodeTag.tag == tag.strip().lower()))
+        query = query.where(exists().where(CodeTag.code_id == Code.id, CodeTag.tag == tag))
     if folder_id:
         query = query.where(Code.folder_id == folder_id)
     if q:
