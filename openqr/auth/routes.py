@@ -11,11 +11,12 @@ from flask_login import current_user, login_user, logout_user
 from ..errors import RateLimited
 from ..extensions import login_manager
 from ..models import Account
-from ..web.htmx import hx_redirect, is_htmx
+from ..web.htmx import hx_redirect, is_htmx, vary_on_htmx
 from ..web.pages import safe_next
 from . import accounts, mail, tokens
 
 bp = Blueprint("auth", __name__)
+bp.after_request(vary_on_htmx)  # sign-out and the sign-in redirect answer HTMX differently
 
 log = logging.getLogger("openqr.auth")
 

@@ -127,9 +127,7 @@ def delete(code_id: str):
     """Delete after the browser's confirmation; the row disappears (HTMX) or the list reloads."""
     codes.delete_code(current_user, code_id)
     if is_htmx():
-        response = make_response("", 200)
-        response.vary.add("HX-Request")
-        return response
+        return make_response("", 200)
     flash("Code deleted.")
     return hx_redirect(url_for("dashboard.codes"))
 

@@ -73,6 +73,29 @@ def test_full_page_versus_fragment(web, web_app):
     assert "<html" in restore.text  # a history restore needs the whole page
 
 
+def _varies_on_htmx(response) -> bool:
+    return [v.strip() for v in response.headers.get("Vary", "").split(",")].count("HX-Request") == 1
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+def test_every_answer_that_differs_for_htmx_says_so_once(web, web_app, headers):
+    """Pages, fragments, errors, redirects, deletes and sign-out: one `Vary: HX-Request` each."""
+    code_id = make_code(web_app)
+    answers = {
+        "page": web.get("/codes", headers=headers),
+        "not found": web.get("/codes/nope", headers=headers),
+        "redirect": web.post(
+            f"/codes/{code_id}/edit", data={"destination": "https://example.com/"}, headers=headers
+        ),
+        "delete": web.post(f"/codes/{code_id}/delete", headers=headers),
+        "sign-out": web.post("/logout", headers=headers),
+        "sign-in needed": web.get("/codes", headers=headers),
+    }
+    assert answers["not found"].status_code == 404
+    assert answers["sign-in needed"].status_code == (204 if headers else 302)
+    assert {name for name, response in answers.items() if not _varies_on_htmx(response)} == set()
+
+
 @pytest.mark.parametrize(
     "path",
     ["/codes/{id}/edit", "/codes/{id}/row", "/codes/{id}", "/codes/bulk", "/folders", "/keys", "/webhooks"],
