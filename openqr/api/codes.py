@@ -42,7 +42,7 @@ def code_list(account: Account, args: Mapping) -> dict:
         offset=int_arg(args, "offset", 0, 0, codes.OFFSET_MAX),
         filters=read_filters(args),
     )
-    totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
+    totals = analytics.stored_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -18,8 +18,9 @@ from ..errors import Conflict, NotFound, ValidationError, rolls_back
 from ..extensions import db
 from ..images import http as qr_http
 from ..images import render as qr
-from ..models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
+from ..models import Account, Code, CodeTag, DestinationChange, Folder, find_owned, new_id, utcnow
 from ..ops import ratelimit
+from ..scans import analytics
 from ..scans import store as scans
 from ..text import has_control, iso_z
 from ..webhooks import outbox as webhooks
@@ -425,18 +426,6 @@ def history(account: Account, code_id: str) -> list[dict]:
     return [{"at": iso_z(row.at), "destination": row.destination, "source": row.source} for row in rows]
 
 
-def lifetime_scans(code_ids: list[str]) -> dict[str, int]:
-    """Stored scans of each code (from the daily roll-ups)."""
-    if not code_ids:
-        return {}
-    rows = db.session.execute(
-        select(ScanDay.code_id, func.sum(ScanDay.n))
-        .where(ScanDay.code_id.in_(code_ids))
-        .group_by(ScanDay.code_id)
-    ).all()
-    return {code_id: int(n or 0) for code_id, n in rows}
-
-
 def status_of(code: Code, scans: int | None = None) -> str:
     """active, ended (expired or its scan cap reached) or disabled (by the operator).
 
@@ -448,7 +437,7 @@ def status_of(code: Code, scans: int | None = None) -> str:
     if plan is None:
         return "active"
     if plan.max_scans is not None and scans is None:
-        scans = lifetime_scans([code.id]).get(code.id, 0)
+        scans = analytics.stored_scans([code.id])[code.id]
     now = utcnow().replace(tzinfo=smart.dt.UTC).timestamp()
     return "ended" if smart.has_ended(plan, now, scans or 0) else "active"
 

@@ -9,11 +9,12 @@ tag reads the per-code rows of its codes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, bindparam, case, func, literal, select
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
@@ -390,20 +391,34 @@ def account_summary(
     }
 
 
+def _stored_scans_query(*, since: bool):
+    query = select(ScanDay.code_id, func.sum(ScanDay.n)).where(
+        ScanDay.code_id.in_(bindparam("ids", expanding=True))
+    )
+    if since:
+        query = query.where(ScanDay.day >= bindparam("since"))
+    return query.group_by(ScanDay.code_id)
+
+
+_STORED_SCANS = {False: _stored_scans_query(since=False), True: _stored_scans_query(since=True)}
+
+
+def stored_scans(code_ids: Iterable[str], *, since: dt.date | None = None, connection=None) -> dict[str, int]:
+    """Each code's stored scans (from its daily roll-ups): all of them, or those since a UTC day.
+    Every id given is in the answer. `connection`: where to read, when not the session's (the
+    link table reads on an engine of its own)."""
+    ids = list(code_ids)
+    if not ids:
+        return {}
+    params = {"ids": ids} if since is None else {"ids": ids, "since": since}
+    rows = (connection or db.session.connection()).execute(_STORED_SCANS[since is not None], params)
+    counts = dict.fromkeys(ids, 0)
+    counts.update({code_id: int(n or 0) for code_id, n in rows})
+    return counts
+
+
 def scan_counts(code_ids: list[str], *, on: dt.date | None = None) -> dict[str, tuple[int, int]]:
     """Lifetime and trailing-7-day scans for many codes at once (the dashboard's list)."""
-    if not code_ids:
-        return {}
-    week_start = (on or today()) - dt.timedelta(days=6)
-    rows = _rows(
-        select(
-            ScanDay.code_id,
-            func.sum(ScanDay.n),
-            func.sum(func.coalesce(ScanDay.n, 0) * (ScanDay.day >= week_start).cast(db.Integer)),
-        )
-        .where(ScanDay.code_id.in_(code_ids))
-        .group_by(ScanDay.code_id)
-    ).all()
-    counts = {code_id: (0, 0) for code_id in code_ids}
-    counts.update({code_id: (int(total), int(week or 0)) for code_id, total, week in rows})
-    return counts
+    lifetime = stored_scans(code_ids)
+    week = stored_scans(code_ids, since=(on or today()) - dt.timedelta(days=6))
+    return {code_id: (total, week[code_id]) for code_id, total in lifetime.items()}
