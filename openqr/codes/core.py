@@ -284,6 +284,14 @@ def create_code(account: Account, data: object, *, source: str = "api") -> tuple
     return code, budget
 
 
+def check_bulk_count(count: int) -> None:
+    """How many codes one bulk create takes (the API's, the tools' and the dashboard's rule)."""
+    if not 1 <= count <= MAX_BULK:
+        raise ValidationError(
+            f"A bulk create takes 1 to {MAX_BULK} codes; this one has {count}.", field="codes"
+        )
+
+
 def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[dict]]:
     """Check every item as a create would, plus slugs repeated in the list or already taken.
 
@@ -315,8 +323,7 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
     if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
         raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
     items = data["codes"]
-    if not 1 <= len(items) <= MAX_BULK:
-        raise ValidationError(f"Send 1 to {MAX_BULK} codes per request.", field="codes")
+    check_bulk_count(len(items))
     cleaned, problems = check_bulk_items(account, items)
     if problems:
         raise ValidationError(

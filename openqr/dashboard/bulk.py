@@ -87,12 +87,10 @@ def bulk_post():
     except ValidationError as err:
         return _render(400, message=err.message)
     items = parse_lines(text)
-    if not items:
-        return _render(400, text=text, message="Paste at least one line, or choose a CSV file.")
-    if len(items) > codes.MAX_BULK:
-        return _render(
-            400, text=text, message=f"At most {codes.MAX_BULK} lines at a time; you sent {len(items)}."
-        )
+    try:
+        codes.check_bulk_count(len(items))
+    except ValidationError as err:
+        return _render(400, text=text, message=err.message)
     rows = preview_rows(items)
     bad = sum(1 for row in rows if row["error"])
     if request.form.get("action") != "create" or bad:

@@ -238,6 +238,18 @@ def test_bulk_preview_create_and_zip(web):
     assert "print|spring" in archive.read("codes.csv").decode()
 
 
+@pytest.mark.parametrize("count", [0, codes.MAX_BULK + 1])
+def test_bulk_size_is_refused_with_the_apis_message(web, api, count):
+    items = [{"destination": f"https://example.com/{i}"} for i in range(count)]
+    refused = api.post("/v1/dynamic/bulk", json={"codes": items})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "codes"
+    message = refused.get_json()["message"]
+    assert f"1 to {codes.MAX_BULK} codes" in message and f"has {count}" in message
+    lines = "\n".join(item["destination"] for item in items)
+    page = web.post("/codes/bulk", data={"lines": lines, "action": "preview"})
+    assert page.status_code == 400 and message in Page(page.text).text
+
+
 def test_bulk_preview_flags_a_taken_slug_before_create(web, web_app):
     """The preview reports what the bulk API would: a slug another code already has."""
     make_code(web_app, slug="menu-table")
