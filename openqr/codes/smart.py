@@ -33,6 +33,7 @@ OSES = ("ios", "android", "windows", "macos", "linux")
 WHEN_KEYS = ("device", "os", "country", "language")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 HISTORY_SOURCES = ("api", "dashboard", "schedule", "mcp", "cli")
+MIN_MAX_SCANS = 1  # the smallest scan cap
 MAX_SCANS_LIMIT = 2**31 - 1  # what the database's integer holds
 
 
@@ -173,8 +174,10 @@ def clean_expires_at(value: object) -> str | None:
 def clean_max_scans(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SCANS_LIMIT:
-        raise ValidationError("max_scans must be a whole number, at least 1.", field="max_scans")
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_MAX_SCANS <= value <= MAX_SCANS_LIMIT:
+        raise ValidationError(
+            f"max_scans must be a whole number, at least {MIN_MAX_SCANS}.", field="max_scans"
+        )
     return value
 
 

@@ -47,7 +47,9 @@ def _source_text() -> str:
     if upload and upload.filename:
         raw = upload.read(MAX_UPLOAD + 1)
         if len(raw) > MAX_UPLOAD:
-            raise ValidationError("The file is larger than 512 KB; split it up.", field="file")
+            raise ValidationError(
+                f"The file is larger than {MAX_UPLOAD // 1024} KB; split it up.", field="file"
+            )
         return raw.decode("utf-8-sig", errors="replace")
     return request.form.get("lines", "")
 
@@ -69,7 +71,7 @@ def preview_rows(items: list[dict]) -> list[dict]:
 
 
 def _render(status: int = 200, **context):
-    base = {"text": "", "rows": None, "created": None, "message": None, "max": codes.MAX_BULK}
+    base = {"text": "", "rows": None, "created": None, "message": None}
     return page_or_block("dashboard/bulk.html", "work", status=status, **{**base, **context})
 
 
