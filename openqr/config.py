@@ -28,30 +28,28 @@ class Setting:
     doc: str
 
 
-def _int_range(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _number_range(kind: type[int] | type[float], low, high) -> Callable[[str], int | float]:
+    """A parser of `kind` (int or float) from low to high, whose error says which."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(raw: str):
         try:
-            value = int(raw)
+            value = kind(raw)
         except ValueError:
-            raise ValueError(f"must be a whole number from {low} to {high}") from None
+            raise ValueError(f"must be {what} from {low} to {high}") from None
         if not low <= value <= high:
             raise ValueError(f"must be from {low} to {high}")
         return value
 
     return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    return _number_range(int, low, high)
 
 
 def _float_range(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"must be a number from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high}")
-        return value
-
-    return parse
+    return _number_range(float, low, high)
 
 
 def _base_url(raw: str) -> str:
