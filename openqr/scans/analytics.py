@@ -411,7 +411,8 @@ def stored_scans(code_ids: Iterable[str], *, since: dt.date | None = None, conne
     if not ids:
         return {}
     params = {"ids": ids} if since is None else {"ids": ids, "since": since}
-    rows = (connection or db.session.connection()).execute(_STORED_SCANS[since is not None], params)
+    reader = db.session.connection() if connection is None else connection
+    rows = reader.execute(_STORED_SCANS[since is not None], params)
     counts = dict.fromkeys(ids, 0)
     counts.update({code_id: int(n or 0) for code_id, n in rows})
     return counts
