@@ -155,11 +155,22 @@ class McpEndpoint:
         loop.call_soon_threadsafe(self._stop.set)
         try:
             self._manager.result(timeout)
+            asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(timeout)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             self._thread.join(timeout)
             if not self._thread.is_alive():
                 loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """End any task left on the loop (a request whose WSGI answer was closed before its ASGI task
+    finished), so that closing the loop destroys no pending task."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 def warn_shadowed_slug(app: Flask) -> None:
