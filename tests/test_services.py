@@ -15,32 +15,15 @@ from sqlalchemy import func, select
 from openqr.extensions import db
 from openqr.models import Code, Scan, WebhookDelivery
 from openqr.services import services
+from tests.assistant.test_mcp_transports import INITIALIZE
 from tests.conftest import Api, close_app, fresh_app, new_key
 from tests.support.servers import PHONE
+from tests.support.waiting import wait_for
 from tests.webhooks.test_webhooks import FAST, subscribe
 
 ORDER = ["recorder", "links", "scheduler", "deliverer", "mcp"]
 THREAD_NAMES = {"openqr-scan-flusher", "openqr-link-feed", "openqr-schedule", "openqr-webhooks", "openqr-mcp"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
-
-
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def stored_scans(app) -> int:
