@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from openqr.models import utcnow
-from openqr.redirect import links
 from openqr.scans import analytics
 from openqr.scans.classify import ScanEvent
 from openqr.scans.store import store_scans
+from openqr.services import services
 from tests.dashboard.test_dashboard import make_code
 
 
@@ -28,7 +28,7 @@ def test_stored_scans_counts_all_or_since_a_day_and_names_every_code(app):
         assert analytics.stored_scans([busy, quiet], since=since) == {busy: 4, quiet: 0}
         assert analytics.scan_counts([busy, quiet]) == {busy: (7, 4), quiet: (0, 0)}
         assert analytics.stored_scans([]) == {}
-        with links.table_of(app).engine.connect() as connection:  # the link table's own engine
+        with services(app).links.engine.connect() as connection:  # the link table's own engine
             assert analytics.stored_scans([busy], connection=connection) == {busy: 7}
 
 
@@ -38,7 +38,7 @@ def test_a_capped_code_ends_by_the_same_count_in_the_api_and_the_redirect(app, a
     listed = api.get("/v1/dynamic").get_json()["codes"]
     assert [code["status"] for code in listed] == ["ended"]
     assert api.get(f"/v1/dynamic/{capped['id']}").get_json()["status"] == "ended"
-    table = links.table_of(app)
+    table = services(app).links
     table.poll()
     assert table.scans_of(capped["id"]) == 3
     assert app.test_client().get(f"/{capped['slug']}").status_code == 410
