@@ -8,7 +8,7 @@ import re
 from flask import jsonify, request
 
 from .extensions import db
-from .text import anchored
+from .text import anchored, closed
 
 ERROR_CODE = re.compile("[a-z_]+")  # the shape of every `error` an answer carries
 
@@ -59,31 +59,22 @@ class DomainError(Exception):
 def error_schema() -> dict:
     """Every error's JSON (`to_json`, `error_response`), with a bulk request's `problem`s."""
     problem = {
-        "type": "object",
-        "required": ["index", "error", "message"],
-        "additionalProperties": False,
-        "properties": {
-            "index": {"type": "integer", "minimum": 0},
-            "field": {"type": ["string", "null"]},
-            "error": {"type": "string"},
-            "message": {"type": "string"},
+        "index": {"type": "integer", "minimum": 0},
+        "field": {"type": ["string", "null"]},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+    }
+    fields = {
+        "error": {"type": "string", "pattern": anchored(ERROR_CODE), "description": "Machine-readable code."},
+        "message": {"type": "string", "description": "One sentence for a person."},
+        "field": {"type": "string", "description": "The field or parameter at fault."},
+        "details": {
+            "type": "array",
+            "description": "Bulk: one entry per bad item.",
+            "items": closed(problem, ["index", "error", "message"]),
         },
     }
-    return {
-        "type": "object",
-        "required": ["error", "message"],
-        "additionalProperties": False,
-        "properties": {
-            "error": {
-                "type": "string",
-                "pattern": anchored(ERROR_CODE),
-                "description": "Machine-readable code.",
-            },
-            "message": {"type": "string", "description": "One sentence for a person."},
-            "field": {"type": "string", "description": "The field or parameter at fault."},
-            "details": {"type": "array", "description": "Bulk: one entry per bad item.", "items": problem},
-        },
-    }
+    return closed(fields, ["error", "message"])
 
 
 class ValidationError(DomainError):

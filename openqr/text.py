@@ -1,7 +1,7 @@
 """Small rules about text that many modules share: control characters and UTC timestamps.
 
-Beside each rule, the JSON Schema of it (the OpenAPI document of `/v1` reads these), and the two
-helpers every module's schema uses: `anchored` and `nullable`.
+Beside each rule, the JSON Schema of it (the OpenAPI document of `/v1` reads these), and the
+helpers every module's schemas use: `anchored`, `nullable`, `closed`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def _alternatives(body: str) -> bool:
 def nullable(schema: dict) -> dict:
     """`schema`, or `null` (which clears the field)."""
     return {"anyOf": [schema, {"type": "null"}]}
+
+
+def closed(properties: dict, required: list[str] | None = None, description: str | None = None) -> dict:
+    """An object of these fields and no other; all of them present unless `required` says which."""
+    schema: dict = {"type": "object"}
+    if required is None or required:
+        schema["required"] = list(properties) if required is None else required
+    if description:
+        schema["description"] = description
+    return {**schema, "additionalProperties": False, "properties": properties}
 
 
 def timestamp_schema() -> dict:

@@ -26,7 +26,7 @@ from ..errors import Conflict, error_schema
 from ..images import render as qr
 from ..ops import outage, ratelimit
 from ..scans import analytics
-from ..text import DIGITS, anchored
+from ..text import DIGITS, anchored, closed
 from ..webhooks import outbox as webhooks
 
 Schemas = Callable[[], Mapping[str, dict]]  # names to JSON Schemas with their descriptions
@@ -68,10 +68,9 @@ def _ref(name: str, kind: str = "schemas") -> dict:
 
 
 def _split(schema: dict) -> tuple[str, dict]:
-    """A schema's description, and the schema without it (parameters and headers hold it apart)."""
-    return schema.get("description", ""), {
-        key: value for key, value in schema.items() if key != "description"
-    }
+    """A schema's description, and the rest (parameters and headers hold the two apart)."""
+    rest = dict(schema)
+    return rest.pop("description", ""), rest
 
 
 def _parameter(name: str, schema: dict, where: str, required: bool) -> dict:
@@ -79,11 +78,13 @@ def _parameter(name: str, schema: dict, where: str, required: bool) -> dict:
     return {"name": name, "in": where, "required": required, "schema": bare, "description": description}
 
 
+def _header(schema: dict) -> dict:
+    description, bare = _split(schema)
+    return {"description": description, "required": True, "schema": bare}
+
+
 def _headers(schemas: Mapping[str, dict]) -> dict:
-    return {
-        name: {"description": description, "required": True, "schema": bare}
-        for name, (description, bare) in ((name, _split(schema)) for name, schema in schemas.items())
-    }
+    return {name: _header(schema) for name, schema in schemas.items()}
 
 
 def _json(schema: dict, description: str, headers: Mapping[str, dict] | None = None) -> dict:
@@ -93,7 +94,7 @@ def _json(schema: dict, description: str, headers: Mapping[str, dict] | None = N
 
 def _envelope(key: str, array: dict) -> dict:
     """A view's answer that wraps one list: `{"codes": [...]}`."""
-    return {"type": "object", "required": [key], "additionalProperties": False, "properties": {key: array}}
+    return closed({key: array})
 
 
 def _code(status: int) -> str:
@@ -101,7 +102,7 @@ def _code(status: int) -> str:
 
 
 def _default(setting: str) -> str | None:
-    return next(entry.default for entry in SETTINGS if entry.name == setting)
+    return {entry.name: entry.default for entry in SETTINGS}[setting]
 
 
 def _text(description: str) -> dict:
@@ -127,7 +128,7 @@ def _schemas() -> dict[str, dict]:
     report.update(analytics.summary_schema())  # scan_report: the code, then its scan_summary
     return {
         "Error": error_schema(),
-        "Deleted": _envelope("deleted", {"const": True}),
+        "Deleted": closed({"deleted": {"const": True}}),
         "StyleIn": qr.style_schema(),
         "Style": qr.stored_style_schema(),
         "CodeCreate": codes.create_schema(),
@@ -136,12 +137,7 @@ def _schemas() -> dict[str, dict]:
         "Code": codes.code_schema(),
         "History": _envelope("history", codes.history_schema()),
         "CodeList": _envelope("codes", {"type": "array", "items": codes.code_schema()}),
-        "ScanReport": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": list(report),
-            "properties": report,
-        },
+        "ScanReport": closed(report),
         "AccountScans": analytics.account_schema(),
         "FolderName": folders.name_schema(),
         "Folder": folders.folder_schema(),
@@ -150,78 +146,61 @@ def _schemas() -> dict[str, dict]:
         "Webhook": webhooks.webhook_schema(),
         "WebhookCreated": webhooks.webhook_schema(with_secret=True),
         "WebhookList": _envelope("webhooks", {"type": "array", "items": webhooks.webhook_schema()}),
-        "WebhookTestQueued": {
-            "type": "object",
-            "required": ["queued", "event_id"],
-            "additionalProperties": False,
-            "properties": {"queued": {"const": True}, "event_id": {"type": "string"}},
-        },
+        "WebhookTestQueued": closed({"queued": {"const": True}, "event_id": {"type": "string"}}),
         "WebhookEvent": webhooks.event_schema(),
         "WebhookPayload": webhooks.payload_schema(),
     }
 
 
-def _shared_answers() -> dict[int, tuple[str, dict]]:
-    """The answers many operations give, by status: (component name, answer)."""
+# The error answers many operations give, by status, each a component of this name.
+SHARED = {
+    HTTPStatus.BAD_REQUEST: "BadRequest",
+    HTTPStatus.UNAUTHORIZED: "Unauthorized",
+    HTTPStatus.NOT_FOUND: "NotFound",
+    HTTPStatus.METHOD_NOT_ALLOWED: "MethodNotAllowed",
+    HTTPStatus.CONFLICT: "Conflict",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "TooLarge",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "NotJson",
+    HTTPStatus.TOO_MANY_REQUESTS: "RateLimited",
+    HTTPStatus.SERVICE_UNAVAILABLE: "Unavailable",
+}
+
+
+def _responses() -> dict[str, dict]:
+    """The named answers: the shared errors, and a delete's."""
     error = _ref("Error")
     retry = {"Retry-After": _seconds("Seconds to wait.")}
     limit = _default("OPENQR_MAX_BODY_BYTES")
     return {
-        HTTPStatus.BAD_REQUEST: (
-            "BadRequest",
-            _json(error, "Bad input: `field` names the culprit when there is one."),
+        "BadRequest": _json(error, "Bad input: `field` names the culprit when there is one."),
+        "Unauthorized": _json(
+            error,
+            "Missing, unknown or revoked API key.",
+            {"WWW-Authenticate": _text(f"Always `{keys.CHALLENGE}`.")},
         ),
-        HTTPStatus.UNAUTHORIZED: (
-            "Unauthorized",
-            _json(
-                error,
-                "Missing, unknown or revoked API key.",
-                {"WWW-Authenticate": _text(f"Always `{keys.CHALLENGE}`.")},
-            ),
+        "NotFound": _json(error, "No such resource in this account (another account's ids answer 404 too)."),
+        "MethodNotAllowed": _json(
+            error,
+            "The path exists but not with this method.",
+            {"Allow": _text("The methods this path allows.")},
         ),
-        HTTPStatus.NOT_FOUND: (
-            "NotFound",
-            _json(error, "No such resource in this account (another account's ids answer 404 too)."),
+        "Conflict": _json(error, f"The slug is already taken (`error` is `{Conflict.code}`)."),
+        "TooLarge": _json(
+            error,
+            f"The body is larger than the server's limit (`OPENQR_MAX_BODY_BYTES`, {limit} bytes by "
+            "default).",
         ),
-        HTTPStatus.METHOD_NOT_ALLOWED: (
-            "MethodNotAllowed",
-            _json(
-                error,
-                "The path exists but not with this method.",
-                {"Allow": _text("The methods this path allows.")},
-            ),
+        "NotJson": _json(error, "The body was not sent as `Content-Type: application/json`."),
+        "RateLimited": _json(
+            error, "Rate limited: wait `Retry-After` seconds.", {**retry, **ratelimit.header_schemas()}
         ),
-        HTTPStatus.CONFLICT: (
-            "Conflict",
-            _json(error, f"The slug is already taken (`error` is `{Conflict.code}`)."),
+        "Unavailable": _json(
+            error,
+            f"The database is unreachable right now (`error` is `{outage.CODE}`); nothing was changed. "
+            "Retry after `Retry-After` seconds.",
+            retry,
         ),
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: (
-            "TooLarge",
-            _json(
-                error,
-                "The body is larger than the server's limit "
-                f"(`OPENQR_MAX_BODY_BYTES`, {limit} bytes by default).",
-            ),
-        ),
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE: (
-            "NotJson",
-            _json(error, "The body was not sent as `Content-Type: application/json`."),
-        ),
-        HTTPStatus.TOO_MANY_REQUESTS: (
-            "RateLimited",
-            _json(
-                error, "Rate limited: wait `Retry-After` seconds.", {**retry, **ratelimit.header_schemas()}
-            ),
-        ),
-        HTTPStatus.SERVICE_UNAVAILABLE: (
-            "Unavailable",
-            _json(
-                error,
-                f"The database is unreachable right now (`error` is `{outage.CODE}`); nothing was changed. "
-                "Retry after `Retry-After` seconds.",
-                retry,
-            ),
-        ),
+        "Deleted": _json(_ref("Deleted"), "Deleted."),
     }
 
 
@@ -251,7 +230,7 @@ def _image_answers(cache_control: str) -> dict:
     }
 
 
-def _answers(op: Operation, shared: Mapping[int, tuple[str, dict]], *, in_path: bool, public: bool) -> dict:
+def _answers(op: Operation, *, in_path: bool, public: bool) -> dict:
     """The operation's own answer, then every shared one its shape implies, by status."""
     if op.image:
         answers = _image_answers(op.image)
@@ -274,13 +253,14 @@ def _answers(op: Operation, shared: Mapping[int, tuple[str, dict]], *, in_path: 
     if in_path:
         statuses.add(HTTPStatus.NOT_FOUND)
     for status in sorted(statuses):
-        answers.setdefault(_code(status), _ref(shared[status][0], "responses"))
+        answers.setdefault(_code(status), _ref(SHARED[status], "responses"))
     return answers
 
 
-def _operation(view, shared: Mapping[int, tuple[str, dict]], *, in_path: bool, public: bool) -> dict:
+def _operation(view, *, in_path: bool, public: bool) -> dict:
     op: Operation = view.operation
-    out = {"operationId": op.id, "summary": op.summary or inspect.getdoc(view).splitlines()[0]}
+    first_line, _, _ = inspect.getdoc(view).partition("\n")
+    out = {"operationId": op.id, "summary": op.summary or first_line}
     if public:
         out["security"] = []
     query = op.query() if op.query else {}
@@ -292,7 +272,7 @@ def _operation(view, shared: Mapping[int, tuple[str, dict]], *, in_path: bool, p
         out["parameters"] = parameters
     if op.body:
         out["requestBody"] = _body(op.body, op.body_says)
-    out["responses"] = _answers(op, shared, in_path=in_path, public=public)
+    out["responses"] = _answers(op, in_path=in_path, public=public)
     return out
 
 
@@ -304,7 +284,7 @@ def _body(component: str, description: str) -> dict:
     }
 
 
-def _paths(shared: Mapping[int, tuple[str, dict]]) -> dict:
+def _paths() -> dict:
     """Every route of the `/v1` blueprint, each method an operation of its view."""
     from . import PUBLIC_ENDPOINTS, bp  # the package imports this module: read its routes when asked
 
@@ -313,8 +293,8 @@ def _paths(shared: Mapping[int, tuple[str, dict]]) -> dict:
     paths: dict[str, dict] = {}
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if not isinstance(getattr(view, "operation", None), Operation):
-            raise LookupError(f"{rule.endpoint} has no @operation: the OpenAPI document cannot show it")
+        if not isinstance(getattr(view, "operation", None), Operation) or not inspect.getdoc(view):
+            raise LookupError(f"{rule.endpoint} needs a docstring and an @operation: the document shows both")
         path = rule.rule
         for name in rule.arguments:
             path = path.replace(f"<{name}>", f"{{{name}}}")
@@ -326,7 +306,7 @@ def _paths(shared: Mapping[int, tuple[str, dict]]) -> dict:
             ]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             public = rule.endpoint in PUBLIC_ENDPOINTS
-            item[method.lower()] = _operation(view, shared, in_path=bool(rule.arguments), public=public)
+            item[method.lower()] = _operation(view, in_path=bool(rule.arguments), public=public)
     return paths
 
 
@@ -350,16 +330,17 @@ def _outgoing_webhooks() -> dict:
     }
 
 
-def _linked(node: object, schemas: Mapping[str, dict], own: str | None = None) -> object:
+def _linked(node: object, named: Mapping[frozenset, list[tuple[str, dict]]], own: str = "") -> object:
     """`node` with every schema equal to a named one (but `own`) written as a `$ref` to it, so a
-    rule module nests plain schemas and the document still names each once."""
+    rule module nests plain schemas and the document still names each once. `named` holds the
+    named schemas by their property names (a cheap first look)."""
     if isinstance(node, dict):
-        for name, schema in schemas.items():
+        for name, schema in named.get(frozenset(node.get("properties", ())), ()):
             if name != own and node == schema:
                 return _ref(name)
-        return {key: _linked(value, schemas) for key, value in node.items()}
+        return {key: _linked(value, named) for key, value in node.items()}
     if isinstance(node, list):
-        return [_linked(item, schemas) for item in node]
+        return [_linked(item, named) for item in node]
     return node
 
 
@@ -367,9 +348,9 @@ def _linked(node: object, schemas: Mapping[str, dict], own: str | None = None) -
 def spec(server_url: str = "") -> dict:
     """The OpenAPI 3.1 document; `server_url` is the public base URL (paths start with /v1)."""
     schemas = _schemas()
-    shared = _shared_answers()
-    responses = {name: answer for name, answer in shared.values()}
-    responses["Deleted"] = _json(_ref("Deleted"), "Deleted.")
+    named: dict[frozenset, list[tuple[str, dict]]] = {}
+    for name, schema in schemas.items():
+        named.setdefault(frozenset(schema["properties"]), []).append((name, schema))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -383,13 +364,13 @@ def spec(server_url: str = "") -> dict:
         },
         "servers": [{"url": server_url or "/"}],
         "security": [{"bearer": []}],
-        "paths": _paths(shared),
+        "paths": _paths(),
         "webhooks": _outgoing_webhooks(),
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": f"{keys.KEY_PREFIX}..."}
             },
-            "schemas": {name: _linked(schema, schemas, own=name) for name, schema in schemas.items()},
-            "responses": responses,
+            "schemas": {name: _linked(schema, named, own=name) for name, schema in schemas.items()},
+            "responses": _responses(),
         },
     }

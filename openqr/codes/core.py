@@ -33,7 +33,7 @@ from ..models import (
 )
 from ..ops import ratelimit
 from ..scans import store as scans
-from ..text import CONTROL_CLASS, PLAIN_TEXT, anchored, has_control, iso_z, nullable, timestamp_schema
+from ..text import CONTROL_CLASS, PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 from ..webhooks import outbox as webhooks
 from . import smart
 
@@ -261,45 +261,20 @@ def field_schemas() -> dict:
 def create_schema() -> dict:
     """The body of `create_code`: a destination at least; a `null` slug means a random one."""
     fields = field_schemas()
-    return {
-        "type": "object",
-        "required": ["destination"],
-        "additionalProperties": False,
-        "properties": {**fields, "slug": nullable(fields["slug"])},
-        "description": "A `null` or missing slug picks a random one.",
-    }
+    fields["slug"] = nullable(fields["slug"])
+    return closed(fields, ["destination"], "A `null` or missing slug picks a random one.")
 
 
 def patch_schema() -> dict:
     """The body of `update_code`: any of the fields."""
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": field_schemas(),
-        "description": "Only the fields sent change; unknown fields are a 400.",
-    }
+    return closed(field_schemas(), [], "Only the fields sent change; unknown fields are a 400.")
 
 
 def bulk_schema() -> dict:
     """The body of `bulk_create`: 1..MAX_BULK creates, without a style."""
     item = {name: schema for name, schema in create_schema()["properties"].items() if name != "style"}
-    codes = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": MAX_BULK,
-        "items": {
-            "type": "object",
-            "required": ["destination"],
-            "additionalProperties": False,
-            "properties": item,
-        },
-    }
-    return {
-        "type": "object",
-        "required": ["codes"],
-        "additionalProperties": False,
-        "properties": {"codes": codes},
-    }
+    codes = {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": closed(item, ["destination"])}
+    return closed({"codes": codes})
 
 
 def _set_smart(code: Code, fields: dict) -> None:
@@ -684,25 +659,20 @@ def code_schema() -> dict:
         "updated_at": stamp,
         **smart.json_schemas(),
     }
-    return {"type": "object", "additionalProperties": False, "required": list(fields), "properties": fields}
+    return closed(fields)
 
 
 def history_schema() -> dict:
     """What `history` returns."""
     change = {
-        "type": "object",
-        "required": ["at", "destination", "source"],
-        "additionalProperties": False,
-        "properties": {
-            "at": timestamp_schema(),
-            "destination": {"type": "string"},
-            "source": {"type": "string", "enum": list(smart.HISTORY_SOURCES)},
-        },
+        "at": timestamp_schema(),
+        "destination": {"type": "string"},
+        "source": {"type": "string", "enum": list(smart.HISTORY_SOURCES)},
     }
     return {
         "type": "array",
         "description": "Every change of the code's destination, creation included, newest first.",
-        "items": change,
+        "items": closed(change),
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from ..errors import NotFound, ValidationError, rolls_back
 from ..extensions import db
 from ..models import Account, Code, Folder, find_owned
-from ..text import has_control, iso_z, timestamp_schema
+from ..text import closed, has_control, iso_z, timestamp_schema
 
 MAX_NAME_LENGTH = 100
 VISIBLE = re.compile(r"\S")  # a name holds something besides white space
@@ -98,12 +98,7 @@ def name_schema() -> dict:
         "pattern": VISIBLE.pattern,
         "description": "Whitespace is collapsed; blank is a 400.",
     }
-    return {
-        "type": "object",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": {"name": name},
-    }
+    return closed({"name": name})
 
 
 def folder_schema() -> dict:
@@ -114,9 +109,4 @@ def folder_schema() -> dict:
         "created_at": timestamp_schema(),
         "code_count": {"type": "integer", "minimum": 0},
     }
-    return {
-        "type": "object",
-        "required": ["id", "name", "created_at"],
-        "additionalProperties": False,
-        "properties": fields,
-    }
+    return closed(fields, ["id", "name", "created_at"])

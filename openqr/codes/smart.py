@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..destinations import url_schema
 from ..errors import ValidationError
 from ..scans.classify import DEVICES, Visitor
-from ..text import PLAIN_TEXT, anchored, has_control, iso_z, nullable, timestamp_schema
+from ..text import PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 
 SMART_FIELDS = ("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm")
 MAX_RULES = 20
@@ -257,37 +257,19 @@ def field_schemas() -> dict:
         },
     }
     time_in = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone (Z for UTC)."}
-
-    def entries(keys: tuple[str, str], properties: dict) -> dict:
-        return {
-            "type": "object",
-            "required": list(keys),
-            "additionalProperties": False,
-            "properties": properties,
-        }
-
-    rule = entries(
-        ("when", "destination"),
+    rule = closed(
         {
-            "when": {
-                "type": "object",
-                "minProperties": 1,
-                "additionalProperties": False,
-                "properties": {key: when[key] for key in WHEN_KEYS},
-            },
+            "when": {**closed({key: when[key] for key in WHEN_KEYS}, []), "minProperties": 1},
             "destination": url_schema("Where a matching scan goes (the destination guard applies)."),
-        },
+        }
     )
-    part = entries(
-        ("destination", "weight"),
+    part = closed(
         {
             "destination": url_schema("One of the split's destinations."),
             "weight": {"type": "integer", "minimum": MIN_WEIGHT, "maximum": MAX_WEIGHT},
-        },
+        }
     )
-    change = entries(
-        ("at", "destination"), {"at": time_in, "destination": url_schema("The destination from then on.")}
-    )
+    change = closed({"at": time_in, "destination": url_schema("The destination from then on.")})
     utm = {"type": "string", "minLength": 1, "maxLength": MAX_UTM_LENGTH, "pattern": anchored(PLAIN_TEXT)}
     fields = {
         "rules": {
@@ -320,12 +302,11 @@ def field_schemas() -> dict:
             "overshoot by about one flush interval of scans each).",
         },
         "fallback_url": url_schema("Where an ended code sends visitors (302); without it: 410."),
-        "utm": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "Appended as utm_<key>= to every destination that lacks that parameter.",
-            "properties": {key: utm for key in UTM_KEYS},
-        },
+        "utm": closed(
+            {key: utm for key in UTM_KEYS},
+            [],
+            "Appended as utm_<key>= to every destination that lacks that parameter.",
+        ),
     }
     return {name: nullable(fields[name]) for name in SMART_FIELDS}
 

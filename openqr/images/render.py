@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import segno
 
-from ..text import anchored
+from ..text import anchored, closed
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 ECC_LEVELS = ("L", "M", "Q", "H")
@@ -200,13 +200,8 @@ def style_schema() -> dict:
         "ecc": {"type": "string", "enum": [*ECC_LEVELS, *(level.lower() for level in ECC_LEVELS)]},
         "margin": {"anyOf": [_margin_schema(), {"type": "string", "pattern": anchored(_INTEGER)}]},
     }
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "How the code's image is drawn; dark must contrast with light by at least "
-        f"{MIN_CONTRAST:g}:1.",
-        "properties": {key: fields[key] for key in STYLE_KEYS},
-    }
+    says = f"How the code's image is drawn; dark must contrast with light by at least {MIN_CONTRAST:g}:1."
+    return closed({key: fields[key] for key in STYLE_KEYS}, [], says)
 
 
 def stored_style_schema() -> dict:
@@ -218,11 +213,7 @@ def stored_style_schema() -> dict:
         "ecc": {"type": "string", "enum": list(ECC_LEVELS)},
         "margin": _margin_schema(),
     }
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {key: fields[key] for key in STYLE_KEYS},
-    }
+    return closed({key: fields[key] for key in STYLE_KEYS}, [])
 
 
 def _colour_schema(*, allow_transparent: bool = False) -> dict:

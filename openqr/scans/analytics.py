@@ -32,7 +32,7 @@ from ..models import (
     hour_number,
     utcnow,
 )
-from ..text import anchored
+from ..text import anchored, closed
 from .classify import COUNTRY, DEVICES
 from .store import DESTINATION
 
@@ -432,20 +432,10 @@ def _window_schemas() -> dict:
             "minItems": size,
             "maxItems": size,
             "description": description,
-            "items": {
-                "type": "object",
-                "required": [key, "n"],
-                "additionalProperties": False,
-                "properties": {key: item, "n": count},
-            },
+            "items": closed({key: item, "n": count}),
         }
 
-    day = {
-        "type": "object",
-        "required": ["day", "n", "unique"],
-        "additionalProperties": False,
-        "properties": {"day": {"type": "string", "format": "date"}, "n": count, "unique": unique},
-    }
+    day = closed({"day": {"type": "string", "format": "date"}, "n": count, "unique": unique})
     return {
         "window_total": count,
         "window_unique": {**unique, "description": "The sum of the window's daily `unique`, or `null`."},
@@ -474,12 +464,7 @@ def _window_schemas() -> dict:
 
 def top_schema(description: str) -> dict:
     """A breakdown as `_top` writes it: the most frequent values first."""
-    value = {
-        "type": "object",
-        "required": ["value", "n"],
-        "additionalProperties": False,
-        "properties": {"value": {"type": "string"}, "n": {"type": "integer", "minimum": 1}},
-    }
+    value = closed({"value": {"type": "string"}, "n": {"type": "integer", "minimum": 1}})
     return {"type": "array", "maxItems": TOP, "description": description, "items": value}
 
 
@@ -489,13 +474,6 @@ def _head_schemas() -> dict:
         "days_window": {"type": "integer", "minimum": MIN_DAYS, "maximum": MAX_DAYS},
         "tz": {"type": "string", "description": "The IANA time zone of `daily`, `by_hour`, `by_weekday`."},
     }
-
-
-def _object(properties: dict, description: str | None = None) -> dict:
-    schema = {"type": "object", "additionalProperties": False, "required": list(properties)}
-    if description:
-        schema["description"] = description
-    return {**schema, "properties": properties}
 
 
 def summary_schema() -> dict:
@@ -513,12 +491,12 @@ def summary_schema() -> dict:
         **_window_schemas(),
         "by_destination": top_schema("Where the window's scans went (URLs without utm parameters)."),
     }
-    return {"scans": _object(scans), "analytics": _object(window)}
+    return {"scans": closed(scans), "analytics": closed(window)}
 
 
 def account_schema() -> dict:
     """What `account_summary` returns."""
-    code = _object(
+    code = closed(
         {
             "id": {"type": "string"},
             "slug": {"type": "string"},
@@ -540,8 +518,9 @@ def account_schema() -> dict:
         },
         **_window_schemas(),
     }
-    return _object(
+    return closed(
         fields,
+        None,
         "The account's scans across its codes (or a folder's or a tag's). The daily `unique` of the account "
         "is the sum over its codes: a visitor of two codes counts twice.",
     )

@@ -24,7 +24,7 @@ from ..destinations import MAX_LENGTH, DestinationError, check_destination, url_
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
-from ..text import anchored, iso_z, timestamp_schema
+from ..text import anchored, closed, iso_z, timestamp_schema
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
 MAX_WEBHOOKS = 10  # per account
@@ -268,12 +268,7 @@ def _fields() -> dict:
 def create_schema() -> dict:
     """The body `create_webhook` takes."""
     fields = _fields()
-    return {
-        "type": "object",
-        "required": list(FIELDS),
-        "additionalProperties": False,
-        "properties": {name: fields[name] for name in FIELDS},
-    }
+    return closed({name: fields[name] for name in FIELDS})
 
 
 def webhook_schema(*, with_secret: bool = False) -> dict:
@@ -286,7 +281,7 @@ def webhook_schema(*, with_secret: bool = False) -> dict:
             "description": "Signing secret, shown only in this answer: keep it to verify "
             f"`{SIGNATURE_HEADER}`.",
         }
-    return {"type": "object", "required": list(fields), "additionalProperties": False, "properties": fields}
+    return closed(fields)
 
 
 def event_schema() -> dict:
