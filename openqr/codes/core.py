@@ -33,6 +33,7 @@ from ..models import (
 )
 from ..ops import ratelimit
 from ..scans import store as scans
+from ..services import current_services
 from ..text import CONTROL_CLASS, PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 from ..webhooks import outbox as webhooks
 from . import smart
@@ -70,7 +71,8 @@ EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style",
 
 def reserved_slugs() -> frozenset[str]:
     """First path segments the app itself routes: never usable as slugs."""
-    cached = current_app.extensions.get("openqr.reserved_slugs")
+    found = current_services()
+    cached = found.reserved_slugs
     if cached is None:
         segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in current_app.url_map.iter_rules()}
         extra = {
@@ -94,7 +96,7 @@ def reserved_slugs() -> frozenset[str]:
             "robots.txt",
         }
         cached = frozenset(s.lower() for s in segments | extra if s and not s.startswith("<"))
-        current_app.extensions["openqr.reserved_slugs"] = cached
+        found.reserved_slugs = cached
     return cached
 
 
