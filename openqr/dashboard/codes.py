@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import flash, make_response, request, url_for
 from flask_login import current_user
 
@@ -27,7 +29,7 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
     rows = []
     if refused is None:
         rows = codes.list_codes(
-            current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE, filters=chosen
+            current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE, **asdict(chosen)
         )
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -27,7 +27,7 @@ def limits() -> dict:
             "split_max": smart.MAX_SPLIT,
             "weight_min": smart.MIN_WEIGHT,
             "weight_max": smart.MAX_WEIGHT,
-            "max_scans_min": smart.MIN_MAX_SCANS,
+            "max_scans_min": smart.MIN_SCANS,
             "max_scans_max": smart.MAX_SCANS_LIMIT,
             "utm_max": smart.MAX_UTM_LENGTH,
             "link_minutes": tokens.MAX_AGE // 60,

@@ -109,3 +109,12 @@ def test_a_filter_refusal_is_the_same_error_through_the_assistant_tools(app, api
             with pytest.raises(ValidationError) as refused:
                 BY_NAME[tool].run(account, {"tag": "t" * 100})
             assert refused.value.to_json() == _get(api, "/v1/scans", tag="t" * 100).get_json()
+
+
+@pytest.mark.parametrize(("path", "name"), EVERY_FILTER)
+def test_the_published_document_states_the_filter_rule(client, path, name):
+    """The OpenAPI document reads each filter's bound from codes/filters.py, as the check does."""
+    document = client.get("/v1/openapi.json").get_json()
+    parameters = document["paths"][path]["get"]["parameters"]
+    found = [p for p in parameters if p.get("name") == name]
+    assert found and found[0]["schema"]["maxLength"] == filters.MAX_LENGTHS[name]

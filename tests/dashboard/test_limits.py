@@ -46,7 +46,7 @@ def test_the_code_page_shows_the_rules_bounds(web, web_app):
     assert f"{smart.MIN_SPLIT} to {smart.MAX_SPLIT} destinations" in page.text
     weight = _input(page, "split-0-weight")
     assert (weight["min"], weight["max"]) == (str(smart.MIN_WEIGHT), str(smart.MAX_WEIGHT))
-    assert _input(page, "max_scans")["min"] == str(smart.MIN_MAX_SCANS)
+    assert _input(page, "max_scans")["min"] == str(smart.MIN_SCANS)
     assert _input(page, "utm-source")["maxlength"] == str(smart.MAX_UTM_LENGTH)
 
 
