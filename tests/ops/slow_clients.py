@@ -14,6 +14,7 @@ import argparse
 import http.client
 import os
 import socket
+import ssl
 import statistics
 import sys
 import tempfile
@@ -31,8 +32,10 @@ PROBE_TIMEOUT = 2.0  # seconds: the contract's bound on a redirect under this lo
 
 
 class Flood:
-    def __init__(self, port: int, idle: int, trickling: int, every: float = 1.0):
-        self.port, self.counts, self.every = port, (idle, trickling), every
+    def __init__(
+        self, port: int, idle: int, trickling: int, every: float = 1.0, tls: ssl.SSLContext | None = None
+    ):
+        self.port, self.counts, self.every, self.tls = port, (idle, trickling), every, tls
         self.idle: list[socket.socket] = []
         self.trickling: list[socket.socket] = []
         self.cut = 0  # trickling sockets the server closed or reset
@@ -53,7 +56,8 @@ class Flood:
     def _connect(self) -> socket.socket:
         # The handshake completes in the kernel even when waitress does not accept (yet): a socket
         # queued in the backlog counts as held from the client's side, as an attacker's would.
-        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        return self.tls.wrap_socket(sock, server_hostname="127.0.0.1") if self.tls else sock
 
     def _trickle(self) -> None:
         line = 0
@@ -74,12 +78,17 @@ class Flood:
             sock.close()
 
 
-def probe(port: int, slug: str, count: int, pause: float = 0.2) -> list[float | None]:
+def probe(
+    port: int, slug: str, count: int, pause: float = 0.2, tls: ssl.SSLContext | None = None
+) -> list[float | None]:
     """Seconds each of `count` redirects took (a 302 within PROBE_TIMEOUT), or None for a miss."""
     timings: list[float | None] = []
     for _ in range(count):
         started = time.monotonic()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
+        if tls:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT, context=tls)
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
         try:
             connection.request("GET", f"/{slug}", headers={"User-Agent": PHONE})
             status = connection.getresponse().status

@@ -8,9 +8,7 @@ where the delivery thread really connected.
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 
@@ -20,6 +18,7 @@ from sqlalchemy import select
 from openqr.extensions import db
 from openqr.models import WebhookDelivery
 from tests.conftest import Api, close_app, fresh_app, make_app, new_key
+from tests.support.certs import needs_openssl, self_signed
 from tests.support.receiver import Receiver
 from tests.webhooks import fakedns
 
@@ -260,26 +259,9 @@ def test_a_url_that_became_this_server_is_refused_for_good(apps, receiver):
 # --- TLS: verified against the name, whatever address was connected to ---
 
 
-def _certificate(folder, name: str) -> tuple[str, str]:
-    """A self-signed certificate for `name` and its key (PEM files)."""
-    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
-    command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2".split()
-    names = ["-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"]
-    subprocess.run(
-        [*command, "-keyout", key, "-out", cert, *names],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return str(cert), str(key)
-
-
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-
-
 @needs_openssl
 def test_tls_is_verified_against_the_name_with_sni(apps, dns, connects, tmp_path):
-    cert, key = _certificate(tmp_path, "hooks.partner.test")
+    cert, key = self_signed(tmp_path, "hooks.partner.test")
     receiver = Receiver(host="hooks.partner.test", tls=(cert, key))
     try:
         app = apps(OPENQR_WEBHOOK_ALLOW_HOSTS=frozenset({"hooks.partner.test"}), OPENQR_WEBHOOK_CA_FILE=cert)
@@ -296,7 +278,7 @@ def test_tls_is_verified_against_the_name_with_sni(apps, dns, connects, tmp_path
 @needs_openssl
 @pytest.mark.parametrize("trusted", [True, False])
 def test_a_certificate_for_another_name_or_an_unknown_authority_is_refused(apps, dns, tmp_path, trusted):
-    cert, key = _certificate(tmp_path, "other.partner.test")
+    cert, key = self_signed(tmp_path, "other.partner.test")
     receiver = Receiver(host="hooks.partner.test", tls=(cert, key))
     try:
         settings = {"OPENQR_WEBHOOK_CA_FILE": cert} if trusted else {}
