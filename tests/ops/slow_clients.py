@@ -160,8 +160,8 @@ def main(argv: list[str]) -> None:
             print("idle server:", summary(probe(server.port, slug, args.probes)))
             with Flood(server.port, args.idle, args.trickling) as flood:
                 time.sleep(2)  # the trickle has sent a line or two
-                timings = probe(server.port, slug, args.probes)
                 held = sockets_held(server.process.pid)
+                timings = probe(server.port, slug, args.probes)
             print(f"{args.idle} idle + {args.trickling} trickling clients: server holds {held} sockets;")
             print("   ", summary(timings), f"; trickling sockets closed by the server: {flood.cut}")
         finally:
