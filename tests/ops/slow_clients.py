@@ -22,10 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-
 from openqr import create_app
-from tests.conftest import close_app, new_key
+from openqr.auth.accounts import get_or_create_account
+from openqr.codes.core import create_code
+from tests.conftest import close_app
 from tests.support.servers import PHONE, AppProcess
 
 PROBE_TIMEOUT = 2.0  # seconds: the contract's bound on a redirect under this load
@@ -117,21 +117,18 @@ def serve_with_code(folder: Path, **settings: str) -> tuple[AppProcess, str]:
     """A server on a SQLite file of its own with one code; (server, slug)."""
     url = f"sqlite:///{folder / 'openqr.db'}"
     server = AppProcess(folder, "server", url, **settings)
-    server.wait_ready()
-    settings = {"OPENQR_DATABASE_URL": url, "OPENQR_SECRET_KEY": "test-secret"}
-    app = create_app(settings, instance_path=str(folder))
+    server.wait_ready()  # and the database migrated
+    app = create_app(
+        {"OPENQR_DATABASE_URL": url, "OPENQR_SECRET_KEY": "test-secret"}, instance_path=str(folder)
+    )
     try:
-        key = new_key(app)
+        with app.app_context():
+            account = get_or_create_account("slow@example.com")
+            code, _budget = create_code(account, {"destination": "https://example.com/"})
+            slug = code.slug
     finally:
         close_app(app)
-    response = requests.post(
-        server.url + "/v1/dynamic",
-        json={"destination": "https://example.com/"},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    return server, response.json()["slug"]
+    return server, slug
 
 
 def summary(timings: list[float | None]) -> str:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 import ssl
-import subprocess
 import time
 
 import pytest
-import requests
 
 from tests.ops.slow_clients import PROBE_TIMEOUT, Flood, probe, serve_with_code, sockets_held, summary
-from tests.redirect.test_proxy import NGINX, render
+from tests.redirect.test_proxy import NGINX, render, start_nginx, wait_for_nginx
 from tests.support.certs import needs_openssl, self_signed
 from tests.support.servers import free_port
 
@@ -56,24 +54,10 @@ def proxied(tmp_path):
     port = free_port()
     main = render(folder, port, server.port)
     with_tls(folder, main, cert, key)
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(folder), "-c", str(main), "-e", str(folder / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    nginx = start_nginx(folder, main)
     context = ssl.create_default_context(cafile=cert)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if requests.get(f"https://127.0.0.1:{port}/healthz", verify=cert, timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert nginx.poll() is None, nginx.stderr.read()
-            assert time.monotonic() < deadline, "nginx did not answer"
-            time.sleep(0.1)
+        wait_for_nginx(nginx, f"https://127.0.0.1:{port}", verify=cert)
         yield port, context, server, slug
     finally:
         nginx.terminate()

@@ -21,20 +21,10 @@ from tests.conftest import Api, close_app, fresh_app, make_app, new_key
 from tests.support.certs import needs_openssl, self_signed
 from tests.support.receiver import Receiver
 from tests.webhooks import fakedns
+from tests.webhooks.test_webhooks import FAST
 
-FAST = {
-    "OPENQR_WEBHOOK_INTERVAL": 0.05,
-    "OPENQR_WEBHOOK_RETRY_BASE": 0.05,
-    "OPENQR_WEBHOOK_TIMEOUT": 1.0,
-}
+NOTHING_ALLOWED = {**FAST, "OPENQR_WEBHOOK_ALLOW_HOSTS": frozenset()}  # quick retries, the default list
 PUBLIC = "93.184.215.14"  # a public address: the fence stops any connection to it
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.down()
 
 
 @pytest.fixture
@@ -61,7 +51,7 @@ def apps(tmp_path):
     made = []
 
     def build(fresh: bool = True, **settings):
-        app = (fresh_app if fresh else make_app)(tmp_path, **{**FAST, **settings})
+        app = (fresh_app if fresh else make_app)(tmp_path, **{**NOTHING_ALLOWED, **settings})
         made.append(app)
         return app
 
