@@ -101,8 +101,12 @@ def _own_endpoints(config: Mapping) -> set[tuple[str, int]]:
     """(host, port) of the base and short URLs, and of the address waitress listens on."""
     own = {(_canonical(config["OPENQR_HOST"]), config["OPENQR_PORT"])}
     for name in ("OPENQR_BASE_URL", "OPENQR_SHORT_BASE_URL"):
-        base = parse(config[name])
-        own.add((base.host_text, base.port))
+        parts = urlsplit(config[name])
+        try:
+            host = parse(config[name]).host_text  # as a webhook URL's host is read
+        except DestinationError:  # a base host no browser would accept: compare it as written
+            host = _canonical(parts.hostname or "")
+        own.add((host, parts.port or DEFAULT_PORTS[parts.scheme]))
     return own
 
 

@@ -15,8 +15,11 @@ import time
 import pytest
 from sqlalchemy import select
 
+from openqr.config import load_settings
+from openqr.destinations import DestinationError
 from openqr.extensions import db
 from openqr.models import WebhookDelivery
+from openqr.webhooks import egress
 from tests.conftest import Api, close_app, fresh_app, make_app, new_key
 from tests.support.certs import needs_openssl, self_signed
 from tests.support.receiver import Receiver
@@ -331,3 +334,53 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(apps
         trickler.close()
     assert row.status == "pending" and row.last_error == "timed out"
     assert took < 2.5, f"the attempt took {took:.1f} s with a 1 s timeout"
+
+
+# --- the rule itself, as a table: which URLs an allow list lets through ---
+
+OWN = {
+    "OPENQR_BASE_URL": "https://qr.example.com",
+    "OPENQR_SHORT_BASE_URL": "http://go.example.com:8000",
+    "OPENQR_HOST": "0.0.0.0",
+    "OPENQR_PORT": 8080,
+    "OPENQR_OWN_HOSTS": frozenset({"qr.example.com", "go.example.com"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("entries", "url", "accepted"),
+    [
+        ("127.0.0.1:8088", "http://127.0.0.1:8088/hook", True),
+        ("127.0.0.1:8088", "http://127.0.0.1:8089/hook", False),
+        ("127.0.0.1:8088", "http://2130706433:8088/hook", True),  # the same host, as a browser reads it
+        ("127.0.0.1:8088", "http://127.1:8088/hook", True),
+        ("127.0.0.1", "http://127.0.0.1:9/hook", True),
+        ("127.0.0.1", "http://127.0.0.2:9/hook", False),
+        ("[::1]:9000", "http://[::1]:9000/hook", True),
+        ("[::1]:9000", "http://[0:0::1]:9000/hook", True),
+        ("[::1]:9000", "http://[::1]:9001/hook", False),
+        ("::1", "https://[::1]/hook", True),
+        ("hooks.internal:443", "https://hooks.internal/hook", True),  # 443: https's own port
+        ("hooks.internal:443", "http://hooks.internal/hook", False),  # 80
+        ("hooks.internal", "https://HOOKS.internal.:8443/hook", True),
+        ("hooks.internal", "https://user@hooks.internal/hook", False),  # no user info, allowed or not
+        ("hooks.internal", "ftp://hooks.internal/hook", False),
+        ("127.0.0.1", "http://127.0.0.1:8080/metrics", False),  # this server listens on 0.0.0.0:8080
+        ("127.0.0.2", "http://127.0.0.2:8080/metrics", False),
+        ("qr.example.com", "https://qr.example.com/v1", False),  # the base URL's host and port
+        ("qr.example.com", "https://qr.example.com:8443/hook", True),
+        ("go.example.com", "http://go.example.com:8000/x", False),
+        ("", "https://hooks.example.net/hook", True),  # public: the guard's rules, no allow list needed
+        ("", "https://qr.example.com:8443/hook", False),  # an own host on another port, not allowed
+        ("", "http://10.0.0.5/hook", False),
+    ],
+)
+def test_the_allow_list_by_host_and_port(entries, url, accepted):
+    allowed = load_settings({"OPENQR_WEBHOOK_ALLOW_HOSTS": entries})["OPENQR_WEBHOOK_ALLOW_HOSTS"]
+    config = {**OWN, "OPENQR_WEBHOOK_ALLOW_HOSTS": allowed}
+    try:
+        egress.check_url(config, url)
+    except DestinationError:
+        assert not accepted
+    else:
+        assert accepted
