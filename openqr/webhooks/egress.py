@@ -122,8 +122,8 @@ def _is_own(config: Mapping, host: str | IPAddress, port: int) -> bool:
     if (str(host), port) in own:
         return True
     # Listening on every address (0.0.0.0, ::) makes each loopback address this server at that port.
-    wildcard = {ipaddress.ip_address(h) for h, p in own if p == port and h in ("0.0.0.0", "::")}
-    return bool(wildcard) and isinstance(host, IPAddress) and host.is_loopback
+    everywhere = any(p == port and h in ("0.0.0.0", "::") for h, p in own)
+    return everywhere and isinstance(host, IPAddress) and host.is_loopback
 
 
 def check_url(config: Mapping, url: str, *, resolve_name: bool = False) -> Target:
@@ -212,13 +212,11 @@ def post(
         watchdog.daemon = True
         watchdog.start()
         try:
-            connection.connect()
-        except OSError as err:
-            attempt = Attempt(Outcome.FAILED, error=_reason(err, deadline))
-            watchdog.cancel()
-            connection.close()
-            continue  # the next checked address, if there is one
-        try:
+            try:
+                connection.connect()
+            except OSError as err:
+                attempt = Attempt(Outcome.FAILED, error=_reason(err, deadline))
+                continue  # the next checked address, if there is one
             return _exchange(connection, target, body, headers, deadline)
         finally:
             watchdog.cancel()

@@ -189,6 +189,14 @@ def test_an_allowed_name_is_resolved_once_and_reached_at_the_checked_address(app
     assert connects == [("127.0.0.1", receiver.port, True)]
 
 
+def test_the_next_checked_address_is_tried_when_one_refuses(apps, dns, connects, receiver):
+    app = apps(OPENQR_WEBHOOK_ALLOW_HOSTS=frozenset({"hooks.partner.test"}))
+    dns({"hooks.partner.test": [["127.0.0.2", "127.0.0.1"]]})  # the receiver listens on the second
+    created(app, f"http://hooks.partner.test:{receiver.port}/hook", receiver)
+    assert deliver(app).status == "delivered"
+    assert connects == [("127.0.0.2", receiver.port, True), ("127.0.0.1", receiver.port, True)]
+
+
 def test_an_allowed_host_is_allowed_on_its_port_only(apps, receiver):
     other = Receiver()
     try:
