@@ -16,6 +16,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.waiting import wait_for
+
 
 class Receiver:
     def __init__(self, secret: str = "", *, host: str = "127.0.0.1", tls: tuple[str, str] | None = None):
@@ -101,9 +103,4 @@ class Receiver:
         return {event["id"]: event for event in self.accepted_events()}
 
     def wait_for(self, predicate, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
+        return wait_for(predicate, timeout)
