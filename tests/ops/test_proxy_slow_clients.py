@@ -19,6 +19,7 @@ from tests.ops.slow_clients import PROBE_TIMEOUT, Flood, probe, serve_with_code,
 from tests.redirect.test_proxy import NGINX, render, start_nginx, wait_for_nginx
 from tests.support.certs import needs_openssl, self_signed
 from tests.support.servers import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,8 +74,7 @@ def test_slow_tls_clients_are_held_and_dropped_by_nginx_not_the_app(proxied):
         during = probe(port, slug, 10, tls=context)
         app_sockets = sockets_held(server.process.pid)
         # nginx's client_header_timeout (10 s) ends every trickling client's unfinished request.
-        while flood.cut < 300 and time.monotonic() < began + 25:
-            time.sleep(0.5)
+        wait_for(lambda: flood.cut == 300, timeout=25, pause=0.5)
         all_cut = time.monotonic() - began
         after = probe(port, slug, 5, tls=context)
     print(f"through nginx: {summary(during)}; the app held {app_sockets} sockets; "

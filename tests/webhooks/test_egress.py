@@ -19,6 +19,7 @@ from openqr.config import load_settings
 from openqr.destinations import DestinationError
 from openqr.extensions import db
 from openqr.models import WebhookDelivery
+from openqr.services import services
 from openqr.webhooks import egress
 from tests.conftest import Api, close_app, fresh_app, make_app, new_key
 from tests.support.certs import needs_openssl, self_signed
@@ -60,7 +61,6 @@ def apps(tmp_path):
 
     yield build
     for app in made:
-        app.extensions["openqr.webhooks.outbox"].stop()
         close_app(app)
 
 
@@ -87,7 +87,7 @@ def rows(app) -> list[WebhookDelivery]:
 
 def deliver(app) -> WebhookDelivery:
     """One delivery round; the outbox row it worked on."""
-    app.extensions["openqr.webhooks.outbox"].run_once()
+    services(app).deliverer.run_once()
     (row,) = rows(app)
     return row
 
