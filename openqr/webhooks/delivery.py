@@ -185,8 +185,8 @@ class Deliverer:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-OpenQR-Timestamp": str(timestamp),
-            "X-OpenQR-Signature": webhooks.signature(claim.secret, timestamp, body),
+            webhooks.TIMESTAMP_HEADER: str(timestamp),
+            webhooks.SIGNATURE_HEADER: webhooks.signature(claim.secret, timestamp, body),
         }
         return egress.post(target, addresses, body, headers, self.timeout, self.tls)
 
