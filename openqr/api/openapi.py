@@ -156,6 +156,12 @@ IMAGE_QUERY = [
         "Quiet zone in modules.",
     ),
     _query(
+        "size_mm",
+        {"type": "integer", "minimum": qr.SIZE_MM_MIN, "maximum": qr.SIZE_MM_MAX},
+        f"Printed width in millimetres, frame included, for svg, pdf and eps (pdf and eps default to "
+        f"{qr.SIZE_MM_DEFAULT}; an svg without it is `size` pixels wide). A png refuses it.",
+    ),
+    _query(
         "dark",
         {"type": "string", "pattern": COLOUR},
         "Module colour, `#rgb` or `#rrggbb` (write `#` as `%23`).",
@@ -180,13 +186,14 @@ def _image_ok(cache_control: str) -> dict:
         "ETag": _header("Strong ETag of the bytes.", {"type": "string", "pattern": '^"[0-9a-f]{32}"$'}),
         "Cache-Control": _header(cache_control),
     }
-    binary = {"type": "string", "contentMediaType": "image/png"}
-    svg = {"type": "string", "contentMediaType": "image/svg+xml"}
+    content = {
+        media: {"schema": {"type": "string", "contentMediaType": media}} for media in qr.FORMATS.values()
+    }
     return {
         "200": {
             "description": "The image.",
             "headers": headers,
-            "content": {"image/png": {"schema": binary}, "image/svg+xml": {"schema": svg}},
+            "content": content,
         },
         "304": {"description": "Not modified: the `If-None-Match` ETag still matches.", "headers": headers},
     }
@@ -350,7 +357,7 @@ def _schemas() -> dict:
         "style": _ref("StyleIn"),
     }
     fields_in.update(_smart_fields_in())
-    bulk_item = {k: v for k, v in fields_in.items() if k != "style"}
+    bulk_item = dict(fields_in)
     bulk_item["slug"] = {"anyOf": [fields_in["slug"], {"type": "null"}]}
     count = {"type": "integer", "minimum": 0}
     top = {
@@ -446,32 +453,8 @@ def _schemas() -> dict:
             "additionalProperties": False,
             "properties": {"deleted": {"const": True}},
         },
-        "StyleIn": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "How the code's image is drawn; dark must contrast with light by at least 3:1.",
-            "properties": {
-                "dark": {"type": "string", "pattern": COLOUR},
-                "light": {"anyOf": [{"type": "string", "pattern": COLOUR}, {"const": qr.TRANSPARENT}]},
-                "ecc": {"type": "string", "enum": [*qr.ECC_LEVELS, *(e.lower() for e in qr.ECC_LEVELS)]},
-                "margin": {
-                    "anyOf": [
-                        {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX},
-                        {"type": "string", "pattern": INT_TEXT},
-                    ]
-                },
-            },
-        },
-        "Style": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "dark": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
-                "light": {"type": "string", "pattern": "^(#[0-9a-f]{6}|transparent)$"},
-                "ecc": {"type": "string", "enum": list(qr.ECC_LEVELS)},
-                "margin": {"type": "integer", "minimum": qr.MARGIN_MIN, "maximum": qr.MARGIN_MAX},
-            },
-        },
+        "StyleIn": qr.style_schema(saved=False),
+        "Style": qr.style_schema(saved=True),
         "CodeCreate": {
             "type": "object",
             "required": ["destination"],

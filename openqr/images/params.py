@@ -54,8 +54,9 @@ GRADIENT_KEYS = ("type", "to", "rotation")
 FRAME_KEYS = ("text", "color")
 
 HEX_COLOUR = r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})"
+INTEGER_TEXT = r"[+-]?[0-9]{1,9}"
 _HEX_COLOUR = re.compile(HEX_COLOUR)
-_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+_INTEGER = re.compile(INTEGER_TEXT)
 # What the largest (version 40) code holds per encoding mode and level
 # (ISO/IEC 18004 table 7); only used to word the "too long" message.
 _CAPACITY = {
@@ -223,6 +224,13 @@ def validate_style(style: object) -> dict:
     problem = contrast_problem(colours, clean.get("light", QrParams.light))
     if problem:
         raise Unscannable(problem[1])
+    if clean.get("corners") == "dot" and clean.get("corner_dots", QrParams.corner_dots) == "square":
+        # Scanners check a finder pattern across its diagonal too, where a square centre in a
+        # round ring breaks the 1:1:3:1:1 rhythm: no size of it decodes reliably.
+        raise Unscannable(
+            'Round corners ("dot") around square centres do not scan: scanners lose the finder patterns. '
+            'Choose corner_dots "dot", or corners "square" or "extra-rounded".'
+        )
     return clean
 
 
@@ -448,3 +456,62 @@ def _check_data(data: object, ecc: str) -> str:
 
 def _modules(data: str, ecc: str) -> int:
     return encode(data, ecc).symbol_size(scale=1, border=0)[0]
+
+
+def style_schema(*, saved: bool) -> dict:
+    """The JSON Schema of a style: as sent (`saved=False`, what validate_style accepts) or as
+    stored and shown (`saved=True`, normalised), from the same constants the checks use."""
+    colour = {"type": "string", "pattern": "^#[0-9a-f]{6}$" if saved else f"^{HEX_COLOUR}$"}
+    whole = {"type": "integer"}
+    if not saved:  # a form or a query string sends numbers as text
+        whole = {"anyOf": [whole, {"type": "string", "pattern": f"^{INTEGER_TEXT}$"}]}
+
+    def ranged(low: int, high: int) -> dict:
+        if saved:
+            return {"type": "integer", "minimum": low, "maximum": high}
+        return {"anyOf": [{"type": "integer", "minimum": low, "maximum": high}, whole["anyOf"][1]]}
+
+    def choice(values: tuple[str, ...]) -> dict:
+        return {"type": "string", "enum": list(values)}
+
+    gradient = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", "to", "rotation"] if saved else ["type", "to"],
+        "properties": {
+            "type": choice(GRADIENT_TYPES),
+            "to": colour,
+            "rotation": {**ranged(ROTATION_MIN, ROTATION_MAX), "description": "Degrees, 0 left to right."},
+        },
+    }
+    frame = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["text", "color"] if saved else ["text"],
+        "properties": {
+            "text": {"type": "string", "minLength": FRAME_TEXT_MIN, "maxLength": FRAME_TEXT_MAX},
+            "color": {"anyOf": [colour, {"type": "null"}], "description": "`null`: the dark colour."},
+        },
+    }
+    ecc = list(ECC_LEVELS) if saved else [*ECC_LEVELS, *(e.lower() for e in ECC_LEVELS)]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "How the code's image is drawn. Every colour must contrast with light (white for "
+        f"transparent) by at least {MIN_CONTRAST:g}:1, and the style must decode back (else 400 unscannable).",
+        "properties": {
+            "dark": colour,
+            "light": {"anyOf": [colour, {"const": TRANSPARENT}]},
+            "ecc": {"type": "string", "enum": ecc},
+            "margin": ranged(MARGIN_MIN, MARGIN_MAX),
+            "dots": choice(DOTS),
+            "corners": choice(CORNERS),
+            "corner_dots": choice(CORNER_DOTS),
+            "corner_color": {"anyOf": [colour, {"type": "null"}], "description": "`null`: the dark colour."},
+            "gradient": {"anyOf": [gradient, {"type": "null"}], "description": "From dark to `to`."},
+            "frame": {
+                "anyOf": [frame, {"type": "null"}],
+                "description": "A rounded card, the text under the code.",
+            },
+        },
+    }

@@ -37,6 +37,7 @@ from .params import (  # noqa: F401 (the names callers use from here)
     Unscannable,
     _check_format,
     parse_query,
+    style_schema,
     validate_style,
 )
 

@@ -108,7 +108,7 @@ def _drawn_by(fmt: str, body: bytes, command) -> Image.Image:
     return image
 
 
-def pdf_image(body: bytes, dpi: int = 300) -> Image.Image:
+def pdf_image(body: bytes, dpi: float = 300) -> Image.Image:
     return _drawn_by(
         "pdf",
         body,
@@ -116,8 +116,18 @@ def pdf_image(body: bytes, dpi: int = 300) -> Image.Image:
     )
 
 
-def eps_image(body: bytes, dpi: int = 300) -> Image.Image:
-    gs = ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dEPSCrop", "-sDEVICE=png16m", f"-r{dpi}"]
+def eps_image(body: bytes, dpi: float = 300) -> Image.Image:
+    gs = [
+        "gs",
+        "-q",
+        "-dSAFER",
+        "-dBATCH",
+        "-dNOPAUSE",
+        "-dEPSCrop",
+        "-dGraphicsAlphaBits=4",
+        "-sDEVICE=png16m",
+        f"-r{dpi}",
+    ]
     return _drawn_by("eps", body, lambda source, out: [*gs, "-o", out, source])
 
 
