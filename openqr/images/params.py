@@ -497,8 +497,9 @@ def style_schema(*, saved: bool) -> dict:
     return {
         "type": "object",
         "additionalProperties": False,
-        "description": "How the code's image is drawn. Every colour must contrast with light (white for "
-        f"transparent) by at least {MIN_CONTRAST:g}:1, and the style must decode back (else 400 unscannable).",
+        "description": "How the code's image is drawn. Every colour must contrast with light (white "
+        f"for transparent) by at least {MIN_CONTRAST:g}:1, and the style must decode back "
+        "(else 400 unscannable).",
         "properties": {
             "dark": colour,
             "light": {"anyOf": [colour, {"const": TRANSPARENT}]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import subprocess
 import sys
@@ -67,9 +68,7 @@ def test_every_shape_decodes_as_png(index, shape):
 
 
 def test_every_shape_with_each_gradient_and_frame_decodes_as_png():
-    for index, ((dots, corners, corner_dots), gradient, frame) in enumerate(
-        itertools.product(SHAPES[::5], GRADIENTS, FRAMES)
-    ):
+    for (dots, corners, corner_dots), gradient, frame in itertools.product(SHAPES[::5], GRADIENTS, FRAMES):
         params = QrParams(
             data=URL,
             size=400,
@@ -201,18 +200,17 @@ def test_same_parameters_same_bytes(fmt):
     assert b"CreationDate" not in body and b"/ID" not in body and b"%%CreationDate" not in body
 
 
-def test_styled_bytes_are_identical_in_a_fresh_process():
+@pytest.mark.parametrize("style", [{"size": 777, "light": "transparent"}, FULL])
+def test_bytes_are_identical_in_a_fresh_process(style):
     script = (
         "import hashlib, json, sys; from openqr.images.render import QrParams, render\n"
         "style = json.loads(sys.argv[1])\n"
         "for fmt in ('png', 'svg', 'pdf', 'eps'):\n"
         "    print(hashlib.sha256(render(QrParams(data='Grüße 🎉', format=fmt, **style))).hexdigest())\n"
     )
-    import json
-
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(FULL)],
+        [sys.executable, "-c", script, json.dumps(style)],
         cwd=root,
         capture_output=True,
         text=True,
@@ -220,10 +218,8 @@ def test_styled_bytes_are_identical_in_a_fresh_process():
         env={"PYTHONHASHSEED": "11"},
         timeout=120,
     )
-    here = [
-        hashlib.sha256(render(QrParams(data="Grüße 🎉", format=f, **FULL))).hexdigest()
-        for f in ("png", "svg", "pdf", "eps")
-    ]
+    formats = ("png", "svg", "pdf", "eps")
+    here = [hashlib.sha256(render(QrParams(data="Grüße 🎉", format=f, **style))).hexdigest() for f in formats]
     assert out.stdout.split() == here
 
 
