@@ -19,6 +19,7 @@ from .params import (  # noqa: F401 (the names callers use from here)
     DOTS,
     ECC_LEVELS,
     FORMATS,
+    FRAME_TEXT_MAX,
     GRADIENT_TYPES,
     MARGIN_MAX,
     MARGIN_MIN,
