@@ -48,13 +48,19 @@ def style_of_form(form) -> dict:
     if "gradient_type" in form:
         kind = form["gradient_type"]
         wanted["gradient"] = (
-            {"type": kind, "to": form.get("gradient_to", ""), "rotation": form.get("gradient_rotation") or "0"}
+            {
+                "type": kind,
+                "to": form.get("gradient_to", ""),
+                "rotation": form.get("gradient_rotation") or "0",
+            }
             if kind
             else None
         )
     if "frame_text" in form:
         text, colour = form["frame_text"], form.get("frame_color", "")
-        wanted["frame"] = {"text": text, "color": None if colour.lower() == dark else colour} if text.strip() else None
+        wanted["frame"] = (
+            {"text": text, "color": None if colour.lower() == dark else colour} if text.strip() else None
+        )
     return wanted
 
 

@@ -148,7 +148,9 @@ def delete(code_id: str):
 def image(code_id: str, fmt: str):
     """The code's short URL as PNG, SVG, PDF or EPS in its saved style; `?download=1` saves a file."""
     code = codes.get_code(current_user, code_id)
-    args = {k: v for k, v in request.args.items() if k in ("size", "size_mm", "margin", "ecc", "dark", "light")}
+    args = {
+        k: v for k, v in request.args.items() if k in ("size", "size_mm", "margin", "ecc", "dark", "light")
+    }
     params = codes.code_image_params(code, {**args, "format": fmt})
     response = image_response(params, REVALIDATE)
     if request.args.get("download"):
