@@ -78,7 +78,8 @@ def run(quick: bool) -> list[tuple]:
             {"uncached": uncached, "cached": cached, "304": not_modified, "segno": segno_alone}, repeat
         )
     speedup = times["uncached"] / times["cached"]
-    return render_rows(quick) + [
+    return [
+        *render_rows(quick),
         (
             "/v1/qr 1024 px PNG, uncached",
             f"{times['uncached']:.2f} ms",

@@ -7,8 +7,8 @@ import pytest
 
 from openqr.auth.accounts import get_or_create_account
 from openqr.codes import core as codes
-from openqr.extensions import db
 from tests.conftest import sign_in
+from tests.dashboard.test_dashboard import make_code
 from tests.images.raster import decode, pdf_image, png_image
 from tests.support.htmlparse import Page
 
@@ -39,10 +39,7 @@ def web(web_app):
 
 @pytest.fixture
 def code_id(web_app):
-    with web_app.app_context():
-        account = get_or_create_account("owner@example.com")
-        db.session.commit()
-        return codes.create_code(account, {"destination": "https://example.com/page"})[0].id
+    return make_code(web_app)
 
 
 def saved_style(app, code_id) -> dict:
