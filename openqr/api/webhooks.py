@@ -1,7 +1,8 @@
 """`/v1/webhooks`: endpoints that receive an account's events, signed; a test event on demand."""
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 
+from ..services import current_services
 from ..webhooks import outbox as webhooks
 from .params import json_body
 
@@ -35,5 +36,5 @@ def delete(webhook_id):
 def test(webhook_id):
     """Queue one `test` event for the endpoint, delivered like any other."""
     row = webhooks.send_test(g.account, webhook_id)
-    current_app.extensions["openqr.webhooks.outbox"].wake()
+    current_services().deliverer.wake()
     return {"queued": True, "event_id": row.events[0]["id"]}, 202

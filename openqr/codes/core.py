@@ -21,6 +21,7 @@ from ..images import render as qr
 from ..models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
 from ..ops import ratelimit
 from ..scans import store as scans
+from ..services import current_services
 from ..text import has_control, iso_z
 from ..webhooks import outbox as webhooks
 from . import smart
@@ -55,7 +56,8 @@ EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style",
 
 def reserved_slugs() -> frozenset[str]:
     """First path segments the app itself routes: never usable as slugs."""
-    cached = current_app.extensions.get("openqr.reserved_slugs")
+    found = current_services()
+    cached = found.reserved_slugs
     if cached is None:
         segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in current_app.url_map.iter_rules()}
         extra = {
@@ -79,7 +81,7 @@ def reserved_slugs() -> frozenset[str]:
             "robots.txt",
         }
         cached = frozenset(s.lower() for s in segments | extra if s and not s.startswith("<"))
-        current_app.extensions["openqr.reserved_slugs"] = cached
+        found.reserved_slugs = cached
     return cached
 
 
