@@ -55,8 +55,15 @@ def _result(outcome: outcomes.Outcome) -> types.CallToolResult:
         content.append(
             types.ImageContent(data=base64.b64encode(image.data).decode(), mime_type=image.media_type)
         )
+    elif image is not None and image.media_type == "application/pdf":  # binary: a resource, base64
+        blob = types.BlobResourceContents(
+            uri="openqr://render_qr/code.pdf",
+            mime_type=image.media_type,
+            blob=base64.b64encode(image.data).decode(),
+        )
+        content.append(types.EmbeddedResource(type="resource", resource=blob))
     elif image is not None:
-        content.append(types.TextContent(text=image.data.decode()))  # SVG is text
+        content.append(types.TextContent(text=image.data.decode()))  # SVG and EPS are text
     return types.CallToolResult(content=content, structured_content=outcome.body, is_error=outcome.is_error)
 
 

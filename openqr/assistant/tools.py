@@ -100,7 +100,8 @@ def _render_qr(account: Account, args: dict) -> Image:
         params = codes.code_image_params(codes.get_code(account, code_id), rest)
     else:
         params = image_params(args)
-    what = f"{params.format.upper()} QR code, {params.size}x{params.size} px, encoding {params.data}"
+    size = f"{params.size_mm} mm wide" if params.size_mm else f"{params.size} px wide"
+    what = f"{params.format.upper()} QR code, {size}, encoding {params.data}"
     return Image(qr.render(params), qr.media_type(params.format), what)
 
 
@@ -123,7 +124,7 @@ TOOLS: tuple[Tool, ...] = (
         _render_qr,
         description="A QR image of one of your codes (`id`: its short URL, in its saved style unless "
         "overridden here) or of any text (`data`); give one of the two. A PNG comes back as an image, "
-        "an SVG as text.",
+        "an SVG or EPS as text, a PDF as an embedded resource.",
     ),
 )
 BY_NAME = {tool.name: tool for tool in TOOLS}

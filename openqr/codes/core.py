@@ -190,6 +190,8 @@ def clean_folder_id(account: Account, value: object) -> str | None:
 def clean_style(value: object) -> dict:
     try:
         return qr.validate_style(value)
+    except qr.Unscannable as err:
+        raise ValidationError(err.message, field="style", code="unscannable") from None
     except qr.QrParamError as err:
         raise ValidationError(str(err), field=err.field, code="invalid_style") from None
 
@@ -273,8 +275,8 @@ def patch_schema() -> dict:
 
 
 def bulk_schema() -> dict:
-    """The body of `bulk_create`: 1..MAX_BULK creates, without a style."""
-    item = {name: schema for name, schema in create_schema()["properties"].items() if name != "style"}
+    """The body of `bulk_create`: 1..MAX_BULK creates."""
+    item = create_schema()["properties"]
     codes = {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": closed(item, ["destination"])}
     return closed({"codes": codes})
 
@@ -351,8 +353,9 @@ def create_code(account: Account, data: object, *, source: str = "api") -> tuple
     fields = clean_fields(account, data, creating=True)
     if fields.get("slug") and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
-    budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     code = _new_code(account, fields, set())
+    prove_style(code)
+    budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     db.session.add(code)
     record_change(code, source)
     _commit_or_conflict(fields.get("slug"), (account.id, "code.created", [code]))
@@ -376,8 +379,6 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
     cleaned, problems, seen = [], [], {}
     for index, item in enumerate(items):
         try:
-            if isinstance(item, Mapping) and "style" in item:
-                raise ValidationError("Unknown field: style.", field="style", code="unknown_field")
             fields = clean_fields(account, item, creating=True)
             slug = fields.get("slug")
             if slug and slug in seen:
@@ -392,6 +393,14 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
     return cleaned, problems
 
 
+def _invalid_items(problems: list[dict], count: int) -> ValidationError:
+    return ValidationError(
+        f"{len(problems)} of {count} codes are invalid; nothing was created.",
+        code="invalid_items",
+        details=problems,
+    )
+
+
 @rolls_back
 def bulk_create(account: Account, data: object, *, source: str = "api") -> list[Code]:
     """Create 1..200 codes, all or nothing; errors list every bad item by index."""
@@ -401,14 +410,18 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
     check_bulk_count(len(items))
     cleaned, problems = check_bulk_items(account, items)
     if problems:
-        raise ValidationError(
-            f"{len(problems)} of {len(items)} codes are invalid; nothing was created.",
-            code="invalid_items",
-            details=problems,
-        )
-    ratelimit.consume(f"bulk:{account.id}", current_app.config["OPENQR_BULK_LIMIT"])
+        raise _invalid_items(problems, len(items))
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
     codes = [_new_code(account, fields, taken) for fields in cleaned]
+    problems = []
+    for index, code in enumerate(codes):
+        try:
+            prove_style(code)
+        except ValidationError as err:
+            problems.append(err.problem(index))
+    if problems:
+        raise _invalid_items(problems, len(items))
+    ratelimit.consume(f"bulk:{account.id}", current_app.config["OPENQR_BULK_LIMIT"])
     db.session.add_all(codes)
     for code in codes:
         record_change(code, source)
@@ -443,6 +456,8 @@ def update_code(account: Account, code_id: str, data: object, *, source: str = "
         if name in fields:
             setattr(code, name, fields[name])
     _set_smart(code, fields)
+    if "style" in fields or code.slug != old_slug:
+        prove_style(code)
     if moved:
         record_change(code, source)
     if "tags" in fields:
@@ -668,6 +683,12 @@ def history_schema() -> dict:
         "description": "Every change of the code's destination, creation included, newest first.",
         "items": closed(change),
     }
+
+
+def prove_style(code: Code) -> None:
+    """A styled code's image must read back as its short URL (400 `unscannable`, nothing stored)."""
+    if code.style:
+        qr_http.prove(code_image_params(code, {}))
 
 
 def code_image_params(code: Code, args: Mapping[str, str]) -> qr.QrParams:

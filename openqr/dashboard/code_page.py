@@ -8,6 +8,7 @@ from flask_login import current_user
 from ..codes import core as codes
 from ..codes import smart
 from ..errors import DomainError
+from ..images import proof
 from ..images import render as qr
 from ..scans import analytics
 from ..scans.countries import country_name
@@ -23,17 +24,44 @@ from .smart_form import form_of_code as smart_form_of
 DOWNLOAD_SIZES = (256, 512, 1024, 2048)
 
 
+PRINT_SIZES_MM = (20, 30, 40, 60, 100)
+
+
 def _style_values(code) -> dict:
-    style = {
-        **{
-            "dark": qr.QrParams.dark,
-            "light": qr.QrParams.light,
-            "ecc": qr.QrParams.ecc,
-            "margin": qr.QrParams.margin,
-        },
-        **(code.style or {}),
-    }
-    return style
+    """The code's style with every default filled in, as the style controls show it."""
+    defaults = {name: getattr(qr.QrParams, name) for name in qr.STYLE_KEYS}
+    return {**defaults, **(code.style or {})}
+
+
+def style_of_form(form) -> dict:
+    """The style the controls ask for. A corner or frame colour equal to dark is "same as dark"
+    (null); no gradient type means no gradient, no frame text means no frame."""
+    wanted = {name: form.get(name, "") for name in ("dark", "light", "ecc", "margin")}
+    if form.get("transparent"):
+        wanted["light"] = qr.TRANSPARENT
+    for name in ("dots", "corners", "corner_dots"):
+        if name in form:
+            wanted[name] = form[name]
+    dark = form.get("dark", "").lower()
+    if "corner_color" in form:
+        wanted["corner_color"] = None if form["corner_color"].lower() == dark else form["corner_color"]
+    if "gradient_type" in form:
+        kind = form["gradient_type"]
+        wanted["gradient"] = (
+            {
+                "type": kind,
+                "to": form.get("gradient_to", ""),
+                "rotation": form.get("gradient_rotation") or "0",
+            }
+            if kind
+            else None
+        )
+    if "frame_text" in form:
+        text, colour = form["frame_text"], form.get("frame_color", "")
+        wanted["frame"] = (
+            {"text": text, "color": None if colour.lower() == dark else colour} if text.strip() else None
+        )
+    return wanted
 
 
 def _context(
@@ -72,7 +100,13 @@ def _context(
         "errors": errors or {},
         "saved": saved,
         "version": qr.etag(preview).strip('"')[:12],
+        # The stored style's proof (styles saved before proofs existed are judged here too).
+        "verdict": proof.verdict(preview),
+        "choices": {"dots": qr.DOTS, "corners": qr.CORNERS, "corner_dots": qr.CORNER_DOTS},
+        "gradient_types": qr.GRADIENT_TYPES,
+        "frame_max": qr.FRAME_TEXT_MAX,
         "sizes": DOWNLOAD_SIZES,
+        "print_sizes": PRINT_SIZES_MM,
         **time_of_day_context(data),
     }
 
@@ -88,15 +122,7 @@ def code(code_id: str):
 def style(code_id: str):
     """Save the style controls to the code and send back the controls with the new preview."""
     item = codes.get_code(current_user, code_id)
-    form = request.form
-    wanted = {
-        "dark": form.get("dark", ""),
-        "light": form.get("light", ""),
-        "ecc": form.get("ecc", ""),
-        "margin": form.get("margin", ""),
-    }
-    if form.get("transparent"):
-        wanted["light"] = qr.TRANSPARENT
+    wanted = style_of_form(request.form)
     try:
         item = codes.update_code(current_user, code_id, {"style": wanted}, source="dashboard")
     except DomainError as err:

@@ -136,13 +136,14 @@ def delete(code_id: str):
 
 @bp.get("/codes/<code_id>/qr.<fmt>")
 def image(code_id: str, fmt: str):
-    """The code's short URL as PNG or SVG in its saved style; `?download=1` saves it as a file."""
+    """The code's short URL as PNG, SVG, PDF or EPS in its saved style; `?download=1` saves a file."""
     code = codes.get_code(current_user, code_id)
-    args = {k: v for k, v in request.args.items() if k in ("size", "margin", "ecc", "dark", "light")}
+    args = {
+        k: v for k, v in request.args.items() if k in ("size", "size_mm", "margin", "ecc", "dark", "light")
+    }
     params = codes.code_image_params(code, {**args, "format": fmt})
     response = image_response(params, REVALIDATE)
     if request.args.get("download"):
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="{code.slug}-{params.size}.{params.format}"'
-        )
+        size = f"{params.size_mm}mm" if params.size_mm else params.size
+        response.headers["Content-Disposition"] = f'attachment; filename="{code.slug}-{size}.{params.format}"'
     return response

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Response, request
 
 from ..errors import ValidationError
+from . import proof
 from . import render as qr
 
 # The same parameters always give the same bytes, so clients may keep them for a long time.
@@ -22,6 +23,14 @@ def image_params(args: Mapping[str, str], **kwargs) -> qr.QrParams:
         return qr.parse_query(args, **kwargs)
     except qr.QrParamError as err:
         raise ValidationError(str(err), field=err.field, code="invalid_parameter") from None
+
+
+def prove(params: qr.QrParams) -> None:
+    """`proof.prove`: a style that would not scan is a 400 `unscannable` naming `style`."""
+    try:
+        proof.prove(params)
+    except qr.Unscannable as err:
+        raise ValidationError(err.message, field="style", code="unscannable") from None
 
 
 def image_response(params: qr.QrParams, cache_control: str) -> Response:

@@ -66,7 +66,7 @@ def test_every_tool_of_the_contract_is_listed_with_schemas_from_the_openapi_docu
     limit = listed["list_codes"].input_schema["properties"]["limit"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, 200)
     assert listed["get_scans"].input_schema["properties"]["days"]["maximum"] == 365
-    assert listed["render_qr"].input_schema["properties"]["format"]["enum"] == ["png", "svg"]
+    assert listed["render_qr"].input_schema["properties"]["format"]["enum"] == ["png", "svg", "pdf", "eps"]
     assert "required" not in listed["render_qr"].input_schema  # `id` or `data`
     assert listed["get_code"].annotations.read_only_hint is True
     assert listed["delete_code"].annotations.destructive_hint is True

@@ -9,7 +9,44 @@ from pathlib import Path
 
 import segno
 
+from openqr.images import proof
+from openqr.images.render import QrParams, render
 from tests.bench.common import alternate_ms, bench_app
+
+STYLED = {
+    "dots": "classy-rounded",
+    "corners": "extra-rounded",
+    "corner_dots": "dot",
+    "gradient": {"type": "linear", "to": "#0d47a1", "rotation": 45},
+    "frame": {"text": "SCAN ME"},
+}
+RENDERS = {  # what a row measures: a format, a size and a style
+    "png 1024 px, squares": {"format": "png", "size": 1024},
+    "png 1024 px, rounded dots": {"format": "png", "size": 1024, "dots": "rounded"},
+    "png 1024 px, styled + frame": {"format": "png", "size": 1024, **STYLED},
+    "png 4096 px, styled + frame": {"format": "png", "size": 4096, **STYLED},
+    "svg 40 mm, styled + frame": {"format": "svg", "size_mm": 40, **STYLED},
+    "pdf 40 mm, styled + frame": {"format": "pdf", "size_mm": 40, **STYLED},
+    "eps 40 mm, styled + frame": {"format": "eps", "size_mm": 40, **STYLED},
+}
+
+
+def render_rows(quick: bool) -> list[tuple]:
+    """Uncached render times per format, size and style, and the proof a saved style costs."""
+    fresh = itertools.count()
+    repeat = 3 if quick else 7
+
+    def once(options: dict):
+        return lambda: render(QrParams(data=f"https://go.example.com/r{next(fresh)}", **options))
+
+    def prove():
+        proof.prove(QrParams(data=f"https://go.example.com/p{next(fresh)}", **STYLED))
+
+    calls = {name: once(options) for name, options in RENDERS.items()}
+    times = alternate_ms({**calls, "proof": prove}, repeat)
+    rows = [(f"render {name}", f"{times[name]:.1f} ms", "", "", None) for name in RENDERS]
+    rows.append(("proof of a styled code (render + zxing-cpp)", f"{times['proof']:.1f} ms", "", "", None))
+    return rows
 
 
 def run(quick: bool) -> list[tuple]:
@@ -42,6 +79,7 @@ def run(quick: bool) -> list[tuple]:
         )
     speedup = times["uncached"] / times["cached"]
     return [
+        *render_rows(quick),
         (
             "/v1/qr 1024 px PNG, uncached",
             f"{times['uncached']:.2f} ms",

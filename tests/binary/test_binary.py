@@ -222,3 +222,45 @@ def test_operator_commands_on_the_binary(tmp_path, target):
     finally:
         if target == "postgresql":
             databases.drop_postgresql_database(url)
+
+
+def test_the_binary_proves_a_styled_code_and_prints_it_as_pdf(tmp_path):
+    # Pillow, fontTools, the shipped font and zxing-cpp all inside the one file.
+    folder = tmp_path / "server-run"
+    folder.mkdir()
+    key = run(folder, "keys", "create", "you@example.com", "--name", "print").stdout.strip()
+    unpack = tmp_path / "tmp"
+    unpack.mkdir()
+    server = AppProcess(tmp_path, "server", None, kind="binary", TMPDIR=str(unpack))
+    try:
+        server.wait_ready()
+        auth = {"Authorization": f"Bearer {key}"}
+        style = {
+            "dots": "rounded",
+            "corners": "extra-rounded",
+            "corner_dots": "dot",
+            "frame": {"text": "Café"},
+        }
+        made = requests.post(
+            f"{server.url}/v1/dynamic",
+            json={"destination": "https://example.com/a", "style": style},
+            headers=auth,
+        )
+        assert made.status_code == 201, made.text
+        pale = requests.post(
+            f"{server.url}/v1/dynamic",
+            json={
+                "destination": "https://example.com/a",
+                "style": {"gradient": {"type": "linear", "to": "#eeeeee"}},
+            },
+            headers=auth,
+        )
+        assert pale.status_code == 400 and pale.json()["error"] == "unscannable"
+        code = made.json()
+        pdf = requests.get(f"{server.url}/v1/dynamic/{code['id']}/qr?format=pdf&size_mm=40", headers=auth)
+        assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+        from tests.images.raster import decode, pdf_image
+
+        assert [r.text for r in decode(pdf_image(pdf.content))] == [code["short_url"]]
+    finally:
+        server.stop()
