@@ -104,7 +104,6 @@ def _context(
         "verdict": proof.verdict(preview),
         "choices": {"dots": qr.DOTS, "corners": qr.CORNERS, "corner_dots": qr.CORNER_DOTS},
         "gradient_types": qr.GRADIENT_TYPES,
-        "frame_max": qr.FRAME_TEXT_MAX,
         "sizes": DOWNLOAD_SIZES,
         "print_sizes": PRINT_SIZES_MM,
         **time_of_day_context(data),

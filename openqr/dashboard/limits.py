@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..auth import tokens
 from ..codes import core as codes
 from ..codes import filters, smart
-from ..images import render as qr
+from ..images import params as qr
 from .base import bp
 
 
@@ -23,6 +23,9 @@ def limits() -> dict:
             "bulk_max": codes.MAX_BULK,
             "margin_min": qr.MARGIN_MIN,
             "margin_max": qr.MARGIN_MAX,
+            "rotation_min": qr.ROTATION_MIN,
+            "rotation_max": qr.ROTATION_MAX,
+            "frame_text_max": qr.FRAME_TEXT_MAX,
             "split_min": smart.MIN_SPLIT,
             "split_max": smart.MAX_SPLIT,
             "weight_min": smart.MIN_WEIGHT,

@@ -21,6 +21,7 @@ from openqr.codes import core as codes
 from openqr.codes import folders, smart
 from openqr.destinations import DestinationError
 from openqr.errors import ValidationError
+from openqr.images import params as image_rules
 from openqr.images import render as qr
 from openqr.models import ID, new_id, utcnow
 from openqr.scans import analytics
@@ -98,14 +99,14 @@ CHANGES = [
         lambda: folders.clean_name({"name": "Bus stops, spring"}),
     ),
     (
-        qr,
+        image_rules,
         "MARGIN_MAX",
         8,
         _component("StyleIn/properties/margin/anyOf/0/maximum"),
         lambda: qr.validate_style({"margin": 9}),
     ),
     (
-        qr,
+        image_rules,
         "SIZE_MAX",
         1024,
         _argument("/v1/qr", "size", "maximum"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from openqr.auth import tokens
 from openqr.codes import core as codes
 from openqr.codes import filters, smart
-from openqr.images import render as qr
+from openqr.images import params as qr
 from tests.dashboard.test_dashboard import make_code
 from tests.dashboard.test_dashboard import web as web
 from tests.support.htmlparse import Page
