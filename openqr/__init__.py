@@ -108,7 +108,9 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
 
 def _http_error(err: HTTPException):
-    """HTTP errors: JSON under /v1, Flask's own pages elsewhere."""
+    """HTTP errors: JSON under /v1, Flask's own pages elsewhere (a readable one for a body too large)."""
     if is_api_request():
         return api.http_error_as_json(err)
+    if err.code == 413:
+        return security.too_large_page()
     return err
