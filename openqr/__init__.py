@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import api, assistant, auth, cli, dashboard
 from .api import docs
+from .auth import mail
 from .codes import scheduler
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .errors import is_api_request
@@ -97,6 +98,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     outage.init_app(app)  # 503 while the database is unreachable, for every view
     cli.register(app)
 
+    mail.init_app(app)  # sign-in mail: sent by a thread of its own, off the request path
     delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     metrics.init_app(app)  # GET /metrics, counters the redirect paths advance

@@ -17,6 +17,7 @@ from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_commands
 
 from . import ConfigError, assistant, cli, create_app
+from .auth import mail
 from .extensions import db
 from .models import utcnow
 from .ops.health import VERSION
@@ -101,6 +102,7 @@ def serve(app: Flask | None = None) -> None:
         # Every answered scan is in the buffer by now: write them all before exiting.
         app.extensions["openqr.scans.store.recorder"].stop()
         deliverer.stop()
+        mail.queue_of(app).stop()  # sign-in links asked for just before the stop still go out
         log.info("OpenQR stopped")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from openqr import create_app
+from openqr.auth import mail
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
@@ -166,8 +167,9 @@ def fresh_app(tmp_path, **overrides):
 
 
 def close_app(app) -> None:
-    """Give back the app's database connections and stop following the link feed."""
+    """Give back the app's database connections, stop following the link feed, end the mail thread."""
     links.table_of(app).stop()
+    mail.queue_of(app).stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

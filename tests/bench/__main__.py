@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 
-from tests.bench import account, analytics, binary, bulk, images, mcp, redirect, zipf
+from tests.bench import account, analytics, binary, bulk, images, mcp, redirect, signin, zipf
 
 SECTIONS = {
     "redirect": redirect,
@@ -19,6 +19,7 @@ SECTIONS = {
     "account": account,
     "images": images,
     "bulk": bulk,
+    "signin": signin,
     "mcp": mcp,
     "binary": binary,
 }
