@@ -19,6 +19,7 @@ from .codes import scheduler
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .errors import is_api_request
 from .extensions import csrf, db, login_manager, migrate
+from .images import gate
 from .ops import health, metrics, outage, security
 from .redirect import fastpath, links
 from .redirect import views as redirect
@@ -99,6 +100,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     cli.register(app)
 
     mail.init_app(app)  # sign-in mail: sent by a thread of its own, off the request path
+    gate.init_app(app)  # every QR image is drawn within a bounded capacity and a per-account budget
     delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
     recorder.init_app(app)  # scans are buffered and written in batches off the request path
     metrics.init_app(app)  # GET /metrics, counters the redirect paths advance

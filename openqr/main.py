@@ -19,6 +19,7 @@ from flask_migrate.cli import db as db_commands
 from . import ConfigError, assistant, cli, create_app
 from .auth import mail
 from .extensions import db
+from .images import gate
 from .models import utcnow
 from .ops.health import VERSION
 from .redirect import links
@@ -86,6 +87,8 @@ def serve(app: Flask | None = None) -> None:
     # not stall every request for tens of milliseconds.
     classify.warm_up()
     links.table_of(app).start()  # every link in memory before the first scan
+    renders = gate.gate_of(app)
+    renders.start()  # the render workers are up before the first image is asked for
     gc.collect()
     gc.freeze()
     gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
@@ -103,6 +106,7 @@ def serve(app: Flask | None = None) -> None:
         app.extensions["openqr.scans.store.recorder"].stop()
         deliverer.stop()
         mail.queue_of(app).stop()  # sign-in links asked for just before the stop still go out
+        renders.stop()
         log.info("OpenQR stopped")
 
 

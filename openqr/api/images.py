@@ -11,11 +11,11 @@ bp = Blueprint("images", __name__)
 @bp.get("/qr")
 def image():
     """Any data as a QR image."""
-    return image_response(image_params(request.args), IMMUTABLE)
+    return image_response(image_params(request.args), IMMUTABLE, g.account.id)
 
 
 @bp.get("/dynamic/<code_id>/qr")
 def code_image(code_id):
     """A code's short URL as a QR image in the code's saved style."""
     code = codes.get_code(g.account, code_id)
-    return image_response(codes.code_image_params(code, request.args), REVALIDATE)
+    return image_response(codes.code_image_params(code, request.args), REVALIDATE, g.account.id)

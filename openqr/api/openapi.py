@@ -85,6 +85,21 @@ RESPONSES = {
         {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": "^[0-9]+$"})},
     ),
     "Deleted": _json(_ref("Deleted"), "Deleted."),
+    "RenderLimited": _error(
+        "This account already has `OPENQR_RENDER_PER_ACCOUNT` images being drawn or waiting "
+        "(`error` is `rate_limited`): wait `Retry-After` seconds.",
+        {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": "^[0-9]+$"})},
+    ),
+    "RenderBusy": _error(
+        "Every render worker is busy and the line is full, or the wait for one ran out (`error` is "
+        "`busy`); or the database is unreachable (`unavailable`). Retry after `Retry-After` seconds.",
+        {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": "^[0-9]+$"})},
+    ),
+}
+# What an image answers beyond the render gate's limits (openqr.images.gate).
+RENDER_REFUSALS = {
+    "429": {"$ref": "#/components/responses/RenderLimited"},
+    "503": {"$ref": "#/components/responses/RenderBusy"},
 }
 
 
@@ -900,7 +915,9 @@ def _paths() -> dict:
                 "summary": "The code's short URL as a QR image in its saved style (query overrides it).",
                 "parameters": IMAGE_QUERY,
                 "responses": _responses(
-                    _image_ok("`private, no-cache`: the style can change."), "400", "404"
+                    {**_image_ok("`private, no-cache`: the style can change."), **RENDER_REFUSALS},
+                    "400",
+                    "404",
                 ),
             },
         },
@@ -917,7 +934,9 @@ def _paths() -> dict:
                     ),
                     *IMAGE_QUERY,
                 ],
-                "responses": _responses(_image_ok("`public, max-age=31536000, immutable`."), "400"),
+                "responses": _responses(
+                    {**_image_ok("`public, max-age=31536000, immutable`."), **RENDER_REFUSALS}, "400"
+                ),
             }
         },
         "/v1/folders": {

@@ -47,7 +47,7 @@ def _respond(template: str, status: int, title: str, message: str):
 
 @bp.errorhandler(DomainError)
 def domain_error(err: DomainError):
-    titles = {404: "Not found", 409: "Already taken", 429: "Slow down"}
+    titles = {404: "Not found", 409: "Already taken", 429: "Slow down", 503: "Busy right now"}
     response = _respond(
         "errors/_error.html" if is_htmx() else "errors/error.html",
         err.status,

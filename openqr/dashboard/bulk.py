@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..codes import core as codes
 from ..errors import ValidationError
-from ..images import render as qr
+from ..images import gate
 from ..models import Code
 from ..web.htmx import page_or_block
 from ..web.spreadsheet import csv_text
@@ -155,9 +155,13 @@ def export_zip():
     selected = _selected()
     buffer = io.BytesIO()
     table = [["file", "short_url", "destination", "label", "slug", "tags"]]
+    # One admission for the whole archive: its images are drawn together, in one render slot.
+    images = gate.render_many(
+        current_user.id, [codes.code_image_params(c, {"size": "1024"}) for c in selected]
+    )
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for code, name in zip(selected, safe_names(selected), strict=True):
-            archive.writestr(f"{name}.png", qr.render(codes.code_image_params(code, {"size": "1024"})))
+        for code, name, image in zip(selected, safe_names(selected), images, strict=True):
+            archive.writestr(f"{name}.png", image)
             link, tags = codes.short_url(code), "|".join(code.tags)
             table.append([f"{name}.png", link, code.destination, code.label, code.slug, tags])
         archive.writestr("codes.csv", csv_text(table))

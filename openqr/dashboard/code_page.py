@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import request, url_for
 from flask_login import current_user
 
@@ -71,7 +73,9 @@ def _context(
         "style": style_form or _style_values(code),
         "errors": errors or {},
         "saved": saved,
-        "version": qr.etag(preview).strip('"')[:12],
+        # Changes with the style, so the browser fetches the new image; read from the parameters,
+        # not the image: showing the page draws nothing.
+        "version": hashlib.sha256(repr(preview).encode()).hexdigest()[:12],
         "sizes": DOWNLOAD_SIZES,
         **time_of_day_context(data),
     }

@@ -150,7 +150,7 @@ def image(code_id: str, fmt: str):
     code = codes.get_code(current_user, code_id)
     args = {k: v for k, v in request.args.items() if k in ("size", "margin", "ecc", "dark", "light")}
     params = codes.code_image_params(code, {**args, "format": fmt})
-    response = image_response(params, REVALIDATE)
+    response = image_response(params, REVALIDATE, current_user.id)
     if request.args.get("download"):
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{code.slug}-{params.size}.{params.format}"'
