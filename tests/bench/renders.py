@@ -32,8 +32,7 @@ REDIRECT_CONNECTIONS, RENDER_CONNECTIONS, SIZE = 8, 12, 4096
 
 # Each request asks for data nobody asked for before, so nothing comes from a cache; statuses
 # are counted per wrk thread and summed at the end.
-RENDER_LUA = (
-    """
+RENDER_LUA = """
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -41,11 +40,11 @@ function setup(thread)
 end
 function init(args)
   n, ok, busy, limited, other = 0, 0, 0, 0, 0
-  key = os.getenv("OPENQR_BENCH_KEY")
+  key, size = os.getenv("OPENQR_BENCH_KEY"), os.getenv("OPENQR_BENCH_SIZE")
 end
 function request()
   n = n + 1
-  local path = "/v1/qr?size=%d&data=https%%3A%%2F%%2Fgo.example.com%%2Fburst-" .. tid .. "-" .. n
+  local path = "/v1/qr?size=" .. size .. "&data=https%3A%2F%2Fgo.example.com%2Fburst-" .. tid .. "-" .. n
   return wrk.format("GET", path, {["Authorization"] = "Bearer " .. key})
 end
 function response(status, headers, body)
@@ -59,11 +58,9 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do
     o = o + t:get("ok"); b = b + t:get("busy"); l = l + t:get("limited"); x = x + t:get("other")
   end
-  io.write(string.format("statuses ok=%%d busy=%%d limited=%%d other=%%d\\n", o, b, l, x))
+  io.write(string.format("statuses ok=%d busy=%d limited=%d other=%d\\n", o, b, l, x))
 end
 """
-    % SIZE
-)
 
 
 def _latency(out: str, percent: str) -> float:
@@ -92,7 +89,7 @@ def loaded_round(url: str, base: str, key: str, script: Path, seconds: int) -> d
         ["wrk", "-t2", f"-c{RENDER_CONNECTIONS}", f"-d{burst_seconds}s", "-s", str(script), f"{base}/v1/qr"],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OPENQR_BENCH_KEY": key},
+        env={**os.environ, "OPENQR_BENCH_KEY": key, "OPENQR_BENCH_SIZE": str(SIZE)},
     )
     time.sleep(1)
     result = redirect_round(url, seconds)
@@ -162,9 +159,9 @@ def run(quick: bool) -> list[tuple]:
                         for name in ("ok", "busy", "limited", "other")
                         if name in result
                     )
+                    latency = f"p50 {result['p50']:.2f} ms p99 {result['p99']:.2f} ms"
                     print(
-                        f"  round {round_no + 1} {kind:6s} p50 {result['p50']:.2f} ms p99 {result['p99']:.2f} ms"
-                        f" {result['rps']:.0f} req/s{extra}",
+                        f"  round {round_no + 1} {kind:6s} {latency} {result['rps']:.0f} req/s{extra}",
                         flush=True,
                     )
         finally:
