@@ -17,13 +17,11 @@ from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_commands
 
 from . import ConfigError, assistant, cli, create_app
-from .auth import mail
 from .extensions import db
-from .images import gate
 from .models import utcnow
 from .ops.health import VERSION
-from .redirect import links
 from .scans import classify, visitors
+from .services import services
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -63,7 +61,6 @@ def serve(app: Flask | None = None) -> None:
         assistant.warn_shadowed_slug(app)
         visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
         db.session.commit()
-    app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,
@@ -86,27 +83,20 @@ def serve(app: Flask | None = None) -> None:
     # of the collector's reach, so a full collection under load scans only new objects and does
     # not stall every request for tens of milliseconds.
     classify.warm_up()
-    links.table_of(app).start()  # every link in memory before the first scan
-    renders = gate.gate_of(app)
-    renders.start()  # the render workers are up before the first image is asked for
+    running = services(app)
+    # The recorder, every link in memory before the first scan, the schedule, webhook delivery.
+    running.start()
     gc.collect()
     gc.freeze()
     gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
-    deliverer = app.extensions["openqr.webhooks.outbox"]
-    deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
     except KeyboardInterrupt:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
-        if "openqr.mcp" in app.extensions:
-            app.extensions["openqr.mcp"].close()
-        # Every answered scan is in the buffer by now: write them all before exiting.
-        app.extensions["openqr.scans.store.recorder"].stop()
-        deliverer.stop()
-        mail.queue_of(app).stop()  # sign-in links asked for just before the stop still go out
-        renders.stop()
+        # Every answered scan is in the buffer by now: the recorder, stopped last, writes them all.
+        running.stop()
         log.info("OpenQR stopped")
 
 
@@ -136,7 +126,7 @@ def command(ctx: click.Context) -> None:
     """OpenQR: editable QR codes with scan analytics.
 
     With no command: serve the dashboard, the API and the redirects (as `python app.py`).
-    Every command but `db` first applies pending migrations.
+    Every command but `db` and `backup` first applies pending migrations.
     """
     if ctx.invoked_subcommand is None:
         serve(build_app())

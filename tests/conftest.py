@@ -16,11 +16,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from openqr import create_app
-from openqr.auth import mail
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.redirect import links
+from openqr.services import services
 from tests.support import databases
 from tests.support.mailsink import Sink
 from tests.support.servers import free_port
@@ -155,6 +154,9 @@ def make_app(tmp_path, **overrides):
         "OPENQR_SECRET_KEY": "test-secret",
         "OPENQR_BASE_URL": "http://qr.test",
         "OPENQR_SHORT_BASE_URL": "https://go.test",
+        # Images are drawn in the test's own process: a worker process takes seconds to start.
+        # tests/images/test_gate.py and every test of a real server process use the workers.
+        "OPENQR_RENDER_PROCESSES": 0,
     }
     config.update(overrides)
     return create_app(config, instance_path=str(tmp_path / "instance"))
@@ -167,9 +169,9 @@ def fresh_app(tmp_path, **overrides):
 
 
 def close_app(app) -> None:
-    """Give back the app's database connections, stop following the link feed, end the mail thread."""
-    links.table_of(app).stop()
-    mail.queue_of(app).stop()
+    """Stop the app's services as the server does (threads ended, held scans written), then give
+    back its database connections."""
+    services(app).stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

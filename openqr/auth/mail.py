@@ -127,13 +127,3 @@ class MailQueue:
                 with self._changed:
                     self._busy = False
                     self._changed.notify_all()
-
-
-def init_app(app: Flask) -> MailQueue:
-    queue = MailQueue(app)
-    app.extensions["openqr.auth.mail"] = queue
-    return queue
-
-
-def queue_of(app: Flask) -> MailQueue:
-    return app.extensions["openqr.auth.mail"]

@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from ..errors import RateLimited
 from ..extensions import login_manager
 from ..models import Account
+from ..services import current_services
 from ..web.htmx import hx_redirect, is_htmx
 from ..web.pages import safe_next
 from . import accounts, mail, tokens
@@ -79,7 +80,7 @@ def login():
             email=typed.strip()[: accounts.MAX_EMAIL_LENGTH],
             error="Enter an email address such as you@example.com.",
         ), 400
-    client = current_app.extensions["openqr.classifier"].client_address(request.environ)
+    client = current_services().classifier.client_address(request.environ)
     try:
         accounts.count_sign_in_request(email, client)
     except RateLimited as err:
@@ -92,7 +93,7 @@ def login():
 
     @after_this_request
     def hand_over(response):
-        mail.queue_of(current_app).put(job)
+        current_services().mail.put(job)
         return response
 
     return render_template("auth/sent.html", email=email, mail_configured=mail.configured(current_app.config))

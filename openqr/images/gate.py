@@ -23,12 +23,11 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Hashable, Sequence
-
-from flask import Flask, current_app
+from collections.abc import Hashable, Mapping, Sequence
 
 from ..config import ConfigError
 from ..errors import DomainError, RateLimited
+from ..services import current_services
 from . import render as qr
 from . import workers
 
@@ -69,6 +68,7 @@ class RenderGate:
         cache_entries: int = CACHE_ENTRIES,
     ):
         self.processes, self.slots = processes, max(1, processes)
+        self.workers = workers.WorkerPool(processes) if processes else None
         self.queue, self.per_owner, self.wait = queue, per_owner, wait
         self._lock = threading.Lock()
         self._running = 0
@@ -103,13 +103,13 @@ class RenderGate:
 
     def start(self) -> None:
         """Start the worker processes now (a server about to serve), not at the first image."""
-        if self.processes:
-            workers.start(self.processes)
+        if self.workers:
+            self.workers.start()
 
-    def stop(self) -> None:
-        """End the worker processes (a stopping server); a later render starts them again."""
-        if self.processes:
-            workers.stop()
+    def stop(self, timeout: float) -> None:
+        """End the worker processes (a stopping server) within `timeout` seconds."""
+        if self.workers:
+            self.workers.stop(timeout)
 
     # Admission --------------------------------------------------------------------
 
@@ -200,8 +200,8 @@ class RenderGate:
     # Drawing ----------------------------------------------------------------------
 
     def _draw(self, params: Sequence[qr.QrParams]) -> list[bytes]:
-        if self.processes:
-            return workers.draw(self.processes, params)
+        if self.workers:
+            return self.workers.draw(params)
         return workers.draw_all(params)
 
     # The cache --------------------------------------------------------------------
@@ -221,10 +221,9 @@ class RenderGate:
                 self._cache.popitem(last=False)
 
 
-def init_app(app: Flask) -> RenderGate:
-    """The app's gate from its settings; raises ConfigError when the line would leave the redirect
-    no threads (every image waiting or drawn holds one)."""
-    config = app.config
+def create(config: Mapping) -> RenderGate:
+    """The gate of these settings; raises ConfigError when its line would leave the redirect no
+    threads (every image waiting or drawn holds one)."""
     threads, processes = config["OPENQR_THREADS"], config["OPENQR_RENDER_PROCESSES"]
     queue = config["OPENQR_RENDER_QUEUE"]
     if queue is None:
@@ -234,25 +233,19 @@ def init_app(app: Flask) -> RenderGate:
             f"OPENQR_RENDER_QUEUE={queue} with OPENQR_RENDER_PROCESSES={processes} leaves no thread of "
             f"OPENQR_THREADS={threads} for the redirect: every image waiting or drawn holds one"
         )
-    gate = RenderGate(
+    return RenderGate(
         processes=processes,
         queue=queue,
         per_owner=config["OPENQR_RENDER_PER_ACCOUNT"],
         wait=config["OPENQR_RENDER_WAIT"],
     )
-    app.extensions["openqr.images.gate"] = gate
-    return gate
-
-
-def gate_of(app: Flask) -> RenderGate:
-    return app.extensions["openqr.images.gate"]
 
 
 def render(owner: Hashable, params: qr.QrParams) -> bytes:
     """The image of `params`, drawn for `owner` through the current app's gate."""
-    return gate_of(current_app).render(owner, params)
+    return current_services().renders.render(owner, params)
 
 
 def render_many(owner: Hashable, params: Sequence[qr.QrParams]) -> list[bytes]:
     """Several images as one admission, through the current app's gate."""
-    return gate_of(current_app).render_many(owner, params)
+    return current_services().renders.render_many(owner, params)

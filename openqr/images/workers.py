@@ -1,10 +1,9 @@
 """The render worker processes: QR images drawn beside the server's interpreter, not in it.
 
-A pool per process and size, shared by every app in the process (a test run starts it once):
-started by `start` (the server does, so the first image waits for no interpreter to boot) or by
-the first render; spawned rather than forked (a fresh interpreter, no copy of the server's threads
-and their locks); at the lowest CPU priority, so a worker draws with what the scans leave over. A
-worker imports the app's package: about 75 MB and a few seconds to start.
+`WorkerPool` starts its processes with the server (`start`, without waiting for them: a worker
+imports the app's package, about 75 MB and a few seconds) or at the first image; spawned rather
+than forked (a fresh interpreter, no copy of the server's threads and their locks); at the
+lowest CPU priority, so a worker draws with what the scans leave over.
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ log = logging.getLogger(__name__)
 
 NICENESS = 19
 
-_lock = threading.Lock()
-_pools: dict[int, ProcessPoolExecutor] = {}
-
 
 def _lower_priority() -> None:
     """A worker's first step: yield the CPU to the server, and so to every scan."""
@@ -37,41 +33,55 @@ def draw_all(params: Sequence[qr.QrParams]) -> list[bytes]:
     return [qr.render(each) for each in params]
 
 
-def _pool(size: int) -> ProcessPoolExecutor:
-    with _lock:
-        if size not in _pools:
-            _pools[size] = ProcessPoolExecutor(
-                max_workers=size, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
-            )
-        return _pools[size]
+class WorkerPool:
+    """`size` worker processes, made when first needed and again after one died."""
 
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
 
-def start(size: int) -> None:
-    """Start `size` workers now, without waiting for them: each boots (and draws once) while the
-    server gets on with its own start."""
-    pool = _pool(size)
-    for _ in range(size):
-        pool.submit(draw_all, [qr.QrParams(data="warm-up")])
+    def _running(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.size,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_lower_priority,
+                )
+            return self._executor
 
+    def pids(self) -> list[int]:
+        """The worker processes' ids (none before the first start)."""
+        executor = self._executor
+        return list(executor._processes) if executor is not None else []
 
-def draw(size: int, params: Sequence[qr.QrParams]) -> list[bytes]:
-    """The images of a batch, drawn by one of `size` workers. A worker that died (killed, out of
-    memory) takes its pool along: this batch is drawn here and the next render starts a new pool."""
-    pool = _pool(size)
-    try:
-        return pool.submit(draw_all, list(params)).result()
-    except BrokenProcessPool:
-        log.error("A render worker process died; drawing this image here, starting new workers")
-        with _lock:
-            if _pools.get(size) is pool:
-                del _pools[size]
-        return draw_all(params)
+    def start(self) -> None:
+        """Start the workers now, without waiting: each boots (and draws once) meanwhile."""
+        executor = self._running()
+        for _ in range(self.size):
+            executor.submit(draw_all, [qr.QrParams(data="warm-up")])
 
+    def draw(self, params: Sequence[qr.QrParams]) -> list[bytes]:
+        """The images of a batch, drawn by a worker. A worker that died (killed, out of memory)
+        takes its pool along: this batch is drawn here and the next one gets new workers."""
+        executor = self._running()
+        try:
+            return executor.submit(draw_all, list(params)).result()
+        except BrokenProcessPool:
+            log.error("A render worker process died; drawing this image here, starting new workers")
+            with self._lock:
+                if self._executor is executor:
+                    self._executor = None
+            return draw_all(params)
 
-def stop() -> None:
-    """End every worker (a stopping server): what they are drawing is finished first."""
-    with _lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for pool in pools:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def stop(self, timeout: float) -> None:
+        """End the workers, letting them finish what they draw for at most `timeout` seconds."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            ending = threading.Thread(target=executor.shutdown, kwargs={"cancel_futures": True}, daemon=True)
+            ending.start()
+            ending.join(timeout)
+            if ending.is_alive():
+                log.error("The render workers did not stop within %.0f s", timeout)

@@ -39,9 +39,16 @@ def _utc(timestamp: float) -> dt.datetime:
 class ScanRecorder:
     """The buffer and its flusher for one app. `add` never blocks on the database and never raises."""
 
-    def __init__(self, app: Flask, *, interval: float = 0.2, capacity: int = 50_000, sync: bool = False):
+    def __init__(
+        self,
+        app: Flask,
+        classifier: classify.ScanClassifier,
+        *,
+        interval: float = 0.2,
+        capacity: int = 50_000,
+        sync: bool = False,
+    ):
         self.app, self.interval, self.capacity, self.sync = app, interval, capacity, sync
-        classifier = app.extensions["openqr.classifier"]
         self._classifier = classifier
         self._country_key = classifier.country_key
         self._forwarded = bool(classifier.trusted_proxies)  # X-Forwarded-For matters only then
@@ -93,6 +100,11 @@ class ScanRecorder:
         log.warning("scan buffer full (%d held): %d scans not recorded so far", self.capacity, self.dropped)
 
     # The flusher ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the flusher now rather than at the first scan (nothing to start when `sync`)."""
+        if not self.sync:
+            self._start()
 
     def _start(self) -> None:
         with self._state_lock:
@@ -206,17 +218,14 @@ class ScanRecorder:
         }
 
 
-def init_app(app: Flask) -> ScanRecorder:
-    """Create the app's recorder and expose `openqr.flush` and `openqr.ops.health`."""
+def create(app: Flask, classifier: classify.ScanClassifier) -> ScanRecorder:
+    """The app's recorder, as its settings say."""
     config = app.config
-    recorder = ScanRecorder(
+    return ScanRecorder(
         app,
+        classifier,
         interval=config["OPENQR_SCAN_FLUSH_INTERVAL"],
         capacity=config["OPENQR_SCAN_BUFFER_SIZE"],
         # Tests see their scans at once unless they ask for the background flusher.
         sync=config.get("OPENQR_SCAN_SYNC", app.testing),
     )
-    app.extensions["openqr.scans.store.recorder"] = recorder
-    app.extensions["openqr.flush"] = recorder.flush
-    app.extensions["openqr.ops.health"] = recorder.health
-    return recorder

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from openqr.auth import mail
 from openqr.auth.accounts import get_or_create_account
 from openqr.extensions import db
+from openqr.services import services
 from tests.support.htmlparse import Page
 from tests.support.mailsink import Sink
 from tests.support.servers import free_port
@@ -87,7 +88,7 @@ def test_a_request_does_the_same_work_whether_or_not_the_address_has_an_account(
         db.session.commit()
     client = web_app.test_client()
     client.post("/login", data={"email": "warm-up@example.com"})  # first-request set-up, not counted
-    queue = mail.queue_of(web_app)
+    queue = services(web_app).mail
     assert queue.wait_idle()
     work = {}
     for email in ("known@example.com", "unknown@example.com"):

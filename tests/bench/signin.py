@@ -14,10 +14,10 @@ from statistics import median
 
 from sqlalchemy import func, select
 
-from openqr.auth import mail
 from openqr.auth.accounts import get_or_create_account
 from openqr.extensions import db
 from openqr.models import LoginToken
+from openqr.services import services
 from tests.bench.common import bench_app
 from tests.support.servers import free_port
 
@@ -56,7 +56,7 @@ def run(quick: bool) -> list[tuple]:
                 get_or_create_account("member@example.com")
                 db.session.commit()
             client = app.test_client()
-            queue = mail.queue_of(app)
+            queue = services(app).mail
             # Wall time, and the CPU time of the thread that answered (the test client answers in
             # this thread): on a shared machine the second shows the work without the waiting.
             wall, cpu = {"known": [], "unknown": []}, {"known": [], "unknown": []}

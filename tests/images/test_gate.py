@@ -9,17 +9,20 @@ import signal
 import threading
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from openqr.config import ConfigError
-from openqr.images import gate, workers
 from openqr.images import render as qr
+from openqr.images import workers
+from openqr.services import services
 from tests.assistant.test_mcp_tools import _call
 from tests.conftest import Api, close_app, fresh_app, new_key, sign_in
 from tests.support.htmlparse import Page
+from tests.support.waiting import wait_for
 
 LIMITS = {
     "OPENQR_RENDER_PROCESSES": 0,
@@ -68,14 +71,12 @@ def _ask(api: Api, data: str, answers: dict) -> threading.Thread:
 
 
 def _line_length(app) -> int:
-    return len(gate.gate_of(app)._line)
+    return len(services(app).renders._line)
 
 
-def _until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+def _decoded(response) -> list[str]:
+    image = Image.open(io.BytesIO(response.data)).convert("RGB")
+    return [symbol.text for symbol in zxingcpp.read_barcodes(image)]
 
 
 def test_an_account_over_its_budget_gets_429_others_still_get_drawn_in_turn(limited, monkeypatch):
@@ -88,7 +89,7 @@ def test_an_account_over_its_budget_gets_429_others_still_get_drawn_in_turn(limi
     first = _ask(mine, "mine-1", answers)
     drawing.wait_started()
     second = _ask(mine, "mine-2", answers)  # waits in line: the account now holds its 2
-    _until(lambda: _line_length(limited) == 1)
+    assert wait_for(lambda: _line_length(limited) == 1, 10)
     refused = mine.get("/v1/qr", query_string={"data": "mine-3", "size": 256})
     assert refused.status_code == 429
     assert refused.get_json() == {
@@ -98,14 +99,13 @@ def test_an_account_over_its_budget_gets_429_others_still_get_drawn_in_turn(limi
     }
     assert int(refused.headers["Retry-After"]) >= 1
     other = _ask(theirs, "theirs-1", answers)  # another account is not refused: it waits its turn
-    _until(lambda: _line_length(limited) == 2)
+    assert wait_for(lambda: _line_length(limited) == 2, 10)
     drawing.go_on.set()
     for thread in (first, second, other):
         thread.join(10)
     assert [answers[name].status_code for name in ("mine-1", "mine-2", "theirs-1")] == [200, 200, 200]
     assert drawing.order == ["mine-1", "theirs-1", "mine-2"]  # accounts take turns, not first come
-    text = zxingcpp.read_barcodes(Image.open(io.BytesIO(answers["theirs-1"].data)).convert("RGB"))[0].text
-    assert text == "theirs-1"
+    assert _decoded(answers["theirs-1"]) == ["theirs-1"]
 
 
 def test_a_full_line_answers_503_with_retry_after(limited, monkeypatch):
@@ -115,7 +115,7 @@ def test_a_full_line_answers_503_with_retry_after(limited, monkeypatch):
     running = _ask(accounts[0], "running", answers)
     drawing.wait_started()
     waiting = [_ask(accounts[i], f"waiting-{i}", answers) for i in (1, 2, 3)]
-    _until(lambda: _line_length(limited) == 3)
+    assert wait_for(lambda: _line_length(limited) == 3, 10)
     refused = accounts[4].get("/v1/qr", query_string={"data": "one too many", "size": 256})
     assert refused.status_code == 503
     assert refused.get_json()["error"] == "busy" and int(refused.headers["Retry-After"]) >= 1
@@ -167,7 +167,7 @@ def test_every_other_render_path_refuses_readably_beyond_the_budget(limited, mon
     answers: dict = {}
     held = [_ask(api, f"held-{i}", answers) for i in range(2)]
     drawing.wait_started()
-    _until(lambda: _line_length(limited) == 1)
+    assert wait_for(lambda: _line_length(limited) == 1, 10)
     web = limited.test_client()
     sign_in(web, limited)
     image = web.get(f"/codes/{code['id']}/qr.png?size=300")
@@ -186,39 +186,51 @@ def test_every_other_render_path_refuses_readably_beyond_the_budget(limited, mon
     assert len([name for name in zipped.namelist() if name.endswith(".png")]) == 1
 
 
-def test_images_are_drawn_by_a_worker_process_at_the_lowest_priority(api, monkeypatch):
+@pytest.fixture
+def drawing(tmp_path):
+    """An app whose images are drawn by one worker process, as the server's are."""
+    app = fresh_app(tmp_path, OPENQR_RENDER_PROCESSES=1)
+    yield app, Api(app.test_client(), new_key(app))
+    close_app(app)
+
+
+def test_images_are_drawn_by_a_worker_process_at_the_lowest_priority(drawing, monkeypatch):
+    app, api = drawing
+
     def not_here(_params):
         raise AssertionError("drawn in the server process")
 
     monkeypatch.setattr(qr, "render", not_here)  # only this process's copy: a worker has its own
     response = api.get("/v1/qr", query_string={"data": "drawn elsewhere", "size": 512})
-    assert response.status_code == 200
-    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)).convert("RGB"))
-    assert [symbol.text for symbol in decoded] == ["drawn elsewhere"]
-    pids = list(workers._pool(1)._processes)
+    assert response.status_code == 200 and _decoded(response) == ["drawn elsewhere"]
+    pids = services(app).renders.workers.pids()
     assert pids and all(os.getpriority(os.PRIO_PROCESS, pid) == workers.NICENESS for pid in pids)
+    services(app).stop()
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), 10)  # none left
 
 
-def test_a_killed_worker_is_replaced(api):
+def test_a_killed_worker_is_replaced(drawing):
+    app, api = drawing
     assert api.get("/v1/qr", query_string={"data": "before", "size": 256}).status_code == 200
-    for pid in list(workers._pool(1)._processes):
+    killed = services(app).renders.workers.pids()
+    for pid in killed:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)  # the pool notices its worker is gone
     for data in ("while replacing", "after"):
         response = api.get("/v1/qr", query_string={"data": data, "size": 256})
-        assert response.status_code == 200
-        assert zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)).convert("RGB"))[0].text == data
+        assert response.status_code == 200 and _decoded(response) == [data]
+    assert set(services(app).renders.workers.pids()).isdisjoint(killed)
 
 
 def test_a_line_that_would_take_every_thread_stops_start_up(tmp_path):
     with pytest.raises(ConfigError) as err:
-        fresh_app(tmp_path, OPENQR_THREADS=8, OPENQR_RENDER_QUEUE=7)
+        fresh_app(tmp_path, OPENQR_THREADS=8, OPENQR_RENDER_QUEUE=7, OPENQR_RENDER_PROCESSES=1)
     assert str(err.value) == (
         "OPENQR_RENDER_QUEUE=7 with OPENQR_RENDER_PROCESSES=1 leaves no thread of OPENQR_THREADS=8 for "
         "the redirect: every image waiting or drawn holds one"
     )
     app = fresh_app(tmp_path, OPENQR_THREADS=8)  # the default line: half the threads
     try:
-        assert gate.gate_of(app).queue == 4
+        assert services(app).renders.queue == 4
     finally:
         close_app(app)

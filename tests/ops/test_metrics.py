@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from openqr.extensions import db
+from openqr.services import services
 from tests.conftest import Api, close_app, fresh_app, new_key
 from tests.support.receiver import Receiver
 from tests.support.servers import PHONE
@@ -70,7 +71,7 @@ def test_counters_move_as_scans_happen(metered):
         assert visitor.get(f"/{code['slug']}", headers={"User-Agent": BOT}).status_code == 302
         assert visitor.head(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
         assert visitor.get("/no-such-code").status_code == 404
-        metered.extensions["openqr.webhooks.outbox"].run_once()
+        services(metered).deliverer.run_once()
         after = scrape(metered)
     finally:
         receiver.down()

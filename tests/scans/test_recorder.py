@@ -14,6 +14,7 @@ from openqr.models import Scan, ScanDay
 from openqr.scans import recorder as recorder_module
 from openqr.scans import store as scans
 from openqr.scans.recorder import ScanRecorder
+from openqr.services import services
 from tests.conftest import Api, new_key
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -37,7 +38,7 @@ def stored(app) -> tuple[int, int]:
 
 def slow_recorder(app, **kwargs) -> ScanRecorder:
     """A buffered recorder whose flusher would wait a minute: the test decides when to flush."""
-    return ScanRecorder(app, **{"interval": 60.0, "capacity": 1000, **kwargs})
+    return ScanRecorder(app, services(app).classifier, **{"interval": 60.0, "capacity": 1000, **kwargs})
 
 
 def test_scans_wait_in_the_buffer_until_a_flush_writes_them_all(app, code):
@@ -110,7 +111,7 @@ def test_stop_writes_everything_still_buffered(app, code):
 
 
 def test_the_background_thread_flushes_within_the_interval(app, code):
-    recorder = ScanRecorder(app, interval=0.05, capacity=1000)
+    recorder = ScanRecorder(app, services(app).classifier, interval=0.05, capacity=1000)
     for _ in range(3):
         recorder.add(code["id"], scan_environ())
     deadline = time.monotonic() + 5
