@@ -18,9 +18,10 @@ from ..extensions import db, login_manager
 from ..models import Code, utcnow
 from ..ops import security
 from ..text import iso_z
-from ..web.htmx import is_htmx, with_vary
+from ..web.htmx import is_htmx, vary_on_htmx
 
 bp = Blueprint("dashboard", __name__)
+bp.after_request(vary_on_htmx)
 
 
 @bp.before_request
@@ -40,9 +41,7 @@ def index():
 
 def _respond(template: str, status: int, title: str, message: str):
     """A readable error: the fragment for HTMX (swapped in place), the full page otherwise."""
-    return with_vary(
-        make_response(render_template(template, title=title, message=message, status=status), status)
-    )
+    return make_response(render_template(template, title=title, message=message, status=status), status)
 
 
 @bp.errorhandler(DomainError)
