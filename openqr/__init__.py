@@ -14,10 +14,12 @@ from werkzeug.exceptions import HTTPException
 
 from . import api, assistant, auth, cli, dashboard, services
 from .api import docs
+from .auth import mail
 from .codes import scheduler
 from .config import ConfigError, load_settings, secret_key_from_instance
 from .errors import is_api_request
 from .extensions import csrf, db, login_manager, migrate
+from .images import gate
 from .ops import health, metrics, outage, security
 from .redirect import fastpath, links
 from .redirect import views as redirect
@@ -116,11 +118,15 @@ def _make_services(app: Flask) -> services.Services:
         metrics=metrics.Metrics(app, scan_recorder, deliverer),
         scheduler=scheduler.ScheduleRunner(app),  # due schedule entries written every second
         deliverer=deliverer,
+        renders=gate.create(config),  # every QR image drawn within a bounded capacity and budget
+        mail=mail.MailQueue(app),  # sign-in mail sent by a thread of its own, off the request path
     )
 
 
 def _http_error(err: HTTPException):
-    """HTTP errors: JSON under /v1, Flask's own pages elsewhere."""
+    """HTTP errors: JSON under /v1, Flask's own pages elsewhere (a readable one for a body too large)."""
     if is_api_request():
         return api.http_error_as_json(err)
+    if err.code == 413:
+        return security.too_large_page()
     return err

@@ -1,4 +1,5 @@
-"""Shell commands for operators: `flask keys ...`, `flask users ...`, `flask codes ...`, `flask mcp`."""
+"""Shell commands for operators: `flask keys ...`, `flask users ...`, `flask codes ...`, `flask mcp`,
+`flask db-copy`, `flask backup`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .codes import core as codes
 from .errors import DomainError
 from .extensions import db
 from .models import Account, Code
-from .ops import dbcopy
+from .ops import backup, dbcopy
 from .text import iso_z
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
@@ -165,7 +166,7 @@ def mcp_stdio() -> None:
 
 
 # Every operator command: `flask <command>` from a checkout, `openqr <command>` in the binary.
-COMMANDS = (keys_cli, users_cli, codes_cli, scans_cli, mcp_stdio, dbcopy.db_copy)
+COMMANDS = (keys_cli, users_cli, codes_cli, scans_cli, mcp_stdio, dbcopy.db_copy, backup.backup_command)
 
 
 def register(app: Flask) -> None:

@@ -353,6 +353,35 @@ SETTINGS: list[Setting] = [
         "but are counted as dropped (`/healthz`).",
     ),
     Setting(
+        "OPENQR_RENDER_PROCESSES",
+        "1",
+        _int_range(0, 64),
+        "Worker processes that draw QR images, so image work never holds the interpreter the "
+        "redirect needs; also how many images are drawn at once. 0: draw in the server process, "
+        "one at a time.",
+    ),
+    Setting(
+        "OPENQR_RENDER_QUEUE",
+        None,
+        _int_range(0, 1000),
+        "Image requests that may wait for a free worker at once; beyond them an image answers "
+        "`503` with `Retry-After`. A waiting request holds a thread, so it must stay below "
+        "`OPENQR_THREADS`. Default: half of `OPENQR_THREADS`.",
+    ),
+    Setting(
+        "OPENQR_RENDER_PER_ACCOUNT",
+        "12",
+        _int_range(1, 1000),
+        "Image requests one account may have drawn or waiting at once; beyond them it gets `429` "
+        "with `Retry-After`.",
+    ),
+    Setting(
+        "OPENQR_RENDER_WAIT",
+        "10",
+        _float_range(0.1, 120),
+        "Seconds an image request waits for a free worker before it answers `503` with `Retry-After`.",
+    ),
+    Setting(
         "OPENQR_WEBHOOK_ALLOW_HOSTS",
         "",
         _hosts,

@@ -140,10 +140,11 @@ def serve(app: Flask | None = None) -> None:
 
 def _command_app() -> Flask:
     """The app an operator command runs in, loaded when the command starts (never for `--help`):
-    pending migrations first, except under `db`, which runs Alembic's own commands."""
+    pending migrations first, except under `db`, which runs Alembic's own commands, and `backup`,
+    which copies the database as the running server has it (an upgrade is what a backup precedes)."""
     gc.enable()  # off while the modules loaded (openqr/__main__.py)
     app = build_app()
-    if click.get_current_context().find_root().invoked_subcommand != "db":
+    if click.get_current_context().find_root().invoked_subcommand not in ("db", "backup"):
         # Commands keep their output for what they were asked; only warnings reach stderr.
         level = max(logging.getLevelName(app.config["OPENQR_LOG_LEVEL"]), logging.WARNING)
         logging.basicConfig(level=level, format=LOG_FORMAT)
@@ -163,7 +164,7 @@ def command(ctx: click.Context) -> None:
     """OpenQR: editable QR codes with scan analytics.
 
     With no command: serve the dashboard, the API and the redirects (as `python app.py`).
-    Every command but `db` first applies pending migrations.
+    Every command but `db` and `backup` first applies pending migrations.
     """
     if ctx.invoked_subcommand is None:
         serve(build_app())

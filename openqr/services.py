@@ -1,7 +1,8 @@
 """The app's running parts, made once in `create_app` and found through `services(app)`.
 
 `Services` holds the scan classifier, the recorder, the link table and the redirect built on
-them, the metrics, the schedule runner, the webhook deliverer and the `/mcp` endpoint. The
+them, the metrics, the schedule runner, the webhook deliverer, the render gate (its worker
+processes), the sign-in mail queue and the `/mcp` endpoint. The
 background ones are started by `start()` in that order and stopped by `stop()` in the reverse
 order, each once and each within a bounded wait; `openqr.main.serve` and the tests' fixtures
 make the same two calls. Some parts also start themselves when first needed (the link table at
@@ -23,7 +24,9 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from .assistant.http import McpEndpoint
+    from .auth.mail import MailQueue
     from .codes.scheduler import ScheduleRunner
+    from .images.gate import RenderGate
     from .ops.metrics import Metrics
     from .redirect.links import LinkTable
     from .redirect.views import Redirector
@@ -57,6 +60,8 @@ class Services:
     metrics: Metrics
     scheduler: ScheduleRunner
     deliverer: Deliverer
+    renders: RenderGate
+    mail: MailQueue
     mcp: McpEndpoint | None = None  # None while OPENQR_MCP is off
     # First path segments the app routes (openqr.codes.core.reserved_slugs), found at first use.
     reserved_slugs: frozenset[str] | None = None
@@ -71,6 +76,8 @@ class Services:
             ("links", self.links),
             ("scheduler", self.scheduler),
             ("deliverer", self.deliverer),
+            ("renders", self.renders),
+            ("mail", self.mail),
         ]
         if self.mcp is not None:
             parts.append(("mcp", self.mcp))

@@ -154,6 +154,9 @@ def make_app(tmp_path, **overrides):
         "OPENQR_SECRET_KEY": "test-secret",
         "OPENQR_BASE_URL": "http://qr.test",
         "OPENQR_SHORT_BASE_URL": "https://go.test",
+        # Images are drawn in the test's own process: a worker process takes seconds to start.
+        # tests/images/test_gate.py and every test of a real server process use the workers.
+        "OPENQR_RENDER_PROCESSES": 0,
     }
     config.update(overrides)
     return create_app(config, instance_path=str(tmp_path / "instance"))

@@ -21,8 +21,15 @@ from tests.support.servers import PHONE
 from tests.support.waiting import wait_for
 from tests.webhooks.test_webhooks import FAST, subscribe
 
-ORDER = ["recorder", "links", "scheduler", "deliverer", "mcp"]
-THREAD_NAMES = {"openqr-scan-flusher", "openqr-link-feed", "openqr-schedule", "openqr-webhooks", "openqr-mcp"}
+ORDER = ["recorder", "links", "scheduler", "deliverer", "renders", "mail", "mcp"]
+THREAD_NAMES = {
+    "openqr-scan-flusher",
+    "openqr-link-feed",
+    "openqr-schedule",
+    "openqr-webhooks",
+    "openqr-mail",
+    "openqr-mcp",
+}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 

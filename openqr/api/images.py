@@ -19,7 +19,7 @@ bp = Blueprint("images", __name__)
 )
 def image():
     """Any text as a QR image; the same parameters always give the same bytes."""
-    return image_response(image_params(request.args), IMMUTABLE)
+    return image_response(image_params(request.args), IMMUTABLE, g.account.id)
 
 
 @bp.get("/dynamic/<code_id>/qr")
@@ -27,4 +27,4 @@ def image():
 def code_image(code_id):
     """The code's short URL as a QR image in its saved style (query overrides it)."""
     code = codes.get_code(g.account, code_id)
-    return image_response(codes.code_image_params(code, request.args), REVALIDATE)
+    return image_response(codes.code_image_params(code, request.args), REVALIDATE, g.account.id)

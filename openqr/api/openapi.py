@@ -22,7 +22,8 @@ from ..auth import keys
 from ..codes import core as codes
 from ..codes import folders
 from ..config import SETTINGS
-from ..errors import Conflict, error_schema
+from ..errors import Conflict, RateLimited, error_schema
+from ..images import gate
 from ..images import render as qr
 from ..ops import outage, ratelimit
 from ..scans import analytics
@@ -201,6 +202,19 @@ def _responses() -> dict[str, dict]:
             retry,
         ),
         "Deleted": _json(_ref("Deleted"), "Deleted."),
+        "RenderLimited": _json(
+            error,
+            "This account already has `OPENQR_RENDER_PER_ACCOUNT` images being drawn or waiting "
+            f"(`error` is `{RateLimited.code}`): wait `Retry-After` seconds.",
+            retry,
+        ),
+        "RenderBusy": _json(
+            error,
+            "Every render worker is busy and the line is full, or the wait for one ran out (`error` is "
+            f"`{gate.RenderBusy.code}`); or the database is unreachable (`{outage.CODE}`). Retry after "
+            "`Retry-After` seconds.",
+            retry,
+        ),
     }
 
 
@@ -227,6 +241,9 @@ def _image_answers(cache_control: str) -> dict:
             "description": "Not modified: the `If-None-Match` ETag still matches.",
             "headers": headers,
         },
+        # Beyond the render gate's budget and line (openqr.images.gate).
+        _code(HTTPStatus.TOO_MANY_REQUESTS): _ref("RenderLimited", "responses"),
+        _code(HTTPStatus.SERVICE_UNAVAILABLE): _ref("RenderBusy", "responses"),
     }
 
 

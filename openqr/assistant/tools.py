@@ -17,6 +17,7 @@ from ..api import scans as api_scans
 from ..codes import core as codes
 from ..codes import folders
 from ..errors import ValidationError
+from ..images import gate
 from ..images import render as qr
 from ..images.http import image_params
 from ..models import Account
@@ -102,7 +103,7 @@ def _render_qr(account: Account, args: dict) -> Image:
         params = image_params(args)
     size = f"{params.size_mm} mm wide" if params.size_mm else f"{params.size} px wide"
     what = f"{params.format.upper()} QR code, {size}, encoding {params.data}"
-    return Image(qr.render(params), qr.media_type(params.format), what)
+    return Image(gate.render(account.id, params), qr.media_type(params.format), what)
 
 
 TOOLS: tuple[Tool, ...] = (

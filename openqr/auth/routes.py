@@ -1,11 +1,12 @@
-"""Sign-in views: ask for a link, confirm it, sign out."""
+"""Sign-in views: ask for a link (mailed from the mail thread), confirm it, sign out."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, after_this_request, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..errors import RateLimited
@@ -38,9 +39,15 @@ def unauthorized():
 
 
 def _send_link(email: str, next_path: str | None) -> None:
-    link = current_app.config["OPENQR_BASE_URL"] + url_for(
-        "auth.confirm", token=tokens.issue(email), next=next_path
+    """On the mail thread: a link for an address that may sign in, mailed (or logged without SMTP)."""
+    if not accounts.may_sign_in(email):
+        log.info("Sign-in refused by the sign-up policy for %s", email)
+        return
+    # Built from the URL map: the mail thread has no request to give url_for.
+    path = current_app.url_map.bind("").build(
+        "auth.confirm", {"token": tokens.issue(email), "next": next_path}
     )
+    link = current_app.config["OPENQR_BASE_URL"] + path
     context = {"link": link, "minutes": tokens.MAX_AGE // 60}
     if not mail.configured(current_app.config):
         log.warning("No SMTP host configured; sign-in link for %s: %s", email, link)
@@ -54,7 +61,6 @@ def _send_link(email: str, next_path: str | None) -> None:
             render_template("mail/login.html", **context),
         )
     except (smtplib.SMTPException, OSError) as err:
-        # The page must not differ (it would reveal the account); the operator needs to know.
         log.error("Could not send the sign-in email to %s: %s", email, err)
 
 
@@ -81,10 +87,16 @@ def login():
     except RateLimited as err:
         page = render_template("auth/too_many.html", minutes=-(-err.retry_after // 60))
         return page, 429, {"Retry-After": str(err.retry_after)}
-    if accounts.may_sign_in(email):
-        _send_link(email, next_path)
-    else:
-        log.info("Sign-in refused by the sign-up policy for %s", email)
+    # Whether the address may sign in is decided on the mail thread, once this answer is made (so
+    # its work never runs beside the answer's): the answer must not take longer for an address that
+    # has an account, which would tell who has one.
+    job = functools.partial(_send_link, email, next_path)
+
+    @after_this_request
+    def hand_over(response):
+        current_services().mail.put(job)
+        return response
+
     return render_template("auth/sent.html", email=email, mail_configured=mail.configured(current_app.config))
 
 

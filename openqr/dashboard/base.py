@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from flask import Blueprint, make_response, redirect, render_template, url_for
+from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..codes import core as codes
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..models import Code, utcnow
+from ..ops import security
 from ..text import iso_z
 from ..web.htmx import is_htmx, vary_on_htmx
 
@@ -43,7 +46,7 @@ def _respond(template: str, status: int, title: str, message: str):
 
 @bp.errorhandler(DomainError)
 def domain_error(err: DomainError):
-    titles = {404: "Not found", 409: "Already taken", 429: "Slow down"}
+    titles = {404: "Not found", 409: "Already taken", 429: "Slow down", 503: "Busy right now"}
     response = _respond(
         "errors/_error.html" if is_htmx() else "errors/error.html",
         err.status,
@@ -52,6 +55,21 @@ def domain_error(err: DomainError):
     )
     response.headers.update(getattr(err, "headers", {}) or {})
     return response
+
+
+# Pages that answer a form over the server's limits themselves (endpoint -> page for a message);
+# the others show the error.
+TOO_LARGE_PAGES: dict[str, Callable[[str], Response]] = {}
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_err: RequestEntityTooLarge):
+    """A form over the body or field limit (Werkzeug refuses it unread): say so, never a bare page."""
+    message = security.too_large_message()
+    page = TOO_LARGE_PAGES.get(request.endpoint or "")
+    if page:
+        return page(message)
+    return _respond("errors/_error.html" if is_htmx() else "errors/error.html", 413, "Too large", message)
 
 
 @bp.app_errorhandler(CSRFError)

@@ -12,10 +12,11 @@ from flask_login import current_user
 
 from ..codes import core as codes
 from ..errors import ValidationError
-from ..images import render as qr
+from ..images import gate
 from ..models import Code
 from ..web.htmx import page_or_block
-from .base import bp
+from ..web.spreadsheet import csv_text
+from .base import TOO_LARGE_PAGES, bp
 from .forms import tags_from_text
 
 COLUMNS = ("destination", "label", "slug", "tags")
@@ -23,22 +24,33 @@ MAX_UPLOAD = 512 * 1024
 
 
 def parse_lines(text: str) -> list[dict]:
-    """CSV rows (`destination,label,slug,tags`) -> API items; a header row and blank lines are skipped."""
+    """CSV rows (`destination,label,slug,tags`) -> API items; a header row and blank lines are skipped.
+
+    Raises ValidationError for text the CSV reader refuses (a cell over its limit: a quote left open).
+    """
     items = []
-    for cells in csv.reader(io.StringIO(text)):
-        cells = [cell.strip() for cell in cells]
-        if not any(cells) or (cells and cells[0].lower() == "destination"):
-            continue
-        cells += [""] * (len(COLUMNS) - len(cells))
-        item = {"destination": cells[0]}
-        if cells[1]:
-            item["label"] = cells[1]
-        if cells[2]:
-            item["slug"] = cells[2]
-        if cells[3]:
-            item["tags"] = tags_from_text(cells[3], "bulk")
-        item["_extra"] = len([c for c in cells[len(COLUMNS) :] if c])
-        items.append(item)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for cells in reader:
+            cells = [cell.strip() for cell in cells]
+            if not any(cells) or (cells and cells[0].lower() == "destination"):
+                continue
+            cells += [""] * (len(COLUMNS) - len(cells))
+            item = {"destination": cells[0]}
+            if cells[1]:
+                item["label"] = cells[1]
+            if cells[2]:
+                item["slug"] = cells[2]
+            if cells[3]:
+                item["tags"] = tags_from_text(cells[3], "bulk")
+            item["_extra"] = len([c for c in cells[len(COLUMNS) :] if c])
+            items.append(item)
+    except csv.Error:
+        raise ValidationError(
+            f"Line {reader.line_num} has a cell longer than {csv.field_size_limit():,} characters; "
+            "is a quotation mark left open?",
+            field="lines",
+        ) from None
     return items
 
 
@@ -75,6 +87,10 @@ def _render(status: int = 200, **context):
     return page_or_block("dashboard/bulk.html", "work", status=status, **{**base, **context})
 
 
+# More than the server reads of a form: the bulk page again, the message above its empty form.
+TOO_LARGE_PAGES["dashboard.bulk_post"] = lambda message: _render(413, message=message)
+
+
 @bp.get("/codes/bulk")
 def bulk():
     """The bulk page: paste or upload."""
@@ -86,9 +102,9 @@ def bulk_post():
     """`preview` shows each line's problems; `create` makes them all (or none) and offers the ZIP."""
     try:
         text = _source_text()
+        items = parse_lines(text)
     except ValidationError as err:
         return _render(400, message=err.message)
-    items = parse_lines(text)
     try:
         codes.check_bulk_count(len(items))
     except ValidationError as err:
@@ -138,23 +154,17 @@ def export_zip():
     """A ZIP with one PNG per code (print-ready, 1024 px) and codes.csv of the short URLs."""
     selected = _selected()
     buffer = io.BytesIO()
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(["file", "short_url", "destination", "label", "slug", "tags"])
+    table = [["file", "short_url", "destination", "label", "slug", "tags"]]
+    # One admission for the whole archive: its images are drawn together, in one render slot.
+    images = gate.render_many(
+        current_user.id, [codes.code_image_params(c, {"size": "1024"}) for c in selected]
+    )
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for code, name in zip(selected, safe_names(selected), strict=True):
-            archive.writestr(f"{name}.png", qr.render(codes.code_image_params(code, {"size": "1024"})))
-            writer.writerow(
-                [
-                    f"{name}.png",
-                    codes.short_url(code),
-                    code.destination,
-                    code.label or "",
-                    code.slug,
-                    "|".join(code.tags),
-                ]
-            )
-        archive.writestr("codes.csv", table.getvalue())
+        for code, name, image in zip(selected, safe_names(selected), images, strict=True):
+            archive.writestr(f"{name}.png", image)
+            link, tags = codes.short_url(code), "|".join(code.tags)
+            table.append([f"{name}.png", link, code.destination, code.label, code.slug, tags])
+        archive.writestr("codes.csv", csv_text(table))
     response = Response(buffer.getvalue(), mimetype="application/zip")
     response.headers["Content-Disposition"] = 'attachment; filename="openqr-codes.zip"'
     return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import request, url_for
 from flask_login import current_user
 
@@ -99,7 +101,9 @@ def _context(
         "style": style_form or _style_values(code),
         "errors": errors or {},
         "saved": saved,
-        "version": qr.etag(preview).strip('"')[:12],
+        # Changes with the style, so the browser fetches the new image; read from the parameters,
+        # not the image: showing the page draws nothing.
+        "version": hashlib.sha256(repr(preview).encode()).hexdigest()[:12],
         # The stored style's proof (styles saved before proofs existed are judged here too).
         "verdict": proof.verdict(preview),
         "choices": {"dots": qr.DOTS, "corners": qr.CORNERS, "corner_dots": qr.CORNER_DOTS},

@@ -142,7 +142,7 @@ def image(code_id: str, fmt: str):
         k: v for k, v in request.args.items() if k in ("size", "size_mm", "margin", "ecc", "dark", "light")
     }
     params = codes.code_image_params(code, {**args, "format": fmt})
-    response = image_response(params, REVALIDATE)
+    response = image_response(params, REVALIDATE, current_user.id)
     if request.args.get("download"):
         size = f"{params.size_mm}mm" if params.size_mm else params.size
         response.headers["Content-Disposition"] = f'attachment; filename="{code.slug}-{size}.{params.format}"'

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, request, url_for
 from flask_login import current_user
 
@@ -17,6 +14,7 @@ from ..scans import analytics
 from ..scans.countries import country_name
 from ..web.htmx import hx_redirect, page_or_block
 from ..web.pages import safe_next
+from ..web.spreadsheet import csv_download
 from .base import bp
 from .chart import WEEKDAYS, bar_chart, busiest, heat_map
 from .forms import list_filters
@@ -95,32 +93,23 @@ def overview():
 
 def analytics_csv(data: dict, filename: str, *, with_codes: bool = False) -> Response:
     """An analytics answer as CSV: daily series (with unique visitors), top codes, breakdowns, hours."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "key", "name", "scans", "unique"])
-    for entry in data["daily"]:
-        writer.writerow(
-            ["day", entry["day"], "", entry["n"], "" if entry["unique"] is None else entry["unique"]]
-        )
+    rows = [["section", "key", "name", "scans", "unique"]]
+    rows += [["day", entry["day"], "", entry["n"], entry["unique"]] for entry in data["daily"]]
     if with_codes:
-        for entry in data["by_code"]:
-            writer.writerow(["code", entry["slug"], entry["label"] or "", entry["n"], ""])
+        rows += [["code", entry["slug"], entry["label"], entry["n"], ""] for entry in data["by_code"]]
     for entry in data["by_country"]:
-        writer.writerow(["country", entry["value"], country_name(entry["value"]), entry["n"], ""])
+        rows.append(["country", entry["value"], country_name(entry["value"]), entry["n"], ""])
     for section, key in (
         ("device", "by_device"),
         ("referrer", "by_referrer"),
         ("destination", "by_destination"),
     ):
-        for entry in data.get(key, ()):  # a code's answer says where its scans went; the account's does not
-            writer.writerow([section, entry["value"], "", entry["n"], ""])
-    for entry in data["by_hour"]:
-        writer.writerow(["hour", f"{entry['hour']:02d}", data["tz"], entry["n"], ""])
+        # A code's answer says where its scans went; the account's does not.
+        rows += [[section, entry["value"], "", entry["n"], ""] for entry in data.get(key, ())]
+    rows += [["hour", f"{entry['hour']:02d}", data["tz"], entry["n"], ""] for entry in data["by_hour"]]
     for entry in data["by_weekday"]:
-        writer.writerow(["weekday", entry["weekday"], WEEKDAYS[entry["weekday"]], entry["n"], ""])
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        rows.append(["weekday", entry["weekday"], WEEKDAYS[entry["weekday"]], entry["n"], ""])
+    return csv_download(rows, filename)
 
 
 @bp.get("/overview/scans.csv")

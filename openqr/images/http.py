@@ -3,12 +3,12 @@ shared by the API (`/v1/qr`, `/v1/dynamic/{id}/qr`) and the dashboard."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
 from flask import Response, request
 
 from ..errors import ValidationError
-from . import proof
+from . import gate, proof
 from . import render as qr
 
 # The same parameters always give the same bytes, so clients may keep them for a long time.
@@ -33,13 +33,15 @@ def prove(params: qr.QrParams) -> None:
         raise ValidationError(err.message, field="style", code="unscannable") from None
 
 
-def image_response(params: qr.QrParams, cache_control: str) -> Response:
-    """The image, or 304 when the client already holds these bytes (strong ETag)."""
-    tag = qr.etag(params)
+def image_response(params: qr.QrParams, cache_control: str, owner: Hashable) -> Response:
+    """The image drawn for `owner` through the render gate, or 304 when the client already holds
+    these bytes (strong ETag). Raises the gate's RateLimited or RenderBusy beyond its limits."""
+    image = gate.render(owner, params)
+    tag = qr.etag_of(image)
     if request.if_none_match.contains(tag.strip('"')):
         response = Response(status=304)
     else:
-        response = Response(qr.render(params), mimetype=qr.media_type(params.format))
+        response = Response(image, mimetype=qr.media_type(params.format))
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = cache_control
     return response

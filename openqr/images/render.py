@@ -66,7 +66,12 @@ def render(params: QrParams) -> bytes:
 @lru_cache(maxsize=256)
 def etag(params: QrParams) -> str:
     """A strong, quoted ETag: a hash of the rendered bytes."""
-    return f'"{hashlib.sha256(render(params)).hexdigest()[:ETAG_HEX_DIGITS]}"'
+    return etag_of(render(params))
+
+
+def etag_of(image: bytes) -> str:
+    """The strong, quoted ETag of an image's bytes."""
+    return f'"{hashlib.sha256(image).hexdigest()[:ETAG_HEX_DIGITS]}"'
 
 
 def media_type(fmt: str) -> str:

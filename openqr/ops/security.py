@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 from ..config import ConfigError
 from ..errors import is_api_request
+from ..web.pages import plain_page
 
 # Pages load scripts and styles only from this server: no inline script can run.
 PAGE_CSP = (
@@ -44,6 +45,24 @@ def init_app(app: Flask) -> None:
     else:
         config["OPENQR_BLOCKED_DOMAINS"] = frozenset(config.get("OPENQR_BLOCKED_DOMAINS") or ())
     app.after_request(security_headers)
+
+
+def too_large_message() -> str:
+    """What a person reads when a form is over the body limit or one of its fields over the form limit."""
+    whole, field = current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_FORM_MEMORY_SIZE"]
+    return (
+        f"That is more than this server accepts at once ({_size(whole)} in all, {_size(field)} in one "
+        "field). Nothing was saved: send it in smaller parts."
+    )
+
+
+def too_large_page():
+    """The stand-alone page for a form over the limits outside the dashboard (sign-in, say)."""
+    return plain_page("errors/too_large.html", 413, message=too_large_message())
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n // 1000:,} KB"
 
 
 def security_headers(response: Response) -> Response:

@@ -117,14 +117,33 @@ def warm_up() -> None:
     is_bot("Mozilla/5.0 (compatible; Googlebot/2.1)")
 
 
+# What a referrer counts as when its host is not a host name (`http://=1+2*cmd|'x'!a0/p`): stored
+# and shown as this word, never as typed. Capitalised, so no real host (always lower case) is it.
+UNKNOWN_REFERRER = "Unknown"
+# A host name as browsers send it: dot-separated ASCII labels of letters, digits, `-` and `_`.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
 def referrer_host(referer: str) -> str | None:
+    """The host of a Referer header (None when there is no host), or UNKNOWN_REFERRER when it is
+    neither a host name nor an IP address."""
     if not referer:
         return None
     try:
         host = urlsplit(referer.strip()).hostname
     except ValueError:
+        return UNKNOWN_REFERRER  # a malformed authority, such as an unclosed `[`
+    host = (host or "").removesuffix(".")  # `example.com.` is example.com
+    if not host:
         return None
-    return host[:255] if host else None
+    if len(host) <= 253 and _HOST_NAME.fullmatch(host):
+        return host  # IPv4 addresses too
+    try:
+        ipaddress.IPv6Address(host)  # a bracketed IPv6 literal, which urlsplit hands over unbracketed
+    except ValueError:
+        return UNKNOWN_REFERRER
+    return host
 
 
 class ScanClassifier:

@@ -7,9 +7,9 @@ from flask import current_app, url_for
 from ..text import has_control
 
 
-def plain_page(template: str, status: int, headers: dict | None = None):
+def plain_page(template: str, status: int, headers: dict | None = None, **context):
     """A stand-alone page for visitors: rendered without the dashboard's context (no session look-up)."""
-    html = current_app.jinja_env.get_template(template).render(url_for=url_for)
+    html = current_app.jinja_env.get_template(template).render(url_for=url_for, **context)
     return (
         html,
         status,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from openqr.auth.accounts import get_or_create_account
 from openqr.extensions import db
 from openqr.models import Account, LoginToken, utcnow
+from openqr.services import services
 from tests.support.htmlparse import Page
 from tests.support.servers import free_port
 
@@ -27,6 +28,7 @@ def request_link(client, caplog, email="person@example.com") -> str | None:
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="openqr.auth"):
         response = client.post("/login", data={"email": email})
+        assert services(client.application).mail.wait_idle()  # the mail thread has done its part
     assert response.status_code in (200, 429)
     found = re.search(r"http://qr\.test(/login/\S+)", caplog.text)
     return found.group(1) if found else None
@@ -175,6 +177,7 @@ def test_next_is_kept_but_only_on_this_site(web, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="openqr.auth"):
         web.post("/login", data={"email": "n@example.com", "next": "//evil.example/x"})
+        assert services(web.application).mail.wait_idle()
     path = re.search(r"http://qr\.test(/login/\S+)", caplog.text).group(1)
     assert "evil" not in path
     assert web.post(path).headers["Location"] == "/"  # the front door: overview, or codes for a new account

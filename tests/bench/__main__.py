@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 
-from tests.bench import account, analytics, binary, bulk, images, mcp, redirect, zipf
+from tests.bench import account, analytics, binary, bulk, images, mcp, redirect, renders, signin, zipf
 
 SECTIONS = {
     "redirect": redirect,
@@ -18,7 +18,9 @@ SECTIONS = {
     "analytics": analytics,
     "account": account,
     "images": images,
+    "renders": renders,
     "bulk": bulk,
+    "signin": signin,
     "mcp": mcp,
     "binary": binary,
 }
@@ -43,7 +45,9 @@ def main() -> int:
     # Migrations of the benchmark databases log only warnings (Alembic's own setup would print
     # every step when nothing is configured).
     logging.basicConfig(level=logging.WARNING)
-    if not shutil.which("wrk") and (not args.only or {"redirect", "zipf", "mcp", "binary"} & set(args.only)):
+    if not shutil.which("wrk") and (
+        not args.only or {"redirect", "zipf", "renders", "mcp", "binary"} & set(args.only)
+    ):
         sys.exit("wrk is needed for the redirect benchmarks: apt-get install -y wrk")
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}", flush=True)
     rows, started = [], time.monotonic()

@@ -53,7 +53,7 @@ def test_version_and_help_name_every_command(tmp_path):
     shown = run(tmp_path, "--help")
     assert shown.returncode == 0, shown.stderr
     listed = set(re.findall(r"^  ([a-z-]+)  ", shown.stdout, re.MULTILINE))
-    assert listed == {"keys", "users", "codes", "scans", "db-copy", "mcp", "db"}
+    assert listed == {"keys", "users", "codes", "scans", "db-copy", "backup", "mcp", "db"}
     command_help = run(tmp_path, "keys", "create", "--help")
     assert command_help.returncode == 0 and "--name" in command_help.stdout
     assert list(tmp_path.iterdir()) == []  # none of them touches a database
@@ -178,9 +178,9 @@ def test_the_guides_curl_flow_against_the_binary_from_an_empty_folder(tmp_path):
 
 @pytest.mark.parametrize("target", ["sqlite", "postgresql"])
 def test_operator_commands_on_the_binary(tmp_path, target):
-    """`openqr users|scans|codes|db-copy|db` as the `flask` commands: seed scans, switch a code
-    off, copy the install to another database (PostgreSQL: the driver is inside the file), and
-    Alembic's own `db upgrade` and `db current` there."""
+    """`openqr users|scans|codes|backup|db-copy|db` as the `flask` commands: seed scans, switch a
+    code off, back it up, copy the install to another database (PostgreSQL: the driver is inside
+    the file), and Alembic's own `db upgrade` and `db current` there."""
     if target == "postgresql" and not databases.POSTGRESQL_URL:
         pytest.skip(databases.NO_POSTGRESQL)
     assert run(tmp_path, "users", "create", "ops@example.com").returncode == 0
@@ -199,6 +199,15 @@ def test_operator_commands_on_the_binary(tmp_path, target):
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT count(*) FROM scans").fetchone() == (500,)
         assert connection.execute("SELECT status FROM codes").fetchone() == ("disabled",)
+    backed_up = run(tmp_path, "backup", "backup.db")
+    assert backed_up.returncode == 0, backed_up.stderr
+    with sqlite3.connect(tmp_path / "backup.db") as connection:
+        assert connection.execute("SELECT count(*) FROM scans").fetchone() == (500,)
+    again = run(tmp_path, "backup", "backup.db")
+    assert (
+        again.returncode == 1
+        and again.stderr == "Error: backup.db already exists; a backup never replaces a file\n"
+    )
     url = f"sqlite:///{tmp_path / 'copy.db'}"
     if target == "postgresql":
         url = databases.create_postgresql_database("binary")
