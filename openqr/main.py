@@ -62,6 +62,8 @@ def serve(app: Flask | None = None) -> None:
         visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
         db.session.commit()
     app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
+    # The scan journal, before the first scan; journals of stopped processes are stored first.
+    app.extensions["openqr.scans.store.recorder"].start()
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,
@@ -98,7 +100,7 @@ def serve(app: Flask | None = None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
         if "openqr.mcp" in app.extensions:
             app.extensions["openqr.mcp"].close()
-        # Every answered scan is in the buffer by now: write them all before exiting.
+        # Every answered scan is in the journal by now: store what the database takes before exiting.
         app.extensions["openqr.scans.store.recorder"].stop()
         deliverer.stop()
         log.info("OpenQR stopped")

@@ -54,6 +54,8 @@ class ScanEvent:
     destination: str | None = None  # where the scan was sent, without utm parameters
     # "address\nuser agent", held in memory only until the flusher has hashed it (never stored).
     visitor: str | None = field(default=None, repr=False)
+    digest: str | None = None  # the visitor already hashed under its day's key (openqr.scans.visitors)
+    seq: int = 0  # its number in the scan journal it came from (openqr.scans.journal)
 
 
 @lru_cache(maxsize=8192)
@@ -170,20 +172,23 @@ class ScanClassifier:
             language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
         )
 
+    def facts(self, environ: dict) -> tuple[str | None, str | None, str | None, str]:
+        """What a scan keeps of a request, (country, device, referrer host), and the visitor
+        ("address\nuser agent") that only its day's keyed hash may outlive."""
+        agent = environ.get("HTTP_USER_AGENT", "")
+        return (
+            self.country(environ),
+            device_class(agent),
+            referrer_host(environ.get("HTTP_REFERER", "")),
+            f"{self.client_address(environ)}\n{agent}",
+        )
+
     def classify(
         self, code_id: str, environ: dict, at: dt.datetime | None = None, destination: str | None = None
     ) -> ScanEvent:
         """The scan of `code_id` a request makes, at `at` (default: now, UTC), sent to `destination`."""
-        agent = environ.get("HTTP_USER_AGENT", "")
-        return ScanEvent(
-            code_id=code_id,
-            at=at or utcnow(),
-            country=self.country(environ),
-            device=device_class(agent),
-            referrer=referrer_host(environ.get("HTTP_REFERER", "")),
-            destination=destination,
-            visitor=f"{self.client_address(environ)}\n{agent}",
-        )
+        country, device, referrer, visitor = self.facts(environ)
+        return ScanEvent(code_id, at or utcnow(), country, device, referrer, destination, visitor)
 
 
 class Visitor(NamedTuple):
