@@ -325,6 +325,16 @@ class Journal(Segments):
                     self._log_error(f"cannot begin a new scan journal segment: {err}")
             return seq
 
+    def rotate(self) -> None:
+        """Begin a new segment now, so the current one is deleted once its records are stored (at
+        the end of a day: no digest of an ended day stays on the disk)."""
+        with self._lock:
+            if self._fd is not None and self._ends[self._active] > len(MAGIC):
+                try:
+                    self._begin_segment(self._active + 1)
+                except OSError as err:
+                    self._log_error(f"cannot begin a new scan journal segment: {err}")
+
     def _cut_back(self, fd: int, end: int, why: str) -> None:
         """After a failed write: take off whatever part of the frame got in, so the segment stays
         readable, and say why (the next scans try again; a full disk may free up)."""

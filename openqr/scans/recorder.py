@@ -289,6 +289,8 @@ class ScanRecorder:
         epoch = dt.date(1970, 1, 1)
         self._keys = {(day - epoch).days: visitors.keyed(key) for day, key in keys.items()}
         self._key_days = frozenset(wanted)
+        if self._visitors_day is not None and today != self._visitors_day:
+            self.journal.rotate()  # the ended day's digests leave the disk with its segment
         self._visitors_day = today
 
     def _store(self, stream: str, events: list[classify.ScanEvent]) -> int | None:
