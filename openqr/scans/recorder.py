@@ -118,18 +118,19 @@ class ScanRecorder:
 
     def start(self) -> None:
         """Open the journal, take over those of processes that are gone, and start the flusher
-        (unless every `add` writes at once). Runs once; the first `add` calls it if need be. No
-        query: the flusher learns the day's visitor key, and hashes the scans answered before."""
+        (unless every `add` writes at once). Runs once; the first `add` calls it if need be, and
+        waits for it. No query: the flusher learns the day's visitor key, and hashes the scans
+        answered before it did."""
         with self._state_lock:
             if self._started:
                 return
+            self.journal.open()
+            self._adopt()
+            if not self.sync:
+                self._thread = threading.Thread(target=self._run, name="openqr-scan-flusher", daemon=True)
+                self._thread.start()
+                atexit.register(self.stop)
             self._started = True
-        self.journal.open()
-        self._adopt()
-        if not self.sync:
-            self._thread = threading.Thread(target=self._run, name="openqr-scan-flusher", daemon=True)
-            self._thread.start()
-            atexit.register(self.stop)
 
     def _adopt(self) -> None:
         """Take over the journals whose process is gone: their scans are stored before this one's."""

@@ -8,9 +8,10 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from openqr.models import Scan, ScanDay, ScanDayValue
+from tests.support import databases
 from tests.support.servers import PHONE, AppProcess
 
 THREADS, PER_THREAD = 8, 200
@@ -23,21 +24,8 @@ def serve_one_code(tmp_path, kind="source"):
     url = f"sqlite:///{tmp_path / 'openqr.db'}"
     server = AppProcess(tmp_path, "server", url, kind=kind, OPENQR_SCAN_FLUSH_INTERVAL=str(FLUSH_INTERVAL))
     server.wait_ready()
+    databases.add_one_code(url)
     engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO accounts (email, created_at, session_version) "
-                "VALUES ('load@example.com', '2025-01-01 00:00:00', 0)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO codes (id, account_id, slug, destination, style, status, "
-                "created_at, updated_at) VALUES ('c0de', 1, 'load-test', "
-                "'https://example.com/', '{}', 'active', '2025-01-01', '2025-01-01')"
-            )
-        )
     return server, engine
 
 

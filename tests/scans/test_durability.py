@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -19,7 +17,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.support import databases, pgcluster
+from tests.support import databases
 from tests.support.servers import PHONE, AppProcess
 
 pytestmark = pytest.mark.slow
@@ -32,24 +30,7 @@ OLD_GIVE_UP = 40  # failed writes after which the recorder used to drop a batch
 def seed_one_code(url: str, tmp_path) -> None:
     """Migrate, then one account and one code, /load-test."""
     databases.upgrade(url, tmp_path)
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO accounts (email, created_at, session_version) "
-                    "VALUES ('load@example.com', '2025-01-01 00:00:00', 0)"
-                )
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
-                    "updated_at) VALUES ('c0de', 1, 'load-test', 'https://example.com/', '{}', 'active', "
-                    "'2025-01-01', '2025-01-01')"
-                )
-            )
-    finally:
-        engine.dispose()
+    databases.add_one_code(url)
 
 
 @contextmanager
@@ -145,77 +126,69 @@ def assert_each_answered_scan_stored_once(url: str, answered: list[str], in_flig
     assert rolled_up(url) == len(rows)
 
 
+def start_again_and_wait(tmp_path, url: str, answered: list[str], in_flight: int = 0) -> None:
+    """Start the server again on the same instance folder; every answered scan is stored once."""
+    again = AppProcess(tmp_path, "server", url)
+    try:
+        again.wait_ready()
+        wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored")
+        assert healthz(again)["journal"]["pending_records"] == 0
+        assert again.stop() == 0, again.log()
+    finally:
+        again.stop()
+    assert_each_answered_scan_stored_once(url, answered, in_flight)
+
+
 def healthz(server) -> dict:
     return requests.get(server.url + "/healthz", timeout=10).json()
 
 
-def test_sigkill_under_load_loses_no_answered_scan(tmp_path):
-    with suite_database(tmp_path) as url:
-        server = AppProcess(tmp_path, "server", url)
-        clients = None
-        try:
-            server.wait_ready()
-            clients = Clients(server.url)
-            time.sleep(3.0)
-            server.process.send_signal(signal.SIGKILL)
-            server.process.wait()
+@contextmanager
+def scanned(tmp_path, url: str, scan_for: float, **settings: str):
+    """A server on `url` (ready), then clients scanning it for `scan_for` seconds; yields
+    (server, clients) with the clients still scanning. Both end with the block."""
+    server = AppProcess(tmp_path, "server", url, **settings)
+    clients = None
+    try:
+        server.wait_ready()
+        clients = Clients(server.url)
+        time.sleep(scan_for)
+        yield server, clients
+    finally:
+        if clients is not None:
             clients.stop()
-            answered = clients.answered
-            assert len(answered) > 100 and not clients.wrong, (len(answered), clients.wrong[:3])
-            before = len(stored_referrers(url))
+        server.stop()
 
-            again = AppProcess(tmp_path, "server", url)  # the same instance folder
-            try:
-                again.wait_ready()
-                wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored")
-                assert healthz(again)["journal"]["pending_records"] == 0
-                assert again.stop() == 0, again.log()
-            finally:
-                again.stop()
-            assert_each_answered_scan_stored_once(url, answered, in_flight=CLIENTS)
-            print(f"SIGKILL: {len(answered)} answered, {before} stored at the kill, {len(answered)} after")
-        finally:
-            if clients is not None:
-                clients.stop()
-            server.stop()
+
+def test_sigkill_under_load_loses_no_answered_scan(tmp_path):
+    with suite_database(tmp_path) as url, scanned(tmp_path, url, 3.0) as (server, clients):
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        clients.stop()
+        answered = clients.answered
+        assert len(answered) > 100 and not clients.wrong, (len(answered), clients.wrong[:3])
+        before = len(stored_referrers(url))
+        start_again_and_wait(tmp_path, url, answered, in_flight=CLIENTS)
+        print(f"SIGKILL: {len(answered)} answered, {before} stored at the kill, {len(answered)} after")
 
 
 def test_an_unwritable_journal_folder_keeps_redirecting_and_counts_the_scans_it_could_not_keep(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    with suite_database(tmp_path) as url:
-        server = AppProcess(tmp_path, "server", url, OPENQR_SCAN_JOURNAL_DIR=str(blocker / "journal"))
-        clients = None
-        try:
-            server.wait_ready()
-            assert healthz(server)["journal"]["writable"] is False
-            clients = Clients(server.url)
-            time.sleep(2.0)
-            clients.stop()
-            answered = clients.answered
-            assert len(answered) > 100 and not clients.wrong, (len(answered), clients.wrong[:3])
-            body = healthz(server)
-            assert body["journal"]["write_failures"] == len(answered)
-            assert body["journal"]["writable"] is False
-            assert server.stop() == 0, server.log()
-            log = server.log()
-            assert "cannot open the scan journal" in log
-            assert log.count("cannot open the scan journal") <= 2, log  # once per 10 s, not per scan
-            # Kept in memory instead; with the database up, every one of them is stored all the same.
-            assert_each_answered_scan_stored_once(url, answered)
-        finally:
-            if clients is not None:
-                clients.stop()
-            server.stop()
-
-
-@pytest.fixture
-def private_postgres():
-    if not pgcluster.available():
-        pytest.skip(pgcluster.NOT_AVAILABLE)
-    cluster = pgcluster.PrivatePostgres()
-    yield cluster
-    cluster.remove()
+    unwritable = {"OPENQR_SCAN_JOURNAL_DIR": str(blocker / "journal")}
+    with suite_database(tmp_path) as url, scanned(tmp_path, url, 2.0, **unwritable) as (server, clients):
+        clients.stop()
+        answered = clients.answered
+        assert len(answered) > 100 and not clients.wrong, (len(answered), clients.wrong[:3])
+        body = healthz(server)
+        assert body["journal"]["write_failures"] == len(answered)
+        assert body["journal"]["writable"] is False
+        assert server.stop() == 0, server.log()
+        log = server.log()
+        assert "cannot open the scan journal" in log
+        assert log.count("cannot open the scan journal") <= 2, log  # once per 10 s, not per scan
+        # Kept in memory instead; with the database up, every one of them is stored all the same.
+        assert_each_answered_scan_stored_once(url, answered)
 
 
 on_postgresql_pass = pytest.mark.skipif(
@@ -227,12 +200,8 @@ on_postgresql_pass = pytest.mark.skipif(
 def test_postgresql_down_longer_than_any_retry_budget_then_up_stores_every_scan(private_postgres, tmp_path):
     url = private_postgres.url
     seed_one_code(url, tmp_path)
-    server = AppProcess(tmp_path, "server", url, OPENQR_SCAN_RETRY_MAX=RETRY_MAX, OPENQR_LOG_LEVEL="INFO")
-    clients = None
-    try:
-        server.wait_ready()
-        clients = Clients(server.url)
-        time.sleep(1.0)
+    settings = {"OPENQR_SCAN_RETRY_MAX": RETRY_MAX, "OPENQR_LOG_LEVEL": "INFO"}
+    with scanned(tmp_path, url, 1.0, **settings) as (server, clients):
         private_postgres.stop()
         down_at = len(clients.answered)
         time.sleep(15.0)  # at most 0.1 s between attempts: well over a hundred failed writes
@@ -251,10 +220,6 @@ def test_postgresql_down_longer_than_any_retry_budget_then_up_stores_every_scan(
         assert attempts and max(attempts) > OLD_GIVE_UP, attempts
         assert_each_answered_scan_stored_once(url, clients.answered)
         print(f"PostgreSQL down 15 s: {len(clients.answered)} answered, {during} during the outage")
-    finally:
-        if clients is not None:
-            clients.stop()
-        server.stop()
 
 
 @on_postgresql_pass
@@ -263,12 +228,7 @@ def test_sigterm_during_a_postgresql_outage_then_a_start_after_it_stores_every_s
 ):
     url = private_postgres.url
     seed_one_code(url, tmp_path)
-    server = AppProcess(tmp_path, "server", url)
-    clients = None
-    try:
-        server.wait_ready()
-        clients = Clients(server.url)
-        time.sleep(1.0)
+    with scanned(tmp_path, url, 1.0) as (server, clients):
         private_postgres.stop()
         time.sleep(4.0)
         clients.stop()
@@ -280,68 +240,22 @@ def test_sigterm_during_a_postgresql_outage_then_a_start_after_it_stores_every_s
         private_postgres.start()
         before = len(stored_referrers(url))
         assert before < len(answered)  # the stop could not store them all: the journal holds the rest
-
-        again = AppProcess(tmp_path, "server", url)
-        try:
-            again.wait_ready()
-            wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored")
-            assert again.stop() == 0, again.log()
-        finally:
-            again.stop()
         assert not clients.wrong, clients.wrong[:3]
-        assert_each_answered_scan_stored_once(url, answered)
+        start_again_and_wait(tmp_path, url, answered)
         print(f"SIGTERM during an outage: {len(answered)} answered, {before} stored at the stop")
-    finally:
-        if clients is not None:
-            clients.stop()
-        server.stop()
-
-
-LOCK_HOLDER = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-connection.execute("ROLLBACK")
-"""
 
 
 @databases.sqlite_only("its write lock")
 def test_sigterm_while_sqlite_is_write_locked_then_a_start_after_stores_every_scan(tmp_path):
     """SQLite's outage: another process (a backup, a migration) holds the write lock."""
-    with suite_database(tmp_path) as url:
-        server = AppProcess(tmp_path, "server", url)
-        clients = holder = None
+    with suite_database(tmp_path) as url, scanned(tmp_path, url, 1.0) as (server, clients):
+        holder = databases.SqliteWriteLock(tmp_path / "openqr.db")
         try:
-            server.wait_ready()
-            clients = Clients(server.url)
-            time.sleep(1.0)
-            holder = subprocess.Popen(
-                [sys.executable, "-c", LOCK_HOLDER, str(tmp_path / "openqr.db")],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert holder.stdout.readline().strip() == "locked"
             time.sleep(3.0)
             clients.stop()
-            answered = clients.answered
             assert server.stop(timeout=30) == 0, server.log()
-            holder.communicate("release\n", timeout=10)
-
-            again = AppProcess(tmp_path, "server", url)
-            try:
-                again.wait_ready()
-                wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored")
-                assert again.stop() == 0, again.log()
-            finally:
-                again.stop()
-            assert not clients.wrong, clients.wrong[:3]
-            assert_each_answered_scan_stored_once(url, answered)
+            holder.release()
         finally:
-            if clients is not None:
-                clients.stop()
-            if holder is not None and holder.poll() is None:
-                holder.kill()
-            server.stop()
+            holder.close()
+        assert not clients.wrong, clients.wrong[:3]
+        start_again_and_wait(tmp_path, url, clients.answered)
