@@ -108,10 +108,12 @@ class Clients:
             thread.join(15)
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
+def wait_for(predicate, timeout: float, what: str, server=None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, f"not {what} after {timeout} s"
+        if time.monotonic() >= deadline:
+            detail = f"\n{healthz(server)}\n{server.log()[-3000:]}" if server is not None else ""
+            raise AssertionError(f"not {what} after {timeout} s{detail}")
         time.sleep(0.2)
 
 
@@ -131,7 +133,7 @@ def start_again_and_wait(tmp_path, url: str, answered: list[str], in_flight: int
     again = AppProcess(tmp_path, "server", url)
     try:
         again.wait_ready()
-        wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored")
+        wait_for(lambda: len(stored_referrers(url)) >= len(answered), 20, "every scan stored", again)
         assert healthz(again)["journal"]["pending_records"] == 0
         assert again.stop() == 0, again.log()
     finally:
@@ -211,9 +213,9 @@ def test_postgresql_down_longer_than_any_retry_budget_then_up_stores_every_scan(
         assert body.json()["journal"]["pending_records"] >= during > 300
         private_postgres.start()
         backlog = len(clients.answered)
-        wait_for(lambda: len(stored_referrers(url)) >= backlog, 30, "the outage's scans stored")
+        wait_for(lambda: len(stored_referrers(url)) >= backlog, 30, "the outage's scans stored", server)
         clients.stop()
-        wait_for(lambda: len(stored_referrers(url)) >= len(clients.answered), 15, "every scan stored")
+        wait_for(lambda: len(stored_referrers(url)) >= len(clients.answered), 15, "every scan stored", server)
         assert not clients.wrong, clients.wrong[:3]
         assert server.stop() == 0, server.log()
         attempts = [int(n) for n in re.findall(r"stored again after (\d+) failed attempts", server.log())]
