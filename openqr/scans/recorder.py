@@ -64,10 +64,12 @@ class Memory:
         self.name = name
         self.seq = 0
         self.records: deque[tuple[tuple, str]] = deque()  # (record, visitor)
+        self._lock = threading.Lock()  # numbers in the order of the deque: a mark skips what is below it
 
     def append(self, fields: tuple, visitor: str) -> None:
-        self.seq += 1
-        self.records.append(((self.seq, *fields), visitor))
+        with self._lock:
+            self.seq += 1
+            self.records.append(((self.seq, *fields), visitor))
 
     def take(self, limit: int) -> list[tuple[tuple, str]]:
         records = self.records
@@ -234,10 +236,11 @@ class ScanRecorder:
         return None
 
     def _retire(self, orphan: journals.Orphan) -> None:
-        if orphan.pending_bytes():
-            return  # a segment it could not read (logged): kept, and tried again at the next adoption
         self._orphans.remove(orphan)
         self._orphan_done.pop(orphan.name, None)
+        if orphan.pending_bytes():
+            orphan.release()  # a segment it could not read (logged): tried again at the next adoption
+            return
         orphan.retire()
         self._forget_streams(orphan.name, orphan.name + "m")
 
@@ -260,11 +263,20 @@ class ScanRecorder:
                     stream.advance(position)
                 if stream is self.journal:
                     self._stored_seq = events[-1].seq
+                    self._forget_unhashed()
                 elif stream.name in self._orphan_done:
                     self._orphan_done[stream.name] += len(events)
                 self._pending = None
                 stored += written
         return stored
+
+    def _forget_unhashed(self) -> None:
+        """Visitors noted just after the flusher read their scan (a race with `add`) are never
+        asked for: drop those of stored scans, so the notes stay few."""
+        if self._unhashed:
+            stored = self._stored_seq
+            for seq in [seq for seq in list(self._unhashed) if seq <= stored]:
+                self._unhashed.pop(seq, None)
 
     def _daily(self) -> None:
         """Once a UTC day, even with no scans to write: delete the visitor keys and hashes of the
