@@ -152,13 +152,14 @@ class ScanClassifier:
                 break
         return address
 
-    def country(self, environ: dict) -> str | None:
+    def country(self, environ: dict, address: str | None = None) -> str | None:
+        """From the trusted header, else the client `address` (default: worked out here)."""
         if self.country_key:
             value = environ.get(self.country_key, "").strip().upper()
             if len(value) == 2 and value.isalpha() and value.isascii() and value not in _NOT_COUNTRIES:
                 return value
         try:
-            return iptocc.country_code(self.client_address(environ))
+            return iptocc.country_code(self.client_address(environ) if address is None else address)
         except ValueError:
             return None
 
@@ -176,11 +177,12 @@ class ScanClassifier:
         """What a scan keeps of a request, (country, device, referrer host), and the visitor
         ("address\nuser agent") that only its day's keyed hash may outlive."""
         agent = environ.get("HTTP_USER_AGENT", "")
+        address = self.client_address(environ)
         return (
-            self.country(environ),
+            self.country(environ, address),
             device_class(agent),
             referrer_host(environ.get("HTTP_REFERER", "")),
-            f"{self.client_address(environ)}\n{agent}",
+            f"{address}\n{agent}",
         )
 
     def classify(

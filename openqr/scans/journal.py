@@ -35,12 +35,13 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-FRAME = struct.Struct("<II")  # payload length, CRC-32 of the payload
-MAGIC = b"OQRSCAN1"  # first bytes of every segment: the format of what follows
+FRAME = struct.Struct("<IIQ")  # payload length, CRC-32 of sequence number and payload, sequence number
+SEQ = struct.Struct("<Q")
+MAGIC = b"OQRSCAN2"  # first bytes of every segment: the format of what follows
 SEGMENT_BYTES = 4 * 1024 * 1024  # each segment's size: allocated when it begins
 SEGMENT_RETRY = 1.0  # seconds a segment that could not begin (a full disk) is not tried again
 READ_BYTES = 1024 * 1024  # read back at most this much at a time
-FIELDS = 8  # seq, code_id, at, country, device, referrer, destination, digest
+FIELDS = 7  # code_id, at, country, device, referrer, destination, digest (the payload; seq is framed)
 MARSHAL_VERSION = 4
 STALE_NEW = 60.0  # seconds after which a half-made journal folder (".new-*") is removed
 
@@ -54,10 +55,21 @@ def _segment_numbers(folder: Path) -> list[int]:
     return sorted(int(name[:-4]) for name in names if name[:-4].isdigit())
 
 
+def payload_of(fields: tuple) -> tuple[bytes, int]:
+    """A record's payload and its CRC-32 so far: the costly part of a frame, made before the
+    journal's lock is taken (so the lock is held as briefly as can be)."""
+    payload = marshal.dumps(fields, MARSHAL_VERSION)
+    return payload, zlib.crc32(payload)
+
+
+def frame_of(seq: int, payload: bytes, crc: int) -> bytes:
+    """The frame of a payload numbered `seq`: its CRC covers the number too."""
+    return FRAME.pack(len(payload), zlib.crc32(SEQ.pack(seq), crc), seq) + payload
+
+
 def encode(seq: int, fields: tuple) -> bytes:
     """One record's frame."""
-    payload = marshal.dumps((seq, *fields), MARSHAL_VERSION)
-    return FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+    return frame_of(seq, *payload_of(fields))
 
 
 def decode(buffer: bytes, offset: int, end: int) -> tuple[tuple | None, int]:
@@ -65,20 +77,20 @@ def decode(buffer: bytes, offset: int, end: int) -> tuple[tuple | None, int]:
     is there (the end, or a frame cut short); ValueError for a frame that fails its check."""
     if end - offset < FRAME.size:
         return None, offset
-    length, crc = FRAME.unpack_from(buffer, offset)
+    length, crc, seq = FRAME.unpack_from(buffer, offset)
     start = offset + FRAME.size
     if end - start < length:
         return None, offset
     payload = buffer[start : start + length]
-    if zlib.crc32(payload) != crc:
+    if zlib.crc32(SEQ.pack(seq), zlib.crc32(payload)) != crc:
         raise ValueError(f"a record at byte {offset} fails its CRC")
     try:
-        record = marshal.loads(payload)
+        fields = marshal.loads(payload)
     except (EOFError, ValueError, TypeError) as err:
         raise ValueError(f"a record at byte {offset} cannot be read ({err})") from None
-    if not isinstance(record, tuple) or len(record) != FIELDS or not isinstance(record[0], int):
+    if not isinstance(fields, tuple) or len(fields) != FIELDS:
         raise ValueError(f"a record at byte {offset} is not a scan")
-    return record, start + length
+    return (seq, *fields), start + length
 
 
 class Segments:
@@ -304,13 +316,14 @@ class Journal(Segments):
 
     def append(self, fields: tuple) -> int:
         """Write one record; its sequence number, or 0 when it could not be kept (never raises)."""
+        payload, crc = payload_of(fields)
         with self._lock:
             view = self._map
             if view is None:
                 self.write_failures += 1
                 return 0
             seq = self.seq + 1
-            frame = encode(seq, fields)
+            frame = frame_of(seq, payload, crc)
             end = self._ends[self._active]
             if end + len(frame) > self.segment_bytes:
                 if not self._next_segment(len(frame)):
@@ -368,16 +381,17 @@ class Journal(Segments):
             closing, self._closing = self._closing, []
             dirty, self._dirty = self._dirty, False
             names, self._new_names = self._new_names, False
-            view = self._map
+            view, active = self._map, self._fd
         try:
+            # fdatasync, not the map's flush(): it writes the same pages (Linux keeps one cache per
+            # file), but lets go of the interpreter lock meanwhile, so scans go on being answered.
             for fd, old, end in closing:
-                old.flush()
                 old.close()
                 os.ftruncate(fd, end)
                 os.fsync(fd)
                 os.close(fd)
             if dirty and view is not None:
-                view.flush()
+                os.fdatasync(active)
             if names:
                 directory = os.open(self.path, os.O_RDONLY)
                 try:

@@ -49,7 +49,8 @@ def keyed(key: bytes) -> hmac.HMAC:
 
 
 def digest(day: hmac.HMAC, visitor: str, code_id: str) -> str:
-    """The visitor ("address\nuser agent") of a code on the day of the `keyed` key."""
+    """The visitor ("address\nuser agent") of a code on the day of the `keyed` key. (Not
+    `hmac.digest`: that lets go of the interpreter lock, and a scan then waits to get it back.)"""
     mac = day.copy()
     mac.update(f"{visitor}\n{code_id}".encode("utf-8", "surrogatepass"))
     return mac.hexdigest()[:DIGEST_CHARS]
