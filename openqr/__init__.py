@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import api, assistant, auth, cli, dashboard
+from . import api, assistant, auth, cli, dashboard, services
 from .api import docs
 from .codes import scheduler
 from .config import ConfigError, load_settings, secret_key_from_instance
@@ -86,9 +86,6 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    app.extensions["openqr.classifier"] = classify.ScanClassifier(
-        app.config["OPENQR_COUNTRY_HEADER"], app.config["OPENQR_TRUSTED_PROXIES"]
-    )
     for blueprint in api.ALL_BLUEPRINTS:
         csrf.exempt(blueprint)  # the API authenticates with Bearer keys, not cookies
     for blueprint in (api.bp, docs.bp, health.bp, redirect.bp, auth.bp, dashboard.bp):
@@ -97,14 +94,29 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     outage.init_app(app)  # 503 while the database is unreachable, for every view
     cli.register(app)
 
-    delivery.init_app(app)  # webhook events: sent by a thread that app.py starts
-    recorder.init_app(app)  # scans are buffered and written in batches off the request path
+    services.init_app(app, _make_services(app))  # started and stopped by openqr.main.serve
     metrics.init_app(app)  # GET /metrics, counters the redirect paths advance
-    links.init_app(app)  # every link in memory, following the database's change feed
     fastpath.init_app(app)  # known short links are answered before Flask's routing
-    scheduler.init_app(app)  # due schedule entries are written to the database every second
     assistant.init_app(app)  # `/mcp` is answered in front of all of that
     return app
+
+
+def _make_services(app: Flask) -> services.Services:
+    """The parts that outlive a request, each made once and handed what it uses."""
+    config = app.config
+    classifier = classify.ScanClassifier(config["OPENQR_COUNTRY_HEADER"], config["OPENQR_TRUSTED_PROXIES"])
+    scan_recorder = recorder.create(app, classifier)  # scans buffered, written in batches off the request
+    table = links.create(config)  # every link in memory, following the database's change feed
+    deliverer = delivery.Deliverer(app)  # webhook events, sent by a thread of each serving process
+    return services.Services(
+        classifier=classifier,
+        recorder=scan_recorder,
+        links=table,
+        redirector=redirect.Redirector(table, classifier, scan_recorder),
+        metrics=metrics.Metrics(app, scan_recorder, deliverer),
+        scheduler=scheduler.ScheduleRunner(app),  # due schedule entries written every second
+        deliverer=deliverer,
+    )
 
 
 def _http_error(err: HTTPException):

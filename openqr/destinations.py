@@ -15,8 +15,20 @@ import idna
 
 MAX_LENGTH = 2048
 MAX_LABEL_LENGTH = 63
+# The guard in one sentence, as the OpenAPI document describes a destination field.
+RULES = (
+    "Absolute http(s) URL to a public host: no user info, no private, loopback, link-local, reserved "
+    "or multicast address in any spelling, no local names (`localhost`, `*.local`, `*.internal`, "
+    "`*.home.arpa`, names without a dot), not this server, not a blocked domain."
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def url_schema(description: str | None = None) -> dict:
+    """A URL as the guard bounds it, in JSON Schema (what else it checks, `RULES` says)."""
+    schema = {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}
+    return {**schema, "description": description} if description else schema
 
 
 class DestinationError(ValueError):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from flask import jsonify, request
 
 from .extensions import db
+from .text import anchored, closed
+
+ERROR_CODE = re.compile("[a-z_]+")  # the shape of every `error` an answer carries
 
 
 def is_api_request() -> bool:
@@ -46,6 +50,31 @@ class DomainError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
+
+    def problem(self, index: int) -> dict:
+        """This refusal as one entry of a bulk request's `details`: which item, and why."""
+        return {"index": index, "field": self.field, "error": self.code, "message": self.message}
+
+
+def error_schema() -> dict:
+    """Every error's JSON (`to_json`, `error_response`), with a bulk request's `problem`s."""
+    problem = {
+        "index": {"type": "integer", "minimum": 0},
+        "field": {"type": ["string", "null"]},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+    }
+    fields = {
+        "error": {"type": "string", "pattern": anchored(ERROR_CODE), "description": "Machine-readable code."},
+        "message": {"type": "string", "description": "One sentence for a person."},
+        "field": {"type": "string", "description": "The field or parameter at fault."},
+        "details": {
+            "type": "array",
+            "description": "Bulk: one entry per bad item.",
+            "items": closed(problem, ["index", "error", "message"]),
+        },
+    }
+    return closed(fields, ["error", "message"])
 
 
 class ValidationError(DomainError):

@@ -20,8 +20,8 @@ from . import ConfigError, assistant, cli, create_app
 from .extensions import db
 from .models import utcnow
 from .ops.health import VERSION
-from .redirect import links
 from .scans import classify, visitors
+from .services import services
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -61,9 +61,6 @@ def serve(app: Flask | None = None) -> None:
         assistant.warn_shadowed_slug(app)
         visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
         db.session.commit()
-    app.extensions["openqr.schedule"].start()  # due schedule entries reach the database each second
-    # The scan journal, before the first scan; journals of stopped processes are stored first.
-    app.extensions["openqr.scans.store.recorder"].start()
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
     server = create_server(
         app,
@@ -86,23 +83,22 @@ def serve(app: Flask | None = None) -> None:
     # of the collector's reach, so a full collection under load scans only new objects and does
     # not stall every request for tens of milliseconds.
     classify.warm_up()
-    links.table_of(app).start()  # every link in memory before the first scan
+    running = services(app)
+    # The scan journal (and those of stopped processes), every link in memory before the first
+    # scan, the schedule, webhook delivery.
+    running.start()
     gc.collect()
     gc.freeze()
     gc.enable()  # `python -m openqr` and the binary load the app with it off (openqr/__main__.py)
-    deliverer = app.extensions["openqr.webhooks.outbox"]
-    deliverer.start()  # webhook events wait in the database; this process sends its share
     try:
         server.run()  # returns after closing its sockets and finishing the requests being answered
     except KeyboardInterrupt:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
-        if "openqr.mcp" in app.extensions:
-            app.extensions["openqr.mcp"].close()
-        # Every answered scan is in the journal by now: store what the database takes before exiting.
-        app.extensions["openqr.scans.store.recorder"].stop()
-        deliverer.stop()
+        # Every answered scan is in the journal by now: the recorder, stopped last, stores what the
+        # database takes; the rest waits in the journal for the next start.
+        running.stop()
         log.info("OpenQR stopped")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 from flask_login import UserMixin
@@ -25,9 +26,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+ID_BYTES = 8
+ID = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")  # what new_id makes
+
+
 def new_id() -> str:
     """An opaque, unguessable id for rows that appear in URLs."""
-    return secrets.token_hex(8)
+    return secrets.token_hex(ID_BYTES)
 
 
 def find_owned(model, account_id: int, row_id: object):

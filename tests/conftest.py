@@ -19,7 +19,7 @@ from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
-from openqr.redirect import links
+from openqr.services import services
 from tests.support import databases, pgcluster
 from tests.support.mailsink import Sink
 from tests.support.servers import free_port
@@ -176,8 +176,9 @@ def fresh_app(tmp_path, **overrides):
 
 
 def close_app(app) -> None:
-    """Give back the app's database connections and stop following the link feed."""
-    links.table_of(app).stop()
+    """Stop the app's services as the server does (threads ended, held scans written), then give
+    back its database connections."""
+    services(app).stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

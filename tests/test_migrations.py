@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from openqr import create_app
 from openqr.extensions import db
+from openqr.services import services
 from tests.support import databases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +138,7 @@ def _fill_every_table(app) -> None:
     assert hook.status_code == 201, hook.get_json()
     for n in range(3):
         client.get(f"/{code['slug']}", headers={"User-Agent": f"Mozilla/5.0 (iPhone) visitor {n}"})
-    app.extensions["openqr.scans.store.recorder"].flush()
+    services(app).recorder.flush()
     with app.app_context():
         tokens.issue("owner@example.com")
         db.session.commit()

@@ -6,6 +6,7 @@ from werkzeug.exceptions import HTTPException
 from ..auth import keys
 from ..errors import DomainError, error_response
 from . import codes, folders, images, openapi, scans, webhooks
+from .openapi import operation
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.register_blueprint(codes.bp)
@@ -21,8 +22,12 @@ PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}
 
 
 @bp.get("/openapi.json")
+@operation("getOpenApi", {"type": "object", "required": ["openapi"]}, "The OpenAPI document.")
 def openapi_document():
-    """The OpenAPI 3.1 description of this API (public)."""
+    """This document.
+
+    The OpenAPI 3.1 description of this API (public, like everything in PUBLIC_ENDPOINTS).
+    """
     return openapi.spec(current_app.config["OPENQR_BASE_URL"])
 
 

@@ -6,23 +6,20 @@ from flask import Blueprint, g, request
 
 from ..models import Account
 from ..scans import analytics
-from .params import days_arg, str_arg, tz_arg
+from . import params
+from .openapi import operation
 
 bp = Blueprint("scans", __name__)
+QUERY = (params.DAYS, params.TZ, params.SCANS_FOLDER, params.SCANS_TAG)
 
 
 @bp.get("/scans")
+@operation("getAccountScans", "AccountScans", "The analytics.", query=params.schemas(*QUERY), errors=(404,))
 def account_scans():
-    """Totals, daily series, top codes, breakdowns and time of day over a `days` window."""
+    """The account's scans across codes (or a folder's or a tag's) over `days`."""
     return account_report(g.account, request.args)
 
 
 def account_report(account: Account, args: Mapping) -> dict:
     """`GET /v1/scans`'s answer for these arguments (the assistants' get_account_scans too)."""
-    return analytics.account_summary(
-        account,
-        days_arg(args),
-        tz=tz_arg(args),
-        folder_id=str_arg(args, "folder_id", 32),
-        tag=str_arg(args, "tag", 40),
-    )
+    return analytics.account_summary(account, **{query.name: query.read(args) for query in QUERY})

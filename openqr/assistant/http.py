@@ -23,6 +23,7 @@ from ..auth import keys
 from ..extensions import db
 from ..models import Account, Code
 from ..ops.security import API_CSP
+from ..services import services
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,18 @@ PATH = "/mcp"
 ACCOUNT_KEY = "openqr.account_id"  # set in the WSGI environ once the key is checked
 
 
-def _unauthorized(start_response):
-    body = json.dumps({"error": "unauthorized", "message": keys.UNAUTHORIZED_MESSAGE}).encode()
+STOPPED_MESSAGE = "The server is stopping; try again in a few seconds."
+
+
+def _refuse(start_response, status: str, error: str, message: str, header: tuple[str, str]):
+    """A JSON error in the API's shape, answered before the SDK is reached."""
+    body = json.dumps({"error": error, "message": message}).encode()
     start_response(
-        "401 Unauthorized",
+        status,
         [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
-            ("WWW-Authenticate", keys.CHALLENGE),
+            header,
             ("X-Content-Type-Options", "nosniff"),
             ("Content-Security-Policy", API_CSP),
         ],
@@ -52,7 +57,8 @@ class McpEndpoint:
         self.app, self.wsgi_app = app, wsgi_app
         self._lock = threading.Lock()
         # Made by the first request to /mcp: the WSGI app, its event loop, the running manager.
-        self._asgi = self._loop = self._manager = self._stop = None
+        self._asgi = self._loop = self._thread = self._manager = self._stop = None
+        self._stopped = False
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH:
@@ -61,7 +67,13 @@ class McpEndpoint:
             account = keys.account_for_authorization(environ.get("HTTP_AUTHORIZATION", ""))
             account_id = account.id if account is not None else None
         if account_id is None:
-            return _unauthorized(start_response)
+            return _refuse(
+                start_response,
+                "401 Unauthorized",
+                "unauthorized",
+                keys.UNAUTHORIZED_MESSAGE,
+                ("WWW-Authenticate", keys.CHALLENGE),
+            )
         environ[ACCOUNT_KEY] = account_id
 
         def with_headers(status, headers, exc_info=None):
@@ -69,12 +81,22 @@ class McpEndpoint:
             headers.append(("Content-Security-Policy", API_CSP))
             return start_response(status, headers, exc_info)
 
-        return self._mounted()(environ, with_headers)
+        mounted = self._mounted()
+        if mounted is None:  # a request that reached us after stop(): the loop is gone
+            return _refuse(
+                start_response,
+                "503 Service Unavailable",
+                "unavailable",
+                STOPPED_MESSAGE,
+                ("Retry-After", "5"),
+            )
+        return mounted(environ, with_headers)
 
     def _mounted(self):
+        """The mounted SDK app (mounting it on first use), or None once stopped."""
         if self._asgi is None:
             with self._lock:
-                if self._asgi is None:
+                if self._asgi is None and not self._stopped:
                     self._asgi = self._mount()
         return self._asgi
 
@@ -99,7 +121,8 @@ class McpEndpoint:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         loop = asyncio.new_event_loop()
-        threading.Thread(target=loop.run_forever, name="openqr-mcp", daemon=True).start()
+        self._thread = threading.Thread(target=loop.run_forever, name="openqr-mcp", daemon=True)
+        self._thread.start()
         started = threading.Event()
 
         async def run_manager():
@@ -118,12 +141,36 @@ class McpEndpoint:
             gc.freeze()
         return ASGIMiddleware(asgi, loop=loop)
 
-    def close(self) -> None:
-        """Stop the session manager and its loop (if `/mcp` was ever used)."""
-        if self._asgi is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._manager.result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+    def start(self) -> None:
+        """Nothing to start ahead: the SDK and its loop come with the first request to `/mcp`."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the session manager and its loop (if `/mcp` was ever used), waiting at most
+        `timeout` seconds for each; no loop starts afterwards."""
+        with self._lock:
+            self._stopped = True
+            if self._asgi is None:
+                return
+            loop, self._asgi = self._loop, None
+        loop.call_soon_threadsafe(self._stop.set)
+        try:
+            self._manager.result(timeout)
+            asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout)
+            if not self._thread.is_alive():
+                loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """End any task left on the loop (a request whose WSGI answer was closed before its ASGI task
+    finished), so that closing the loop destroys no pending task."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 def warn_shadowed_slug(app: Flask) -> None:
@@ -140,7 +187,8 @@ def warn_shadowed_slug(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Answer `/mcp` in front of everything else, unless OPENQR_MCP is off."""
     if app.config["OPENQR_MCP"]:
         endpoint = McpEndpoint(app, app.wsgi_app)
         app.wsgi_app = endpoint
-        app.extensions["openqr.mcp"] = endpoint
+        services(app).mcp = endpoint

@@ -11,6 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from ..errors import RateLimited
 from ..extensions import login_manager
 from ..models import Account
+from ..services import current_services
 from ..web.htmx import hx_redirect, is_htmx
 from ..web.pages import safe_next
 from . import accounts, mail, tokens
@@ -73,7 +74,7 @@ def login():
             email=typed.strip()[: accounts.MAX_EMAIL_LENGTH],
             error="Enter an email address such as you@example.com.",
         ), 400
-    client = current_app.extensions["openqr.classifier"].client_address(request.environ)
+    client = current_services().classifier.client_address(request.environ)
     try:
         accounts.count_sign_in_request(email, client)
     except RateLimited as err:

@@ -13,15 +13,28 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import destinations
 from ..destinations import DestinationError, check_destination
 from ..errors import Conflict, NotFound, ValidationError, rolls_back
 from ..extensions import db
 from ..images import http as qr_http
 from ..images import render as qr
-from ..models import Account, Code, CodeTag, DestinationChange, Folder, ScanDay, find_owned, new_id, utcnow
+from ..models import (
+    ID,
+    Account,
+    Code,
+    CodeTag,
+    DestinationChange,
+    Folder,
+    ScanDay,
+    find_owned,
+    new_id,
+    utcnow,
+)
 from ..ops import ratelimit
 from ..scans import store as scans
-from ..text import has_control, iso_z
+from ..services import current_services
+from ..text import CONTROL_CLASS, PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 from ..webhooks import outbox as webhooks
 from . import smart
 
@@ -39,6 +52,8 @@ RANDOM_SLUG_LENGTH = 7
 CUSTOM_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 48
+# Any stored slug: a custom one, or a random one of RANDOM_SLUG_LENGTH letters and digits.
+ANY_SLUG = re.compile(f"[A-Za-z0-9-]{{{SLUG_MIN_LENGTH},{SLUG_MAX_LENGTH}}}")
 STATUSES = ("active", "disabled")  # what the operator sets
 SHOWN_STATUSES = ("active", "ended", "disabled")  # what a code's JSON says (ended: expired or capped)
 # GET /v1/dynamic and the dashboard's list: how many codes per call, and how far one may skip.
@@ -48,6 +63,7 @@ OFFSET_MAX = 10_000_000
 MAX_FILTER_LENGTH = 200  # the longest `tag`, `folder_id` or `q` filter a list takes
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 40
+TAG_TEXT = re.compile(f"[^,{CONTROL_CLASS}]*")  # a tag holds no comma and no control character
 MAX_LABEL_LENGTH = 200
 MAX_BULK = 200
 EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style", *smart.SMART_FIELDS)
@@ -55,7 +71,8 @@ EDITABLE_FIELDS = ("destination", "label", "slug", "tags", "folder_id", "style",
 
 def reserved_slugs() -> frozenset[str]:
     """First path segments the app itself routes: never usable as slugs."""
-    cached = current_app.extensions.get("openqr.reserved_slugs")
+    found = current_services()
+    cached = found.reserved_slugs
     if cached is None:
         segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in current_app.url_map.iter_rules()}
         extra = {
@@ -79,7 +96,7 @@ def reserved_slugs() -> frozenset[str]:
             "robots.txt",
         }
         cached = frozenset(s.lower() for s in segments | extra if s and not s.startswith("<"))
-        current_app.extensions["openqr.reserved_slugs"] = cached
+        found.reserved_slugs = cached
     return cached
 
 
@@ -151,7 +168,7 @@ def clean_tags(value: object) -> list[str]:
         tag = " ".join(raw.split()).lower()
         if not tag:
             raise ValidationError("Tags must not be empty.", field="tags")
-        if len(tag) > MAX_TAG_LENGTH or "," in tag or has_control(tag):
+        if len(tag) > MAX_TAG_LENGTH or not TAG_TEXT.fullmatch(tag):
             raise ValidationError(
                 f"Each tag is at most {MAX_TAG_LENGTH} characters, without commas.", field="tags"
             )
@@ -201,6 +218,65 @@ def clean_fields(account: Account, data: object, *, creating: bool) -> dict:
     for name in smart.SMART_FIELDS:
         cleaners[name] = lambda value, name=name: smart.clean_smart_field(name, value, clean_destination, now)
     return {name: cleaners[name](data[name]) for name in EDITABLE_FIELDS if name in data}
+
+
+def field_schemas() -> dict:
+    """The body fields `clean_fields` takes, as JSON Schema (`null` clears a field where it may)."""
+    fields = {
+        "destination": {
+            **destinations.url_schema(destinations.RULES),
+            "examples": ["https://example.com/spring-launch"],
+        },
+        "label": {
+            "type": ["string", "null"],
+            "maxLength": MAX_LABEL_LENGTH,
+            "pattern": anchored(PLAIN_TEXT),
+            "description": "Internal name (trimmed; blank means none). `null` clears it.",
+        },
+        "slug": {
+            "type": "string",
+            "minLength": SLUG_MIN_LENGTH,
+            "maxLength": SLUG_MAX_LENGTH,
+            "pattern": anchored(CUSTOM_SLUG),
+            "description": "Custom back-half: lower-case letters, digits, single inner hyphens; not a word "
+            "the app routes (`v1`, `docs`, `login`...).",
+        },
+        "tags": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TAG_LENGTH,
+                "pattern": anchored(TAG_TEXT),
+            },
+            "maxItems": MAX_TAGS,
+            "description": f"Lower-cased, whitespace collapsed, de-duplicated; at most {MAX_TAGS}. "
+            "Replaces the existing set.",
+        },
+        "folder_id": {"type": ["string", "null"], "description": "A folder of this account, or `null`."},
+        "style": qr.style_schema(),
+        **smart.field_schemas(),
+    }
+    return {name: fields[name] for name in EDITABLE_FIELDS}
+
+
+def create_schema() -> dict:
+    """The body of `create_code`: a destination at least; a `null` slug means a random one."""
+    fields = field_schemas()
+    fields["slug"] = nullable(fields["slug"])
+    return closed(fields, ["destination"], "A `null` or missing slug picks a random one.")
+
+
+def patch_schema() -> dict:
+    """The body of `update_code`: any of the fields."""
+    return closed(field_schemas(), [], "Only the fields sent change; unknown fields are a 400.")
+
+
+def bulk_schema() -> dict:
+    """The body of `bulk_create`: 1..MAX_BULK creates, without a style."""
+    item = {name: schema for name, schema in create_schema()["properties"].items() if name != "style"}
+    codes = {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "items": closed(item, ["destination"])}
+    return closed({"codes": codes})
 
 
 def _set_smart(code: Code, fields: dict) -> None:
@@ -304,7 +380,7 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
                 seen[slug] = index
             cleaned.append(fields)
         except (ValidationError, Conflict) as err:
-            problems.append({"index": index, "field": err.field, "error": err.code, "message": err.message})
+            problems.append(err.problem(index))
     return cleaned, problems
 
 
@@ -560,6 +636,45 @@ def code_json(code: Code, scans: int | None = None) -> dict:
         "created_at": iso_z(code.created_at),
         "updated_at": iso_z(code.updated_at),
         **smart.fields_json(code.smart),
+    }
+
+
+def code_schema() -> dict:
+    """A code's JSON as `code_json` writes it: every field, always, in this order."""
+    stamp = timestamp_schema()
+    fields = {
+        "id": {"type": "string", "pattern": anchored(ID)},
+        "slug": {"type": "string", "pattern": anchored(ANY_SLUG)},
+        "short_url": {"type": "string", "format": "uri"},
+        "destination": {"type": "string", "maxLength": destinations.MAX_LENGTH},
+        "label": {"type": ["string", "null"], "maxLength": MAX_LABEL_LENGTH},
+        "tags": {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string"}},
+        "folder_id": {"type": ["string", "null"]},
+        "style": qr.stored_style_schema(),
+        "status": {
+            "type": "string",
+            "enum": list(SHOWN_STATUSES),
+            "description": "`ended`: expired or its scan cap reached; `disabled`: switched off by the "
+            "operator.",
+        },
+        "created_at": stamp,
+        "updated_at": stamp,
+        **smart.json_schemas(),
+    }
+    return closed(fields)
+
+
+def history_schema() -> dict:
+    """What `history` returns."""
+    change = {
+        "at": timestamp_schema(),
+        "destination": {"type": "string"},
+        "source": {"type": "string", "enum": list(smart.HISTORY_SOURCES)},
+    }
+    return {
+        "type": "array",
+        "description": "Every change of the code's destination, creation included, newest first.",
+        "items": closed(change),
     }
 
 

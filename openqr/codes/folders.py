@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
@@ -9,16 +10,17 @@ from sqlalchemy import func, select, update
 from ..errors import NotFound, ValidationError, rolls_back
 from ..extensions import db
 from ..models import Account, Code, Folder, find_owned
-from ..text import has_control, iso_z
+from ..text import closed, has_control, iso_z, timestamp_schema
 
 MAX_NAME_LENGTH = 100
+VISIBLE = re.compile(r"\S")  # a name holds something besides white space
 
 
 def clean_name(data: object) -> str:
     if not isinstance(data, Mapping) or set(data) != {"name"}:
         raise ValidationError('The body must be {"name": "..."}.', field="name")
     name = data["name"]
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not VISIBLE.search(name):
         raise ValidationError("Folder name is required.", field="name")
     name = " ".join(name.split())
     if has_control(name):
@@ -85,3 +87,26 @@ def folder_json(folder: Folder, code_count: int | None = None) -> dict:
     if code_count is not None:
         body["code_count"] = code_count
     return body
+
+
+def name_schema() -> dict:
+    """The body `clean_name` takes."""
+    name = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_NAME_LENGTH,
+        "pattern": VISIBLE.pattern,
+        "description": "Whitespace is collapsed; blank is a 400.",
+    }
+    return closed({"name": name})
+
+
+def folder_schema() -> dict:
+    """A folder as `folder_json` writes it (`code_count` where the caller counted)."""
+    fields = {
+        "id": {"type": "string"},
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH},
+        "created_at": timestamp_schema(),
+        "code_count": {"type": "integer", "minimum": 0},
+    }
+    return closed(fields, ["id", "name", "created_at"])

@@ -22,16 +22,30 @@ INTERVAL = 1.0  # seconds between passes
 
 
 class ScheduleRunner:
+    """One thread that runs `run_once` each second; the server starts it once migrations are
+    applied. Commands and tests do without: API reads apply a code's due entries themselves
+    (`codes.get_code`)."""
+
     def __init__(self, app: Flask, interval: float = INTERVAL):
         self.app, self.interval = app, interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="openqr-schedule", daemon=True)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the thread; idempotent, and nothing starts once stopped."""
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._run, name="openqr-schedule", daemon=True)
+                self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread, waiting for a pass under way (at most `timeout` seconds)."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def run_once(self) -> int:
         """Apply every due entry now; return how many codes changed."""
@@ -49,11 +63,3 @@ class ScheduleRunner:
         # Wake just after each whole second, when entries (whole seconds) fall due.
         while not self._stop.wait(self.interval - time.time() % self.interval + 0.05):
             self.run_once()
-
-
-def init_app(app: Flask) -> ScheduleRunner:
-    """The app's runner; the server (app.py) starts it once migrations are applied. Commands and
-    tests do without: API reads apply a code's due entries themselves (`codes.get_code`)."""
-    runner = ScheduleRunner(app)
-    app.extensions["openqr.schedule"] = runner
-    return runner

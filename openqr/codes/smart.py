@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..destinations import url_schema
 from ..errors import ValidationError
-from ..scans.classify import Visitor
-from ..text import has_control, iso_z
+from ..scans.classify import DEVICES, Visitor
+from ..text import PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 
 SMART_FIELDS = ("rules", "split", "schedule", "expires_at", "max_scans", "fallback_url", "utm")
 MAX_RULES = 20
@@ -28,12 +30,15 @@ MAX_SCHEDULE = 20
 MIN_SPLIT, MAX_SPLIT = 2, 5
 MIN_WEIGHT, MAX_WEIGHT = 1, 100
 MAX_UTM_LENGTH = 100
-DEVICES = ("mobile", "tablet", "desktop")
 OSES = ("ios", "android", "windows", "macos", "linux")
 WHEN_KEYS = ("device", "os", "country", "language")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 HISTORY_SOURCES = ("api", "dashboard", "schedule", "mcp", "cli")
+MIN_SCANS = 1
 MAX_SCANS_LIMIT = 2**31 - 1  # what the database's integer holds
+COUNTRY = re.compile("[A-Za-z]{2}")  # ISO 3166 alpha-2, in any case
+MIN_LANGUAGE, MAX_LANGUAGE = 2, 8
+LANGUAGE = re.compile(f"[A-Za-z]{{{MIN_LANGUAGE},{MAX_LANGUAGE}}}")  # a primary subtag, in any case
 
 
 # --- time ---------------------------------------------------------------------------
@@ -93,13 +98,15 @@ def _when(value: object, where: str) -> dict:
         for item in normal:
             if allowed is not None and item not in allowed:
                 raise ValidationError(f"{where}: '{key}' takes {', '.join(allowed)}.", field=field)
-            if key == "country" and not (len(item) == 2 and item.isascii() and item.isalpha()):
+            if key == "country" and not COUNTRY.fullmatch(item):
                 raise ValidationError(
                     f"{where}: countries are ISO 3166 alpha-2 codes such as DE or US.", field=field
                 )
-            if key == "language" and not (2 <= len(item) <= 8 and item.isascii() and item.isalpha()):
+            if key == "language" and not LANGUAGE.fullmatch(item):
                 raise ValidationError(
-                    f"{where}: languages are primary subtags such as en or de (2 to 8 letters).", field=field
+                    f"{where}: languages are primary subtags such as en or de "
+                    f"({MIN_LANGUAGE} to {MAX_LANGUAGE} letters).",
+                    field=field,
                 )
         clean[key] = list(dict.fromkeys(normal))
     return clean
@@ -173,8 +180,8 @@ def clean_expires_at(value: object) -> str | None:
 def clean_max_scans(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SCANS_LIMIT:
-        raise ValidationError("max_scans must be a whole number, at least 1.", field="max_scans")
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_SCANS <= value <= MAX_SCANS_LIMIT:
+        raise ValidationError(f"max_scans must be a whole number, at least {MIN_SCANS}.", field="max_scans")
     return value
 
 
@@ -234,6 +241,79 @@ def fields_json(smart: Mapping | None) -> dict:
     """Every smart field of a code's JSON, null where unused."""
     smart = smart or {}
     return {name: smart.get(name) for name in SMART_FIELDS}
+
+
+def field_schemas() -> dict:
+    """The smart fields `clean_smart_field` takes, as JSON Schema (`null` clears one)."""
+    listed = {"type": "array", "minItems": 1, "items": {"type": "string"}}
+    when = {
+        "device": {**listed, "items": {"enum": list(DEVICES)}},
+        "os": {**listed, "items": {"enum": list(OSES)}},
+        "country": {**listed, "items": {"type": "string", "pattern": anchored(COUNTRY)}},
+        "language": {
+            **listed,
+            "items": {"type": "string", "pattern": anchored(LANGUAGE)},
+            "description": "Primary subtag of the first Accept-Language entry.",
+        },
+    }
+    time_in = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone (Z for UTC)."}
+    rule = closed(
+        {
+            "when": {**closed({key: when[key] for key in WHEN_KEYS}, []), "minProperties": 1},
+            "destination": url_schema("Where a matching scan goes (the destination guard applies)."),
+        }
+    )
+    part = closed(
+        {
+            "destination": url_schema("One of the split's destinations."),
+            "weight": {"type": "integer", "minimum": MIN_WEIGHT, "maximum": MAX_WEIGHT},
+        }
+    )
+    change = closed({"at": time_in, "destination": url_schema("The destination from then on.")})
+    utm = {"type": "string", "minLength": 1, "maxLength": MAX_UTM_LENGTH, "pattern": anchored(PLAIN_TEXT)}
+    fields = {
+        "rules": {
+            "type": "array",
+            "maxItems": MAX_RULES,
+            "description": "First rule whose `when` matches decides the destination. All keys given must "
+            "match; values within a key are alternatives. Replaces the list whole.",
+            "items": rule,
+        },
+        "split": {
+            "type": "array",
+            "minItems": MIN_SPLIT,
+            "maxItems": MAX_SPLIT,
+            "description": "Scans no rule matched are spread over these in proportion to the weights.",
+            "items": part,
+        },
+        "schedule": {
+            "type": "array",
+            "maxItems": MAX_SCHEDULE,
+            "description": "At `at` (in the future; whole seconds) the code's destination becomes that URL; "
+            "the entry then leaves the list and appears in the history.",
+            "items": change,
+        },
+        "expires_at": {**time_in, "description": "From then on the code has ended."},
+        "max_scans": {
+            "type": "integer",
+            "minimum": MIN_SCANS,
+            "maximum": MAX_SCANS_LIMIT,
+            "description": "Once the code has this many scans it has ended (several processes may "
+            "overshoot by about one flush interval of scans each).",
+        },
+        "fallback_url": url_schema("Where an ended code sends visitors (302); without it: 410."),
+        "utm": closed(
+            {key: utm for key in UTM_KEYS},
+            [],
+            "Appended as utm_<key>= to every destination that lacks that parameter.",
+        ),
+    }
+    return {name: nullable(fields[name]) for name in SMART_FIELDS}
+
+
+def json_schemas() -> dict:
+    """The smart fields of a code's JSON (`fields_json`): as stored (times in UTC), `null` when unused."""
+    return {**field_schemas(), "expires_at": nullable(timestamp_schema())}
 
 
 def next_change(smart: Mapping | None) -> dt.datetime | None:

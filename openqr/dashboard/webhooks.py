@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 
 from ..errors import ValidationError
+from ..services import current_services
 from ..web.htmx import page_or_block
 from ..webhooks import outbox as webhooks
 from .base import bp
@@ -46,7 +47,7 @@ def webhook_create():
 def webhook_test(webhook_id: str):
     """Queue a test event; the deliveries list shows how it went."""
     webhooks.send_test(current_user, webhook_id)
-    current_app.extensions["openqr.webhooks.outbox"].wake()
+    current_services().deliverer.wake()
     return _webhooks_page(queued=webhook_id)
 
 

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import segno
 
+from ..text import anchored, closed
+
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 ECC_LEVELS = ("L", "M", "Q", "H")
 SIZE_MIN, SIZE_MAX = 64, 4096
@@ -24,7 +26,10 @@ TRANSPARENT = "transparent"
 STYLE_KEYS = ("dark", "light", "ecc", "margin")
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_NORMAL_COLOUR = re.compile("#[0-9a-f]{6}")  # what _check_colour returns
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+ETAG_HEX_DIGITS = 32
+ETAG = re.compile(f'"[0-9a-f]{{{ETAG_HEX_DIGITS}}}"')  # what etag() makes
 _ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 # What the largest (version 40) code holds per encoding mode and level
 # (ISO/IEC 18004 table 7); only used to word the "too long" message.
@@ -140,6 +145,86 @@ def validate_style(style: object) -> dict:
     return clean
 
 
+# --- the same rules as JSON Schema (the OpenAPI document reads these) ---
+
+
+def query_schema() -> dict[str, dict]:
+    """The image parameters `parse_query` reads (all but `data`), each with its description."""
+    return {
+        "format": {
+            "type": "string",
+            "enum": list(FORMATS),
+            "default": QrParams.format,
+            "description": "Image format.",
+        },
+        "size": {
+            "type": "integer",
+            "minimum": SIZE_MIN,
+            "maximum": SIZE_MAX,
+            "default": QrParams.size,
+            "description": "Edge in pixels; too small for the data is a 400 saying the minimum.",
+        },
+        "ecc": {
+            "type": "string",
+            "enum": list(ECC_LEVELS),
+            "description": "Error correction level, lowest to highest.",
+        },
+        "margin": {**_margin_schema(), "default": QrParams.margin, "description": "Quiet zone in modules."},
+        "dark": {
+            **_colour_schema(),
+            "description": "Module colour, `#rgb` or `#rrggbb` (write `#` as `%23`).",
+        },
+        "light": {
+            **_colour_schema(allow_transparent=True),
+            "description": f"Background colour or `{TRANSPARENT}`; must contrast with `dark` by at least "
+            f"{MIN_CONTRAST:g}:1.",
+        },
+    }
+
+
+def data_schema() -> dict:
+    """The `data` parameter of `parse_query`."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": DATA_MAX_CHARS,
+        "description": "The text or URL to encode.",
+    }
+
+
+def style_schema() -> dict:
+    """A style as `validate_style` takes it."""
+    fields = {
+        "dark": _colour_schema(),
+        "light": _colour_schema(allow_transparent=True),
+        "ecc": {"type": "string", "enum": [*ECC_LEVELS, *(level.lower() for level in ECC_LEVELS)]},
+        "margin": {"anyOf": [_margin_schema(), {"type": "string", "pattern": anchored(_INTEGER)}]},
+    }
+    says = f"How the code's image is drawn; dark must contrast with light by at least {MIN_CONTRAST:g}:1."
+    return closed({key: fields[key] for key in STYLE_KEYS}, [], says)
+
+
+def stored_style_schema() -> dict:
+    """A style as `validate_style` returns it: colours normalised, `ecc` in capitals."""
+    colour = {"type": "string", "pattern": anchored(_NORMAL_COLOUR)}
+    fields = {
+        "dark": colour,
+        "light": {"anyOf": [colour, {"const": TRANSPARENT}]},
+        "ecc": {"type": "string", "enum": list(ECC_LEVELS)},
+        "margin": _margin_schema(),
+    }
+    return closed({key: fields[key] for key in STYLE_KEYS}, [])
+
+
+def _colour_schema(*, allow_transparent: bool = False) -> dict:
+    colour = {"type": "string", "pattern": anchored(_HEX_COLOUR)}
+    return {"anyOf": [colour, {"const": TRANSPARENT}]} if allow_transparent else colour
+
+
+def _margin_schema() -> dict:
+    return {"type": "integer", "minimum": MARGIN_MIN, "maximum": MARGIN_MAX}
+
+
 @lru_cache(maxsize=256)
 def render(params: QrParams) -> bytes:
     """The image bytes; the same params always give identical bytes (cached)."""
@@ -159,7 +244,7 @@ def render(params: QrParams) -> bytes:
 @lru_cache(maxsize=256)
 def etag(params: QrParams) -> str:
     """A strong, quoted ETag: a hash of the rendered bytes."""
-    return f'"{hashlib.sha256(render(params)).hexdigest()[:32]}"'
+    return f'"{hashlib.sha256(render(params)).hexdigest()[:ETAG_HEX_DIGITS]}"'
 
 
 def media_type(fmt: str) -> str:

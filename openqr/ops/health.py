@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..services import current_services
 
 bp = Blueprint("health", __name__)
 
@@ -41,5 +42,5 @@ def healthz():
     """For load balancers and monitors: is the database reachable?"""
     database = database_reachable()
     body = {"status": "ok" if database else "degraded", "database": database, "version": VERSION}
-    body.update(current_app.extensions.get("openqr.ops.health", lambda: {})())
+    body.update(current_services().health())
     return body, 200 if database else 503, {"Cache-Control": "no-store"}

@@ -13,6 +13,7 @@ import hmac
 import itertools
 import platform
 import socket
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, Info, generate_latest
@@ -22,8 +23,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..services import current_services, services
 from ..webhooks import outbox as webhooks
 from .health import VERSION
+
+if TYPE_CHECKING:
+    from ..scans.recorder import ScanRecorder
+    from ..webhooks.delivery import Deliverer
 
 bp = Blueprint("metrics", __name__)
 
@@ -52,8 +58,8 @@ class RedirectCounts:
 class Metrics:
     """One app's figures and the registry `/metrics` renders."""
 
-    def __init__(self, app: Flask):
-        self.app = app
+    def __init__(self, app: Flask, recorder: ScanRecorder, deliverer: Deliverer):
+        self.app, self.recorder, self.deliverer = app, recorder, deliverer
         self.process = f"{socket.gethostname()}:{app.config['OPENQR_PORT']}"
         self.fast = RedirectCounts()  # answered by openqr.redirect.fastpath, before Flask
         self.routed = RedirectCounts()  # answered by the redirect view
@@ -108,7 +114,7 @@ class Metrics:
             http.add_metric([self.process, blueprint, str(status)], total)
         yield http
 
-        health = self.app.extensions["openqr.scans.store.recorder"].health()
+        health = self.recorder.health()
         recorder, journal = health["scans"], health["journal"]
         buffered = GaugeMetricFamily(
             "openqr_scans_buffered", "Scans answered and not yet stored (journal and memory).", labels=labels
@@ -146,13 +152,12 @@ class Metrics:
         errors.add_metric([self.process], value(self.database_errors))
         yield errors
 
-        deliverer = self.app.extensions["openqr.webhooks.outbox"]
         deliveries = CounterMetricFamily(
             "openqr_webhook_deliveries",
             "Webhook requests, by result: delivered (2xx), retry (scheduled again), failed (given up).",
             labels=[*labels, "result"],
         )
-        for result, total in deliverer.results.items():
+        for result, total in self.deliverer.results.items():
             deliveries.add_metric([self.process, result], total)
         yield deliveries
         depth = self._outbox_depth()
@@ -177,10 +182,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def metrics_of(app: Flask) -> Metrics:
-    return app.extensions["openqr.ops.metrics"]
-
-
 @bp.get("/metrics")
 def scrape():
     """Prometheus text format; 404 unless OPENQR_METRICS_TOKEN is set, then that Bearer token is needed."""
@@ -197,17 +198,16 @@ def scrape():
                 "Content-Type": "text/plain; charset=utf-8",
             },
         )
-    body = metrics_of(current_app).render()
+    body = current_services().metrics.render()
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
 
 
-def init_app(app: Flask) -> Metrics:
-    """Create the app's metrics: counters for the redirect and the recorder, request counts, DB errors."""
-    metrics = Metrics(app)
-    app.extensions["openqr.ops.metrics"] = metrics
-    app.extensions["openqr.scans.store.recorder"].observe_flush = metrics.flush_seconds.observe
+def init_app(app: Flask) -> None:
+    """Count what the app's metrics count: the recorder's flushes, requests, database errors."""
+    found = services(app)
+    metrics = found.metrics
+    found.recorder.observe_flush = metrics.flush_seconds.observe
     app.after_request(metrics.count_request)
     with app.app_context():
         event.listen(db.engine, "handle_error", metrics.count_database_error)
     app.register_blueprint(bp)
-    return metrics

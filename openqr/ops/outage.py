@@ -21,6 +21,7 @@ from ..web.pages import plain_page
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 5  # seconds: what clients are told to wait
+CODE = "unavailable"  # the `error` of the API's answer
 LOG_EVERY = 10.0  # seconds between two log lines about the same outage
 UNAVAILABLE = (OperationalError, PoolTimeout, DatabaseUnavailable)
 MESSAGE = "The database is unreachable right now; nothing was changed. Try again in a few seconds."
@@ -40,7 +41,7 @@ def unavailable(err: Exception):
         log.warning("database unavailable: %s", str(err).splitlines()[0] if str(err) else type(err).__name__)
     headers = {"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"}
     if is_api_request():
-        return error_response(503, "unavailable", MESSAGE, headers)
+        return error_response(503, CODE, MESSAGE, headers)
     return plain_page("errors/unavailable.html", 503, headers)
 
 

@@ -12,10 +12,18 @@ from sqlalchemy import delete, func, select
 from ..errors import RateLimited
 from ..extensions import db
 from ..models import RateEvent, utcnow
+from ..text import DIGITS, anchored
 
 WINDOW = dt.timedelta(hours=1)
 # Expired rows removed per check: enough to keep up with any rate of checks, small enough to stay cheap.
 PRUNE_BATCH = 100
+LIMIT, REMAINING, RESET = "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"
+# What each header of a counted action's answer says (the OpenAPI document shows these).
+HEADERS = {
+    LIMIT: "Actions allowed per rolling hour.",
+    REMAINING: "Actions left in the window.",
+    RESET: "Unix time at which the oldest counted action leaves the window.",
+}
 
 
 @dataclass(frozen=True)
@@ -25,11 +33,15 @@ class Budget:
     reset: int  # Unix time at which the oldest counted action leaves the window
 
     def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset),
-        }
+        return {LIMIT: str(self.limit), REMAINING: str(self.remaining), RESET: str(self.reset)}
+
+
+def header_schemas() -> dict[str, dict]:
+    """The headers of `Budget.headers`, each a JSON Schema with its description."""
+    return {
+        name: {"type": "string", "pattern": anchored(DIGITS), "description": says}
+        for name, says in HEADERS.items()
+    }
 
 
 def _epoch(moment: dt.datetime) -> int:

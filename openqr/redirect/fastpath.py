@@ -13,9 +13,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from ..codes import core as codes
 from ..errors import DatabaseUnavailable
-from ..ops import metrics
-from . import links
-from .views import redirect_headers, redirector_of
+from ..services import services
+from .views import redirect_headers
 
 STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}  # as werkzeug
 
@@ -25,9 +24,9 @@ class FastPath:
 
     def __init__(self, app: Flask, wsgi_app):
         self.wsgi_app = wsgi_app
-        self.table = links.table_of(app)
-        self.redirector = redirector_of(app)
-        self.counts = metrics.metrics_of(app).fast  # redirects answered here, by outcome
+        found = services(app)
+        self.table, self.redirector = found.links, found.redirector
+        self.counts = found.metrics.fast  # redirects answered here, by outcome
         with app.app_context():
             self.reserved = codes.reserved_slugs()  # routes of the app itself: never looked up
 

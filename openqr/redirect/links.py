@@ -40,6 +40,7 @@ from ..codes import smart
 from ..codes.core import slugs_changed_signal
 from ..errors import DatabaseUnavailable
 from ..models import Code, LinkTombstone, ScanDay
+from ..services import services
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +292,13 @@ class LinkTable:
         self.cursor = changes[-1][0]
         return applied
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop following the feed (waiting at most `timeout` seconds for a poll under way) and
+        close the table's connections; the links in memory stay readable."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
         if self._engine is not None:
             self._engine.dispose()
 
@@ -358,30 +364,24 @@ def _follow(table_ref, stop: threading.Event) -> None:
         del table
 
 
-def init_app(app) -> LinkTable:
-    config = app.config
-    table = LinkTable(
+def create(config) -> LinkTable:
+    """The app's link table, as its settings say."""
+    return LinkTable(
         config["SQLALCHEMY_DATABASE_URI"],
         poll_interval=config["OPENQR_LINK_POLL_INTERVAL"],
         max_links=config["OPENQR_LINK_TABLE_SIZE"],
     )
-    app.extensions["openqr.redirect.links"] = table
-    slugs_changed_signal.connect(_on_slugs_changed)
-    return table
 
 
+@slugs_changed_signal.connect
 def _on_slugs_changed(app, slugs: tuple[str, ...]) -> None:
     """A commit changed what these slugs resolve to (sent by the codes area)."""
-    table_of(app).changed(*slugs)
-
-
-def table_of(app) -> LinkTable:
-    return app.extensions["openqr.redirect.links"]
+    services(app).links.changed(*slugs)
 
 
 def resolve(slug: str) -> Link | None:
     """The link a slug points to now, or None. Raises DatabaseUnavailable when it cannot know."""
-    table = table_of(current_app)
+    table = services(current_app).links
     table.start()
     link = table.get(slug)
     return link if link is not None else table.find(slug)

@@ -10,8 +10,9 @@ import time
 from flask import Blueprint, Response, current_app, request
 
 from ..codes import smart
-from ..ops import metrics
 from ..scans import classify
+from ..scans.recorder import ScanRecorder
+from ..services import services
 from ..web.pages import plain_page
 from . import links
 
@@ -31,10 +32,8 @@ class Redirector:
 
     __slots__ = ("classifier", "recorder", "table")
 
-    def __init__(self, app):
-        self.table = links.table_of(app)
-        self.classifier = app.extensions["openqr.classifier"]
-        self.recorder = app.extensions["openqr.scans.store.recorder"]
+    def __init__(self, table: links.LinkTable, classifier: classify.ScanClassifier, recorder: ScanRecorder):
+        self.table, self.classifier, self.recorder = table, classifier, recorder
 
     def decide(self, link: links.Link, environ: dict, now: float) -> tuple[int, str | None, str | None]:
         """What a request for `link` gets at `now` (Unix time): (status, Location or None for a
@@ -70,13 +69,6 @@ class Redirector:
         return status, location
 
 
-def redirector_of(app) -> Redirector:
-    redirector = app.extensions.get("openqr.redirector")
-    if redirector is None:
-        redirector = app.extensions.setdefault("openqr.redirector", Redirector(app))
-    return redirector
-
-
 def redirect_headers(location: str) -> list[tuple[str, str]]:
     """The headers of every redirect answer, from the fast path and from Flask alike."""
     return [
@@ -93,11 +85,12 @@ def redirect_headers(location: str) -> list[tuple[str, str]]:
 def follow(slug: str):
     """Send the visitor on; count GETs from people (not HEAD, not crawlers or preview bots)."""
     link = links.resolve(slug)  # DatabaseUnavailable: a 503 page (openqr.ops.outage)
-    counts = metrics.metrics_of(current_app).routed  # redirects answered here, by outcome
+    found = services(current_app)
+    counts = found.metrics.routed  # redirects answered here, by outcome
     if link is None:
         next(counts.not_found)
         return plain_page("redirect/not_found.html", 404)
-    status, location = redirector_of(current_app).follow(link, request.environ, counts)
+    status, location = found.redirector.follow(link, request.environ, counts)
     if location is None:
         next(counts.ended)
         # Switched off by the operator, or ended by its owner (expired or at its scan cap).

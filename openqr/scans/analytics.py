@@ -32,6 +32,8 @@ from ..models import (
     hour_number,
     utcnow,
 )
+from ..text import anchored, closed
+from .classify import COUNTRY, DEVICES
 from .store import DESTINATION
 
 TOP = 8
@@ -408,3 +410,117 @@ def scan_counts(code_ids: list[str], *, on: dt.date | None = None) -> dict[str, 
     counts = {code_id: (0, 0) for code_id in code_ids}
     counts.update({code_id: (int(total), int(week or 0)) for code_id, total, week in rows})
     return counts
+
+
+# --- the answers as JSON Schema (the OpenAPI document reads these) ---
+
+
+def _window_schemas() -> dict:
+    """The fields a window gives both answers: totals, days, breakdowns, time of day."""
+    count = {"type": "integer", "minimum": 0}
+    unique = {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "description": "Distinct visitors (keyed hash of address, user agent and code under a key that "
+        "lives one UTC day). `null` when `tz` is not at UTC+0 throughout the window.",
+    }
+
+    def per(key: str, size: int, description: str) -> dict:
+        item = {"type": "integer", "minimum": 0, "maximum": size - 1}
+        return {
+            "type": "array",
+            "minItems": size,
+            "maxItems": size,
+            "description": description,
+            "items": closed({key: item, "n": count}),
+        }
+
+    day = closed({"day": {"type": "string", "format": "date"}, "n": count, "unique": unique})
+    return {
+        "window_total": count,
+        "window_unique": {**unique, "description": "The sum of the window's daily `unique`, or `null`."},
+        "daily": {
+            "type": "array",
+            "description": "Exactly `days` buckets, oldest first, ending today in `tz`.",
+            "items": day,
+        },
+        **{
+            f"by_{dimension}": top_schema(
+                f"Over the window's dates as UTC days; `{_EMPTY_LABEL[dimension]}` if none."
+            )
+            for dimension in DIMENSIONS
+        },
+        "by_hour": per("hour", 24, "Scans per hour of the day in `tz` over the window, hour 0 first."),
+        "by_weekday": per("weekday", 7, "Scans per weekday in `tz` over the window; 0 = Monday."),
+        "by_weekday_hour": {
+            "type": "array",
+            "minItems": 7,
+            "maxItems": 7,
+            "description": "Scans per weekday (Monday first) and hour (0..23) in `tz`: the heat map.",
+            "items": {"type": "array", "minItems": 24, "maxItems": 24, "items": count},
+        },
+    }
+
+
+def top_schema(description: str) -> dict:
+    """A breakdown as `_top` writes it: the most frequent values first."""
+    value = closed({"value": {"type": "string"}, "n": {"type": "integer", "minimum": 1}})
+    return {"type": "array", "maxItems": TOP, "description": description, "items": value}
+
+
+def _head_schemas() -> dict:
+    """The window and zone every answer starts with."""
+    return {
+        "days_window": {"type": "integer", "minimum": MIN_DAYS, "maximum": MAX_DAYS},
+        "tz": {"type": "string", "description": "The IANA time zone of `daily`, `by_hour`, `by_weekday`."},
+    }
+
+
+def summary_schema() -> dict:
+    """What `scan_summary` returns: `scans` (lifetime) and `analytics` (the window)."""
+    count = {"type": "integer", "minimum": 0}
+    scans = {
+        "total": count,
+        "last7": count,
+        "topCountry": {"type": ["string", "null"], "pattern": anchored(COUNTRY)},
+        "topDevice": {"type": ["string", "null"], "enum": [*DEVICES, None]},
+    }
+    window = {
+        **_head_schemas(),
+        "total": count,
+        **_window_schemas(),
+        "by_destination": top_schema("Where the window's scans went (URLs without utm parameters)."),
+    }
+    return {"scans": closed(scans), "analytics": closed(window)}
+
+
+def account_schema() -> dict:
+    """What `account_summary` returns."""
+    code = closed(
+        {
+            "id": {"type": "string"},
+            "slug": {"type": "string"},
+            "label": {"type": ["string", "null"]},
+            "n": {"type": "integer", "minimum": 1},
+        }
+    )
+    fields = {
+        **_head_schemas(),
+        "folder_id": {"type": ["string", "null"], "description": "The folder asked for, if any."},
+        "tag": {"type": ["string", "null"], "description": "The tag asked for, if any."},
+        "total": {"type": "integer", "minimum": 0, "description": "Lifetime scans of the codes in view."},
+        "by_code": {
+            "type": "array",
+            "maxItems": TOP_CODES,
+            "description": "The codes with the most scans in the window (only codes with scans), most "
+            "first, then by slug. Counted over the window's dates as UTC days.",
+            "items": code,
+        },
+        **_window_schemas(),
+    }
+    return closed(
+        fields,
+        None,
+        "The account's scans across its codes (or a folder's or a tag's). The daily `unique` of the account "
+        "is the sum over its codes: a visitor of two codes counts twice.",
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -42,6 +43,8 @@ _DESKTOP_OS = (
     "NetBSD",
 )
 _crawlers = CrawlerDetect()
+DEVICES = ("mobile", "tablet", "desktop")  # what device_class answers, when it knows
+COUNTRY = re.compile("[A-Z]{2}")  # what country answers, when it knows (ISO 3166 alpha-2)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ class ScanClassifier:
         """From the trusted header, else the client `address` (default: worked out here)."""
         if self.country_key:
             value = environ.get(self.country_key, "").strip().upper()
-            if len(value) == 2 and value.isalpha() and value.isascii() and value not in _NOT_COUNTRIES:
+            if COUNTRY.fullmatch(value) and value not in _NOT_COUNTRIES:
                 return value
         try:
             return iptocc.country_code(self.client_address(environ) if address is None else address)

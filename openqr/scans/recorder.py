@@ -82,6 +82,7 @@ class ScanRecorder:
     def __init__(
         self,
         app: Flask,
+        classifier: classify.ScanClassifier,
         *,
         interval: float = 0.2,
         capacity: int = 50_000,
@@ -91,7 +92,7 @@ class ScanRecorder:
     ):
         self.app, self.interval, self.capacity, self.sync = app, interval, capacity, sync
         self.max_backoff = max_backoff  # seconds between retries of a failing write, at most
-        self._classifier = app.extensions["openqr.classifier"]
+        self._classifier = classifier
         self.name = uuid.uuid4().hex  # this process's journal, and its stream in `scan_streams`
         root = Path(journal_dir or Path(app.instance_path) / "scan-journal")
         self.journal = journals.Journal(root, self.name)
@@ -124,7 +125,7 @@ class ScanRecorder:
         waits for it. No query: the flusher learns the day's visitor key, and hashes the scans
         answered before it did."""
         with self._state_lock:
-            if self._started:
+            if self._started or self._stopped:
                 return
             self.journal.open()
             self._adopt()
@@ -148,7 +149,7 @@ class ScanRecorder:
     def add(self, code_id: str, environ: dict, destination: str | None = None) -> None:
         """Count one scan of a code, from the request's WSGI environ, sent to `destination`:
         on disk when this returns (or, when the disk refuses, in memory and counted)."""
-        if not self._started:
+        if not self._started and not self._stopped:
             self.start()
         now = time.time()
         country, device, referrer, visitor = self._classifier.facts(environ)
@@ -395,17 +396,21 @@ class ScanRecorder:
 
     # Stop -------------------------------------------------------------------------
 
-    def stop(self, timeout: float = STOP_PATIENCE) -> None:
-        """Stop the flusher and store what is held, waiting up to `timeout` for the database; what
-        it cannot store now stays in the journal, which the next start stores (logged)."""
-        if self._stopped:
-            return
-        self._stopped = True
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the flusher and store what is held, waiting for the database STOP_PATIENCE seconds
+        at most (and `timeout` for all of it); what it cannot store now stays in the journal,
+        which the next start stores (logged)."""
+        with self._state_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            if not self._started:
+                return  # nothing was ever held
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout + 10.0)  # a write in progress finishes first
-        deadline = time.monotonic() + timeout
+            thread.join(timeout)  # a write in progress finishes first
+        deadline = time.monotonic() + min(timeout, STOP_PATIENCE)
         self.flush()
         attempt = 0
         while self._held() and time.monotonic() < deadline:
@@ -464,11 +469,12 @@ class ScanRecorder:
         }
 
 
-def init_app(app: Flask) -> ScanRecorder:
-    """Create the app's recorder and expose `openqr.flush` and `openqr.ops.health`."""
+def create(app: Flask, classifier: classify.ScanClassifier) -> ScanRecorder:
+    """The app's recorder, as its settings say."""
     config = app.config
-    recorder = ScanRecorder(
+    return ScanRecorder(
         app,
+        classifier,
         interval=config["OPENQR_SCAN_FLUSH_INTERVAL"],
         capacity=config["OPENQR_SCAN_BUFFER_SIZE"],
         # Tests see their scans at once unless they ask for the background flusher.
@@ -476,7 +482,3 @@ def init_app(app: Flask) -> ScanRecorder:
         journal_dir=config.get("OPENQR_SCAN_JOURNAL_DIR"),
         max_backoff=config["OPENQR_SCAN_RETRY_MAX"],
     )
-    app.extensions["openqr.scans.store.recorder"] = recorder
-    app.extensions["openqr.flush"] = recorder.flush
-    app.extensions["openqr.ops.health"] = recorder.health
-    return recorder

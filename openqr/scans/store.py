@@ -7,7 +7,6 @@ import logging
 from collections import Counter
 from functools import lru_cache
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -257,8 +256,3 @@ def forget_code(code: Code) -> None:
         values = {name: table.c[name] - bindparam(f"minus_{name}") for name in counted}
         db.session.connection().execute(update(table).where(match).values(values), rows)
         db.session.execute(delete(table).where(table.c.account_id == code.account_id, table.c.n <= 0))
-
-
-def record_scan(code_id: str, environ: dict, destination: str | None = None) -> None:
-    """Count one scan of a code sent to `destination`: queued for the app's recorder; never raises."""
-    current_app.extensions["openqr.scans.store.recorder"].add(code_id, environ, destination)

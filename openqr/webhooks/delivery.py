@@ -105,11 +105,13 @@ class Deliverer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the delivery thread (idempotent)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="openqr-webhooks", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the thread after the request it may be sending (at most `timeout` seconds)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -202,8 +204,8 @@ class Deliverer:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-OpenQR-Timestamp": str(timestamp),
-            "X-OpenQR-Signature": webhooks.signature(claim.secret, timestamp, body),
+            webhooks.TIMESTAMP_HEADER: str(timestamp),
+            webhooks.SIGNATURE_HEADER: webhooks.signature(claim.secret, timestamp, body),
         }
         return post(claim.url, body, headers, self.timeout)
 
@@ -238,9 +240,3 @@ class Deliverer:
             self.results["failed" if gave_up else "retry"] += 1
             log.info("webhook %s: %s", claim.webhook_id, error or f"HTTP {status}")
         db.session.commit()
-
-
-def init_app(app: Flask) -> Deliverer:
-    deliverer = Deliverer(app)
-    app.extensions["openqr.webhooks.outbox"] = deliverer
-    return deliverer

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import itertools
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -19,11 +20,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..destinations import DestinationError, check_destination
+from ..destinations import MAX_LENGTH, DestinationError, check_destination, url_schema
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
-from ..text import iso_z
+from ..text import anchored, closed, iso_z, timestamp_schema
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
 MAX_WEBHOOKS = 10  # per account
@@ -32,6 +33,15 @@ RECENT_DELIVERIES = 10  # rows the dashboard shows per endpoint
 _ID_PREFIX = "evt_" + secrets.token_hex(8)
 _id_counter = itertools.count()
 FIELDS = ("url", "events")
+SECRET_PREFIX = "whsec_"
+SECRET = re.compile(f"{SECRET_PREFIX}[A-Za-z0-9_-]+")  # what create_webhook makes
+TEST_EVENT = "test"  # the event send_test queues, which nobody subscribes to
+# The headers every delivery is signed with, and what each says.
+TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-OpenQR-Timestamp", "X-OpenQR-Signature"
+SIGNED_HEADERS = {
+    TIMESTAMP_HEADER: "Unix seconds when signed.",
+    SIGNATURE_HEADER: '`sha256=` + hex HMAC-SHA256 of `"<timestamp>.<body>"` with the secret.',
+}
 
 
 # --- validation ---
@@ -50,8 +60,10 @@ def clean_url(value: object) -> str:
         host = ""
     allowed = config.get("OPENQR_WEBHOOK_ALLOW_HOSTS", frozenset())
     if host and host in allowed and parts.scheme in ("http", "https") and "@" not in parts.netloc:
-        if len(value) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in value):
-            raise ValidationError("url must be at most 2048 characters, without spaces.", field="url")
+        if len(value) > MAX_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise ValidationError(
+                f"url must be at most {MAX_LENGTH} characters, without spaces.", field="url"
+            )
         return value
     try:
         return check_destination(
@@ -94,7 +106,7 @@ def create_webhook(account: Account, data: object) -> tuple[Webhook, str]:
         raise ValidationError(
             f"An account has at most {MAX_WEBHOOKS} webhooks; delete one first.", field="url"
         )
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     hook = Webhook(account_id=account.id, url=url, events=events, secret=secret)
     db.session.add(hook)
     db.session.commit()
@@ -132,8 +144,8 @@ def recent_deliveries(hook: Webhook, limit: int = RECENT_DELIVERIES) -> list[Web
 def send_test(account: Account, webhook_id: object) -> WebhookDelivery:
     """Queue one `test` event for an endpoint, delivered (and retried) like any other."""
     hook = get_webhook(account, webhook_id)
-    event = _event("test", None, {"message": "A test event from OpenQR: your endpoint is reachable."})
-    row = _outbox_row(hook.id, "test", [event])
+    event = _event(TEST_EVENT, None, {"message": "A test event from OpenQR: your endpoint is reachable."})
+    row = _outbox_row(hook.id, TEST_EVENT, [event])
     db.session.commit()
     return row
 
@@ -147,7 +159,7 @@ def webhook_json(hook: Webhook, secret: str | None = None) -> dict:
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`X-OpenQR-Signature`: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
+    """SIGNATURE_HEADER: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
     message = str(timestamp).encode() + b"." + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -233,3 +245,70 @@ def outbox_depth() -> int:
         WebhookDelivery.status == "pending"
     )
     return int(db.session.scalar(query))
+
+
+# --- the API's JSON and the events as JSON Schema (the OpenAPI document reads these) ---
+
+
+def _fields() -> dict:
+    return {
+        "url": url_schema(
+            "Where events are POSTed: a public http(s) URL (the destination guard), or one whose host the "
+            "operator listed in `OPENQR_WEBHOOK_ALLOW_HOSTS`."
+        ),
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(EVENT_TYPES)},
+            "description": "Event types to receive.",
+        },
+    }
+
+
+def create_schema() -> dict:
+    """The body `create_webhook` takes."""
+    fields = _fields()
+    return closed({name: fields[name] for name in FIELDS})
+
+
+def webhook_schema(*, with_secret: bool = False) -> dict:
+    """An endpoint as `webhook_json` writes it; `with_secret`: the answer that created it."""
+    fields = {"id": {"type": "string"}, **_fields(), "created_at": timestamp_schema()}
+    if with_secret:
+        fields["secret"] = {
+            "type": "string",
+            "pattern": anchored(SECRET),
+            "description": "Signing secret, shown only in this answer: keep it to verify "
+            f"`{SIGNATURE_HEADER}`.",
+        }
+    return closed(fields)
+
+
+def event_schema() -> dict:
+    """One event as `_event` makes it."""
+    return {
+        "type": "object",
+        "required": ["id", "type", "at", "code", "data"],
+        "properties": {
+            "id": {"type": "string", "description": "Stable across retries: drop an id seen before."},
+            "type": {"type": "string", "enum": [*EVENT_TYPES, TEST_EVENT]},
+            "at": {"type": "string", "format": "date-time"},
+            "code": {
+                "type": ["object", "null"],
+                "properties": {"id": {"type": "string"}, "slug": {"type": "string"}},
+                "description": f"The code the event is about (`null` for `{TEST_EVENT}`).",
+            },
+            "data": {
+                "type": "object",
+                "description": "`scan`: `country`, `device`, `referrer`, `destination` (each may be null), "
+                "exactly what analytics keep. `code.*`: the code's JSON (as before deletion for "
+                f"`code.deleted`). `{TEST_EVENT}`: a `message`.",
+            },
+        },
+    }
+
+
+def payload_schema() -> dict:
+    """What a delivery POSTs (openqr.webhooks.delivery): `{"events": [...]}`, oldest first."""
+    events = {"type": "array", "items": event_schema()}
+    return {"type": "object", "required": ["events"], "properties": {"events": events}}

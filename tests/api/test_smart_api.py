@@ -12,6 +12,7 @@ from openqr.auth.accounts import get_or_create_account
 from openqr.codes import core as codes
 from openqr.extensions import db
 from openqr.models import Code, DestinationChange
+from openqr.services import services
 from tests.support.servers import PHONE
 
 DESKTOP = (
@@ -276,7 +277,7 @@ def test_a_due_schedule_entry_becomes_the_destination_once(app, api, client):
     assert client.get(f"/{code['slug']}").headers["Location"] == "https://example.com/after"
     with app.app_context():
         assert db.session.get(Code, code["id"]).destination == "https://example.com/before"
-        runner = app.extensions["openqr.schedule"]
+        runner = services(app).scheduler
         assert runner.run_once() == 1
         assert runner.run_once() == 0  # exactly once
         assert db.session.get(Code, code["id"]).destination == "https://example.com/after"

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from openqr.services import services
 from tests.conftest import close_app, fresh_app
 from tests.dashboard.test_dashboard import HX, sign_in
 from tests.support.htmlparse import Page
@@ -90,7 +91,7 @@ def test_create_shows_the_secret_once_then_deliveries_and_delete(hooks_app, web,
     response = web.post(f"/webhooks/{hook_id}/test", headers=HX)
     assert response.status_code == 200 and "Test event queued" in Page(response.text).text
     assert "Waiting" in Page(web.get("/webhooks").text).text
-    hooks_app.extensions["openqr.webhooks.outbox"].run_once()
+    services(hooks_app).deliverer.run_once()
     assert receiver.requests and receiver.requests[0]["verified"]
     row = Page(web.get("/webhooks").text).text
     assert "1 test Delivered 200 1" in row
@@ -98,7 +99,7 @@ def test_create_shows_the_secret_once_then_deliveries_and_delete(hooks_app, web,
     receiver.answer = 500
     web.post(f"/webhooks/{hook_id}/test", headers=HX)
     time.sleep(0.1)  # the endpoint's spacing interval (0.05 s here) since the first request
-    hooks_app.extensions["openqr.webhooks.outbox"].run_once()
+    services(hooks_app).deliverer.run_once()
     assert "1 test Retrying 500 1 HTTP 500" in Page(web.get("/webhooks").text).text
 
     response = web.post(f"/webhooks/{hook_id}/delete", headers=HX)

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from openqr.extensions import db
+from openqr.services import services
 from tests.conftest import Api, close_app, fresh_app, new_key
 from tests.support.receiver import Receiver
 from tests.support.servers import PHONE
@@ -70,7 +71,7 @@ def test_counters_move_as_scans_happen(metered):
         assert visitor.get(f"/{code['slug']}", headers={"User-Agent": BOT}).status_code == 302
         assert visitor.head(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
         assert visitor.get("/no-such-code").status_code == 404
-        metered.extensions["openqr.webhooks.outbox"].run_once()
+        services(metered).deliverer.run_once()
         after = scrape(metered)
     finally:
         receiver.down()
@@ -143,7 +144,7 @@ def test_the_scan_journal_is_in_the_metrics(metered, monkeypatch):
     assert waiting[("openqr_scan_journal_pending_records", ())] == 4
     assert waiting[("openqr_scans_buffered", ())] == 4
     assert waiting[("openqr_scan_journal_pending_bytes", ())] > 0
-    recorder = metered.extensions["openqr.scans.store.recorder"]
+    recorder = services(metered).recorder
     recorder.journal.release()  # the disk gives up on it: scans go on, kept in memory
     assert visitor.get(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
     assert scrape(metered)[("openqr_scan_journal_write_failures_total", ())] == 1

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from openqr.extensions import db
 from openqr.models import Scan
 from openqr.redirect.fastpath import FastPath
+from openqr.services import services
 from tests.conftest import Api, make_app, new_key
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -40,7 +41,7 @@ def flask_calls(app):
 
 
 def scans(app) -> int:
-    app.extensions["openqr.flush"]()
+    services(app).recorder.flush()
     with app.app_context():
         return db.session.execute(select(func.count()).select_from(Scan)).scalar_one()
 
@@ -98,13 +99,12 @@ def test_known_links_are_answered_without_a_database_query(tmp_path):
     by the recorder's own thread)."""
     from sqlalchemy import event
 
-    from openqr.redirect import links
     from tests.conftest import close_app, fresh_app
 
     app = fresh_app(tmp_path, OPENQR_SCAN_SYNC=False)
     client, api = app.test_client(), Api(app.test_client(), new_key(app))
     created = [api.create(f"https://example.com/{n}") for n in range(5)]
-    table = links.table_of(app)
+    table = services(app).links
     table.start()
     table.poll()  # the codes created above are in memory (a poll, as the feed thread makes)
     queries = []
@@ -152,7 +152,6 @@ def test_a_change_by_any_writer_reaches_the_table_within_one_second(app, api, cl
 
 
 def test_a_capped_table_keeps_the_recent_links_and_looks_up_the_rest(tmp_path):
-    from openqr.redirect import links
     from tests.conftest import close_app, fresh_app
 
     app = fresh_app(tmp_path, OPENQR_LINK_TABLE_SIZE=2)
@@ -162,7 +161,7 @@ def test_a_capped_table_keeps_the_recent_links_and_looks_up_the_rest(tmp_path):
         for _ in range(2):
             for code in created:
                 assert client.get(f"/{code['slug']}").headers["Location"] == code["destination"]
-        assert len(links.table_of(app)) == 2
+        assert len(services(app).links) == 2
     finally:
         close_app(app)
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from openqr.extensions import db
 from openqr.models import Scan
+from openqr.services import services
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -29,9 +30,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 
 def scan_rows(app):
 
-    flush = app.extensions.get("openqr.flush")  # the buffered recorder, when there is one
-    if flush:
-        flush()
+    services(app).recorder.flush()  # what the recorder holds, when it buffers
     with app.app_context():
         return db.session.execute(select(Scan.country, Scan.device, Scan.referrer)).all()
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from openqr.extensions import db
 from openqr.models import Scan
+from openqr.services import services
 from tests.conftest import Api, fresh_app, new_key
 from tests.support.databases import sqlite_only
 
@@ -62,9 +63,7 @@ def test_no_ip_user_agent_or_referrer_path_is_ever_stored_or_logged(tmp_path, ca
     )
     client.head(f"/{code['slug']}", headers={"User-Agent": AGENTS[0]}, environ_base={"REMOTE_ADDR": IPS[1]})
     client.get("/no-such-code", headers={"User-Agent": AGENTS[1]}, environ_base={"REMOTE_ADDR": IPS[2]})
-    flush = app.extensions.get("openqr.flush")
-    if flush:
-        flush()
+    services(app).recorder.flush()
     with app.app_context():
         # The scans were counted (curl is a tool, not a person: redirected but not counted).
         assert db.session.scalar(select(func.count()).select_from(Scan)) == sent - len(IPS)

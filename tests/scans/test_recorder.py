@@ -18,6 +18,7 @@ from openqr.models import Scan, ScanDay, ScanStream
 from openqr.scans import journal as journals
 from openqr.scans import store as scans
 from openqr.scans.recorder import ScanRecorder
+from openqr.services import services
 from tests.conftest import Api, new_key
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -49,7 +50,7 @@ def referrers(app) -> list[str]:
 
 def slow_recorder(app, **kwargs) -> ScanRecorder:
     """A recorder whose flusher would wait a minute: the test decides when to flush."""
-    return ScanRecorder(app, **{"interval": 60.0, "capacity": 1000, **kwargs})
+    return ScanRecorder(app, services(app).classifier, **{"interval": 60.0, "capacity": 1000, **kwargs})
 
 
 def outage(*_args, **_kwargs):
@@ -329,7 +330,7 @@ def test_segments_roll_over_and_are_deleted_once_stored(app, code):
 
 
 def test_the_background_thread_flushes_within_the_interval(app, code):
-    recorder = ScanRecorder(app, interval=0.05, capacity=1000)
+    recorder = ScanRecorder(app, services(app).classifier, interval=0.05, capacity=1000)
     for _ in range(3):
         recorder.add(code["id"], scan_environ())
     deadline = time.monotonic() + 5

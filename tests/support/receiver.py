@@ -14,6 +14,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.waiting import wait_for
+
 
 class Receiver:
     def __init__(self, secret: str = ""):
@@ -86,9 +88,4 @@ class Receiver:
         return {event["id"]: event for event in self.accepted_events()}
 
     def wait_for(self, predicate, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return predicate()
+        return wait_for(predicate, timeout)

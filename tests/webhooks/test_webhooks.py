@@ -11,6 +11,7 @@ from sqlalchemy import select
 from openqr.extensions import db
 from openqr.models import WebhookDelivery
 from openqr.scans.classify import ScanEvent
+from openqr.services import services
 from tests.conftest import Api, close_app, fresh_app, make_app, new_key
 from tests.support.receiver import Receiver
 from tests.support.servers import PHONE
@@ -35,7 +36,6 @@ def hook_app(tmp_path):
     """An app that may send to 127.0.0.1, with small spacing and back-off so retries come quickly."""
     app = fresh_app(tmp_path, **FAST)
     yield app
-    app.extensions["openqr.webhooks.outbox"].stop()
     close_app(app)
 
 
@@ -59,7 +59,7 @@ def scan(app, slug: str, n: int = 1, **headers) -> None:
 
 def deliver_all(app, rounds: int = 50) -> None:
     """Run delivery rounds until the outbox has nothing pending (or `rounds` pass)."""
-    deliverer = app.extensions["openqr.webhooks.outbox"]
+    deliverer = services(app).deliverer
     for _ in range(rounds):
         deliverer.run_once()
         if not pending(app):
@@ -186,7 +186,7 @@ def test_scan_events_are_batched_and_requests_spaced(tmp_path, receiver):
         subscribe(api, receiver, ["scan"])
         code = api.create()
         scan(app, code["slug"], 20)
-        deliverer = app.extensions["openqr.webhooks.outbox"]
+        deliverer = services(app).deliverer
         assert deliverer.run_once() == 1
         assert len(receiver.requests) == 1 and len(receiver.requests[0]["events"]) == 20
         scan(app, code["slug"], 3)
@@ -201,7 +201,7 @@ def test_retries_through_500s_and_an_outage_until_delivered(hook_app, owner, rec
     code = owner.create()
     receiver.fail_next = 3
     scan(hook_app, code["slug"], 4)
-    deliverer = app_deliverer = hook_app.extensions["openqr.webhooks.outbox"]
+    deliverer = app_deliverer = services(hook_app).deliverer
     app_deliverer.start()
     assert receiver.wait_for(lambda: sum(r["status"] == 500 for r in receiver.requests) >= 3)
     receiver.down()
@@ -230,7 +230,7 @@ def test_events_are_marked_failed_when_retries_run_out(tmp_path, receiver):
         subscribe(api, receiver, ["code.created"])
         receiver.answer = 503
         api.create()
-        deliverer = app.extensions["openqr.webhooks.outbox"]
+        deliverer = services(app).deliverer
         deliverer.start()
         assert receiver.wait_for(lambda: deliveries(app)[0].status == "failed", timeout=10)
         deliverer.stop()
@@ -244,7 +244,7 @@ def test_a_redirect_from_the_receiver_is_not_followed(hook_app, owner, receiver)
     subscribe(owner, receiver, ["code.created"])
     receiver.answer = 302
     owner.create()
-    hook_app.extensions["openqr.webhooks.outbox"].run_once()
+    services(hook_app).deliverer.run_once()
     row = deliveries(hook_app)[0]
     assert row.status == "pending" and row.last_status == 302 and len(receiver.requests) == 1
 
@@ -257,7 +257,7 @@ def test_nothing_is_sent_once_the_host_is_no_longer_allowed(tmp_path, receiver):
     close_app(allowed)
     narrowed = make_app(tmp_path, **{**FAST, "OPENQR_WEBHOOK_ALLOW_HOSTS": frozenset()})  # same database
     try:
-        narrowed.extensions["openqr.webhooks.outbox"].run_once()
+        services(narrowed).deliverer.run_once()
         row = deliveries(narrowed)[0]
         assert row.status == "failed" and row.last_error.startswith("URL refused")
         assert receiver.requests == []
@@ -284,7 +284,7 @@ def test_deleting_a_code_keeps_its_scans_events_and_deleting_a_webhook_drops_its
     scan(hook_app, code["slug"], 2)
     owner.delete(f"/v1/webhooks/{created['id']}")
     assert deliveries(hook_app) == []
-    hook_app.extensions["openqr.webhooks.outbox"].run_once()
+    services(hook_app).deliverer.run_once()
     assert receiver.requests == []
 
 
