@@ -20,6 +20,7 @@ from .text import iso_z
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
 users_cli = AppGroup("users", help="Manage accounts.")
 codes_cli = AppGroup("codes", help="Operator controls for codes.")
+DEFAULT_KEY_NAME = "cli"  # `keys create EMAIL` without --name, as the first round's scripts call it
 
 
 def _account(email: str) -> Account:
@@ -38,7 +39,12 @@ def _check_email(raw: str) -> str:
 
 @keys_cli.command("create")
 @click.argument("email")
-@click.option("--name", required=True, help="A name to recognise the key by, e.g. the machine using it.")
+@click.option(
+    "--name",
+    default=DEFAULT_KEY_NAME,
+    show_default=True,
+    help="A name to recognise the key by, e.g. the machine using it.",
+)
 def keys_create(email: str, name: str) -> None:
     """Create a key (and the account if needed); print the key alone on stdout."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,30 +29,28 @@ class Setting:
     doc: str
 
 
-def _int_range(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _number_range(kind: type[int] | type[float], low, high) -> Callable[[str], int | float]:
+    """A parser of `kind` (int or float) from low to high, whose error says which."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(raw: str):
         try:
-            value = int(raw)
+            value = kind(raw)
         except ValueError:
-            raise ValueError(f"must be a whole number from {low} to {high}") from None
+            raise ValueError(f"must be {what} from {low} to {high}") from None
         if not low <= value <= high:
             raise ValueError(f"must be from {low} to {high}")
         return value
 
     return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    return _number_range(int, low, high)
 
 
 def _float_range(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"must be a number from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high}")
-        return value
-
-    return parse
+    return _number_range(float, low, high)
 
 
 def _base_url(raw: str) -> str:
@@ -102,15 +101,51 @@ def _patterns(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
+_HOST_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def host_port(host: str, port: int) -> str:
+    """`host:port` as OPENQR_WEBHOOK_ALLOW_HOSTS writes it (`[v6]:port` for an IPv6 address)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _host_entry(text: str) -> str:
+    """One allow-list entry in its canonical form: `host` (any port) or `host:port`."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not _is_address(host) or (rest and not rest.startswith(":")):
+            raise ValueError
+        port = rest[1:] if rest else None
+    elif text.count(":") > 1:  # a bare IPv6 address: no port can follow it
+        host, port = text, None
+    else:
+        host, colon, port = text.partition(":")
+        port = port if colon else None
+    host = host.rstrip(".")
+    if _is_address(host):
+        host = str(ipaddress.ip_address(host))
+    elif not host or not set(host) <= _HOST_NAME_CHARS:
+        raise ValueError
+    if port is None:
+        return host
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError
+    return host_port(host, int(port))
+
+
 def _hosts(raw: str) -> frozenset[str]:
     hosts = set()
     for part in raw.split(","):
-        host = part.strip().lower().rstrip(".").strip("[]")
-        if not host:
+        if not part.strip():
             continue
-        if any(ch in host for ch in "/@ ") or (":" in host and not _is_address(host)):
-            raise ValueError("must be a comma-separated list of host names or addresses (no ports or paths)")
-        hosts.add(host)
+        try:
+            hosts.add(_host_entry(part))
+        except ValueError:
+            raise ValueError(
+                f"has {part.strip()!r}: entries are host, host:port or [IPv6]:port, comma-separated "
+                "(ASCII names, no scheme or path)"
+            ) from None
     return frozenset(hosts)
 
 
@@ -124,6 +159,17 @@ def _is_address(text: str) -> bool:
 
 def _text(raw: str) -> str:
     return raw.strip()
+
+
+def _ca_file(raw: str) -> str:
+    """A PEM file of certificates that `ssl` can load (checked now, so a typo stops start-up)."""
+    path = raw.strip()
+    if path:
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as err:
+            raise ValueError(f"is not a readable PEM file of CA certificates ({err})") from None
+    return path
 
 
 def _header_name(raw: str) -> str:
@@ -174,6 +220,25 @@ SETTINGS: list[Setting] = [
         "32",
         _int_range(1, 256),
         "Waitress worker threads: more than the concurrent connections you expect, so requests never queue.",
+    ),
+    Setting(
+        "OPENQR_CONNECTION_LIMIT",
+        "1000",
+        _int_range(10, 100_000),
+        "Client connections waitress holds open at once; beyond it new ones wait in the listen queue. "
+        "Start-up raises the open-files limit to fit.",
+    ),
+    Setting(
+        "OPENQR_CHANNEL_TIMEOUT",
+        "30",
+        _int_range(1, 3600),
+        "Seconds a client connection may stay silent before waitress closes it.",
+    ),
+    Setting(
+        "OPENQR_BACKLOG",
+        "1024",
+        _int_range(1, 65535),
+        "Connections the system queues for waitress to accept (capped by `net.core.somaxconn`).",
     ),
     Setting(
         "OPENQR_CREATE_LIMIT",
@@ -304,8 +369,15 @@ SETTINGS: list[Setting] = [
         "OPENQR_WEBHOOK_ALLOW_HOSTS",
         "",
         _hosts,
-        "Comma-separated host names or addresses that webhook URLs may use although the destination "
-        "guard refuses them (receivers on an internal network). Default: none.",
+        "Comma-separated `host` (any port) or `host:port` (`[v6]:port`) entries that webhook URLs may "
+        "use although they are not public (receivers on an internal network). Default: none.",
+    ),
+    Setting(
+        "OPENQR_WEBHOOK_CA_FILE",
+        "",
+        _ca_file,
+        "PEM file of the certificate authorities webhook receivers' TLS certificates are checked "
+        "against (a private CA). Empty: the system's.",
     ),
     Setting(
         "OPENQR_WEBHOOK_TIMEOUT",

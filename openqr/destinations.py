@@ -310,14 +310,24 @@ def _check_name(name: str) -> None:
 
 def _check_resolved(name: str) -> None:
     """Refuse a name that does not resolve, or resolves to any non-public address."""
+    check_addresses(name, resolve(name))
+
+
+def resolve(name: str, port: int | None = None) -> list[IPAddress]:
+    """The addresses `name` resolves to, in the resolver's order; DestinationError when none."""
     try:
-        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         infos = []
-    if not infos:
+    addresses = [ipaddress.ip_address(str(sockaddr[0]).partition("%")[0]) for *_, sockaddr in infos]
+    if not addresses:
         raise DestinationError(f"The destination host {name} could not be resolved.")
-    for *_, sockaddr in infos:
-        address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+    return list(dict.fromkeys(addresses))
+
+
+def check_addresses(name: str, addresses: list[IPAddress]) -> None:
+    """Refuse when any of the addresses `name` resolved to is not public (one is enough to reach)."""
+    for address in addresses:
         kind = _non_public_kind(address)
         if kind:
             raise DestinationError(f"The destination host {name} resolves to {address}, {kind} address.")

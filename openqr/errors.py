@@ -12,10 +12,12 @@ from .text import anchored, closed
 
 ERROR_CODE = re.compile("[a-z_]+")  # the shape of every `error` an answer carries
 
+API_PREFIX = "/v1"  # where the JSON API lives (its blueprint's url_prefix)
+
 
 def is_api_request() -> bool:
     """Whether this request is for the JSON API (errors answer JSON there, pages elsewhere)."""
-    return request.path == "/v1" or request.path.startswith("/v1/")
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):

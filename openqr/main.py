@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import resource
 import signal
 import sys
 
@@ -50,6 +51,41 @@ def _stop(signum, _frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def connection_settings(config) -> dict:
+    """Waitress's limits on client connections, from OPENQR_CONNECTION_LIMIT, _CHANNEL_TIMEOUT and
+    _BACKLOG: idle or trickling clients hold a connection each, never a worker thread, so the limit
+    is what they can exhaust (the reverse proxy in front takes the internet's slow clients)."""
+    timeout = config["OPENQR_CHANNEL_TIMEOUT"]
+    return {
+        "connection_limit": config["OPENQR_CONNECTION_LIMIT"],
+        "channel_timeout": timeout,
+        # Silent connections are looked for this often: closed at most 1.5 timeouts after falling silent.
+        "cleanup_interval": max(1, min(30, timeout // 2)),
+        "backlog": config["OPENQR_BACKLOG"],
+        # poll(), not select(): select() cannot watch a descriptor numbered 1024 or above.
+        "asyncore_use_poll": True,
+    }
+
+
+def raise_open_files_limit(connections: int, log: logging.Logger) -> None:
+    """Make room for `connections` client sockets (a body spilled to a file takes one more) plus the
+    process's own files: raise the soft limit, which systemd and shells often leave at 1024."""
+    needed = 2 * connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open files limited to %s: OPENQR_CONNECTION_LIMIT=%s needs about %s (raise LimitNOFILE)",
+            target,
+            connections,
+            needed,
+        )
+
+
 def serve(app: Flask | None = None) -> None:
     """Serve dashboard, API and redirects with waitress until SIGTERM or SIGINT."""
     app = app or build_app()
@@ -62,6 +98,8 @@ def serve(app: Flask | None = None) -> None:
         visitors.forget_ended_days(utcnow().date())  # keys of days that ended while we were stopped
         db.session.commit()
     host, port = app.config["OPENQR_HOST"], app.config["OPENQR_PORT"]
+    log = logging.getLogger("openqr")
+    raise_open_files_limit(app.config["OPENQR_CONNECTION_LIMIT"], log)
     server = create_server(
         app,
         host=host,
@@ -71,8 +109,8 @@ def serve(app: Flask | None = None) -> None:
         # Waitress would strip X-Forwarded-For before the app sees it; OPENQR_TRUSTED_PROXIES
         # decides, hop by hop, whose forwarding header is believed (openqr.scans.classify).
         clear_untrusted_proxy_headers=False,
+        **connection_settings(app.config),
     )
-    log = logging.getLogger("openqr")
     log.info("OpenQR serving on http://%s:%s", host, port)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .text import has_control
 
 # Roll-up tables whose composite key is the row: SQLite stores them as the key's B-tree alone.
 WITHOUT_ROWID = ({"sqlite_with_rowid": False},)
@@ -37,8 +38,9 @@ def new_id() -> str:
 
 def find_owned(model, account_id: int, row_id: object):
     """The `model` row with this id that the account owns, or None: another account's row is
-    as absent as a missing one. An id with a NUL is never stored (and PostgreSQL refuses one)."""
-    if not isinstance(row_id, str) or "\x00" in row_id:
+    as absent as a missing one. An id with a control character is never stored (and PostgreSQL
+    refuses a NUL in a query)."""
+    if not isinstance(row_id, str) or has_control(row_id):
         return None
     row = db.session.get(model, row_id)
     return row if row is not None and row.account_id == account_id else None

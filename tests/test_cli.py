@@ -51,9 +51,21 @@ def test_a_key_needs_a_name_as_on_the_dashboard(runner, app):
     """The CLI and the dashboard share one rule: a blank name is refused with the same words."""
     result = runner.invoke(args=["keys", "create", "a@example.com", "--name", "  "])
     assert result.exit_code != 0 and "Give the key a name" in result.output
-    assert runner.invoke(args=["keys", "create", "a@example.com"]).exit_code != 0  # --name is required
     with app.app_context():
         assert db.session.execute(select(ApiKey)).first() is None
+
+
+def test_keys_create_without_a_name_names_the_key_cli(runner, app, client):
+    """`flask keys create EMAIL` as the first round pinned it: the key alone on stdout, named `cli`."""
+    result = runner.invoke(args=["keys", "create", "a@example.com"])
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert result.stdout == key + "\n" and key.startswith("oqr_live_")
+    assert client.get("/v1/dynamic", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    with app.app_context():
+        assert db.session.execute(select(ApiKey.name)).scalar_one() == "cli"
+    listed = runner.invoke(args=["keys", "list", "a@example.com"]).stdout
+    assert listed.split("\t")[1] == "cli"
 
 
 def test_users_create(runner, app):

@@ -21,9 +21,17 @@ def test_the_readme_states_every_default_the_code_uses():
         assert shown == (f"`{setting.default}`" if setting.default else "(none)"), setting.name
 
 
-def test_webhook_allow_hosts_are_host_names_or_addresses():
-    parsed = load_settings({"OPENQR_WEBHOOK_ALLOW_HOSTS": "10.0.0.5, Hooks.Internal.,[::1]"})
-    assert parsed["OPENQR_WEBHOOK_ALLOW_HOSTS"] == {"10.0.0.5", "hooks.internal", "::1"}
+def test_webhook_allow_hosts_are_hosts_with_or_without_a_port():
+    raw = "10.0.0.5, Hooks.Internal.,[::1], 127.0.0.1:8088, [0:0::1]:9000, hooks.internal:443"
+    parsed = load_settings({"OPENQR_WEBHOOK_ALLOW_HOSTS": raw})
+    assert parsed["OPENQR_WEBHOOK_ALLOW_HOSTS"] == {
+        "10.0.0.5",
+        "hooks.internal",
+        "::1",
+        "127.0.0.1:8088",
+        "[::1]:9000",
+        "hooks.internal:443",
+    }
 
 
 @pytest.mark.parametrize(
@@ -38,8 +46,13 @@ def test_webhook_allow_hosts_are_host_names_or_addresses():
         ("OPENQR_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("OPENQR_COUNTRY_HEADER", "CF IPCountry"),
         ("OPENQR_LOG_LEVEL", "loud"),
-        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "hooks.internal:8080"),
         ("OPENQR_WEBHOOK_ALLOW_HOSTS", "http://hooks.internal/"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "hooks.internal:0"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "[::1:8080"),
+        ("OPENQR_WEBHOOK_ALLOW_HOSTS", "[hooks.internal]:80"),
+        ("OPENQR_WEBHOOK_CA_FILE", "/nonexistent/ca.pem"),
+        ("OPENQR_CONNECTION_LIMIT", "5"),
+        ("OPENQR_CHANNEL_TIMEOUT", "0"),
         ("OPENQR_WEBHOOK_TIMEOUT", "0"),
     ],
 )

@@ -4,11 +4,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import keys
-from ..errors import DomainError, error_response
+from ..errors import API_PREFIX, DomainError, error_response
 from . import codes, folders, images, openapi, scans, webhooks
 from .openapi import operation
 
-bp = Blueprint("api", __name__, url_prefix="/v1")
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 bp.register_blueprint(codes.bp)
 bp.register_blueprint(folders.bp)
 bp.register_blueprint(images.bp)

@@ -58,7 +58,7 @@ def list_():
 def code_list(account: Account, args: Mapping) -> dict:
     """`GET /v1/dynamic`'s answer for these arguments."""
     found = codes.list_codes(account, **{query.name: query.read(args) for query in LIST_QUERY})
-    totals = codes.lifetime_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
+    totals = analytics.stored_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
 
 

@@ -14,6 +14,7 @@ from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..codes import core as codes
+from ..codes import filters
 from ..errors import ValidationError
 from ..scans import analytics
 
@@ -118,11 +119,12 @@ def _whole(name: str, default: int, low: int, high: int, says: str) -> Query:
     )
 
 
-def _text(name: str, max_length: int, says: str) -> Query:
+def _filter(name: str, says: str) -> Query:
+    """A list filter, read and described by the one filter rule (codes/filters.py)."""
     return Query(
         name,
-        lambda args: str_arg(args, name, max_length),
-        lambda: {"type": "string", "maxLength": max_length, "description": says},
+        lambda args: filters.clean_filter(name, args.get(name)),
+        lambda: {**filters.schema(name), "description": says},
     )
 
 
@@ -144,12 +146,9 @@ TZ = Query(
         "that zone); an unknown name is a 400.",
     },
 )
-# The filters of the code list and of the account's scans, read here and nowhere else. Issue 19
-# gives tag, folder and search one parser (codes/filters.py): repoint these five to it.
-TAG = _text("tag", codes.MAX_FILTER_LENGTH, "Only codes with this tag.")
-FOLDER = _text("folder_id", codes.MAX_FILTER_LENGTH, "Only codes in this folder.")
-SEARCH = _text(
-    "q", codes.MAX_FILTER_LENGTH, "Only codes whose label, slug or destination contains this (any case)."
-)
-SCANS_FOLDER = _text("folder_id", 32, "Only this folder's codes (another account's folder is a 404).")
-SCANS_TAG = _text("tag", codes.MAX_TAG_LENGTH, "Only the codes with this tag.")
+# The filters of the code list and of the account's scans: one rule for both (codes/filters.py).
+TAG = _filter("tag", "Only codes with this tag (folded as stored tags are).")
+FOLDER = _filter("folder_id", "Only codes in this folder.")
+SEARCH = _filter("q", "Only codes whose label, slug or destination contains this (any case).")
+SCANS_FOLDER = _filter("folder_id", "Only this folder's codes (another account's folder is a 404).")
+SCANS_TAG = _filter("tag", "Only the codes with this tag (folded as stored tags are).")

@@ -22,9 +22,7 @@ from ..images.http import image_params
 from ..models import Account
 from . import texts
 
-# Who changed a destination, as a code's history records it. The domain's create and update do
-# not take a source yet (the history arrives with smart destinations): pass SOURCE there then.
-SOURCE = "mcp"
+SOURCE = "mcp"  # who changed a destination, as a code's history records the tools' changes
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def _id(args: dict) -> tuple[str, dict]:
 
 
 def _create_code(account: Account, args: dict) -> dict:
-    code, _budget = codes.create_code(account, args, source="mcp")
+    code, _budget = codes.create_code(account, args, source=SOURCE)
     return codes.code_json(code)
 
 
@@ -68,7 +66,7 @@ def _get_code(account: Account, args: dict) -> dict:
 
 def _update_code(account: Account, args: dict) -> dict:
     code_id, fields = _id(args)
-    return codes.code_json(codes.update_code(account, code_id, fields, source="mcp"))
+    return codes.code_json(codes.update_code(account, code_id, fields, source=SOURCE))
 
 
 def _delete_code(account: Account, args: dict) -> dict:
@@ -77,7 +75,7 @@ def _delete_code(account: Account, args: dict) -> dict:
 
 
 def _bulk_create(account: Account, args: dict) -> dict:
-    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args, source="mcp")]}
+    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args, source=SOURCE)]}
 
 
 def _get_history(account: Account, args: dict) -> dict:

@@ -12,11 +12,12 @@ from ..errors import RateLimited
 from ..extensions import login_manager
 from ..models import Account
 from ..services import current_services
-from ..web.htmx import hx_redirect, is_htmx
+from ..web.htmx import hx_redirect, is_htmx, vary_on_htmx
 from ..web.pages import safe_next
 from . import accounts, mail, tokens
 
 bp = Blueprint("auth", __name__)
+bp.after_request(vary_on_htmx)  # sign-out and the sign-in redirect answer HTMX differently
 
 log = logging.getLogger("openqr.auth")
 

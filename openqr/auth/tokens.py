@@ -52,7 +52,7 @@ def peek(signed: str) -> LoginToken:
     try:
         token_id = _serializer().loads(signed, max_age=MAX_AGE)
     except SignatureExpired:
-        raise BadLink("This sign-in link has expired: links work for 15 minutes.") from None
+        raise BadLink(f"This sign-in link has expired: links work for {MAX_AGE // 60} minutes.") from None
     except BadSignature:
         raise BadLink("This sign-in link is not valid. Copy the whole link from the email.") from None
     row = db.session.get(LoginToken, token_id) if isinstance(token_id, str) else None

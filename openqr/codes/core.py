@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -26,17 +26,19 @@ from ..models import (
     CodeTag,
     DestinationChange,
     Folder,
-    ScanDay,
     find_owned,
     new_id,
     utcnow,
 )
 from ..ops import ratelimit
+from ..scans import analytics
 from ..scans import store as scans
 from ..services import current_services
 from ..text import CONTROL_CLASS, PLAIN_TEXT, anchored, closed, has_control, iso_z, nullable, timestamp_schema
 from ..webhooks import outbox as webhooks
 from . import smart
+from .filters import MAX_FILTER_LENGTH as MAX_FILTER_LENGTH  # the lists' limit, beside the others
+from .filters import MAX_TAG_LENGTH, fold_tag
 
 # Sent after a commit that changed what these slugs resolve to; the redirect's link table
 # listens (the codes area announces, it does not know who follows).
@@ -60,9 +62,7 @@ SHOWN_STATUSES = ("active", "ended", "disabled")  # what a code's JSON says (end
 LIST_DEFAULT = 200
 LIST_MAX = 500
 OFFSET_MAX = 10_000_000
-MAX_FILTER_LENGTH = 200  # the longest `tag`, `folder_id` or `q` filter a list takes
 MAX_TAGS = 10
-MAX_TAG_LENGTH = 40
 TAG_TEXT = re.compile(f"[^,{CONTROL_CLASS}]*")  # a tag holds no comma and no control character
 MAX_LABEL_LENGTH = 200
 MAX_BULK = 200
@@ -165,7 +165,7 @@ def clean_tags(value: object) -> list[str]:
         raise ValidationError("Tags must be a list of strings.", field="tags")
     tags: list[str] = []
     for raw in value:
-        tag = " ".join(raw.split()).lower()
+        tag = fold_tag(raw)
         if not tag:
             raise ValidationError("Tags must not be empty.", field="tags")
         if len(tag) > MAX_TAG_LENGTH or not TAG_TEXT.fullmatch(tag):
@@ -359,6 +359,14 @@ def create_code(account: Account, data: object, *, source: str = "api") -> tuple
     return code, budget
 
 
+def check_bulk_count(count: int) -> None:
+    """How many codes one bulk create takes (the API's, the tools' and the dashboard's rule)."""
+    if not 1 <= count <= MAX_BULK:
+        raise ValidationError(
+            f"A bulk create takes 1 to {MAX_BULK} codes; this one has {count}.", field="codes"
+        )
+
+
 def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[dict]]:
     """Check every item as a create would, plus slugs repeated in the list or already taken.
 
@@ -390,8 +398,7 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
     if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
         raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
     items = data["codes"]
-    if not 1 <= len(items) <= MAX_BULK:
-        raise ValidationError(f"Send 1 to {MAX_BULK} codes per request.", field="codes")
+    check_bulk_count(len(items))
     cleaned, problems = check_bulk_items(account, items)
     if problems:
         raise ValidationError(
@@ -501,18 +508,6 @@ def history(account: Account, code_id: str) -> list[dict]:
     return [{"at": iso_z(row.at), "destination": row.destination, "source": row.source} for row in rows]
 
 
-def lifetime_scans(code_ids: list[str]) -> dict[str, int]:
-    """Stored scans of each code (from the daily roll-ups)."""
-    if not code_ids:
-        return {}
-    rows = db.session.execute(
-        select(ScanDay.code_id, func.sum(ScanDay.n))
-        .where(ScanDay.code_id.in_(code_ids))
-        .group_by(ScanDay.code_id)
-    ).all()
-    return {code_id: int(n or 0) for code_id, n in rows}
-
-
 def status_of(code: Code, scans: int | None = None) -> str:
     """active, ended (expired or its scan cap reached) or disabled (by the operator).
 
@@ -524,7 +519,7 @@ def status_of(code: Code, scans: int | None = None) -> str:
     if plan is None:
         return "active"
     if plan.max_scans is not None and scans is None:
-        scans = lifetime_scans([code.id]).get(code.id, 0)
+        scans = analytics.stored_scans([code.id])[code.id]
     now = utcnow().replace(tzinfo=smart.dt.UTC).timestamp()
     return "ended" if smart.has_ended(plan, now, scans or 0) else "active"
 
@@ -574,10 +569,7 @@ def list_codes(
     folder_id: str | None = None,
     q: str | None = None,
 ) -> list[Code]:
-    """The account's codes, newest first, filtered."""
-    for name, value in (("tag", tag), ("folder_id", folder_id), ("q", q)):
-        if value and "\x00" in value:  # PostgreSQL cannot hold NUL in text: refuse it rather than fail
-            raise ValidationError(f"'{name}' must not contain a NUL character.", field=name)
+    """The account's codes, newest first, narrowed by filters as `filters.clean_filter` reads them."""
     query = (
         select(Code)
         .where(Code.account_id == account.id)
@@ -587,7 +579,7 @@ def list_codes(
         .offset(offset)
     )
     if tag:
-        query = query.where(exists().where(CodeTag.code_id == Code.id, CodeTag.tag == tag.strip().lower()))
+        query = query.where(exists().where(CodeTag.code_id == Code.id, CodeTag.tag == tag))
     if folder_id:
         query = query.where(Code.folder_id == folder_id)
     if q:

@@ -1,6 +1,6 @@
 """The HTMX dashboard: codes, a code's page, bulk, folders, API keys and webhooks, for a signed-in person."""
 
-from . import bulk, code_page, codes, overview, settings, webhooks  # noqa: F401  (each module adds its views to bp)
+from . import bulk, code_page, codes, limits, overview, settings, webhooks  # noqa: F401  (each adds to bp)
 from .base import bp
 
 __all__ = ["bp"]

@@ -15,9 +15,10 @@ from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..models import Code, utcnow
 from ..text import iso_z
-from ..web.htmx import is_htmx, with_vary
+from ..web.htmx import is_htmx, vary_on_htmx
 
 bp = Blueprint("dashboard", __name__)
+bp.after_request(vary_on_htmx)
 
 
 @bp.before_request
@@ -37,9 +38,7 @@ def index():
 
 def _respond(template: str, status: int, title: str, message: str):
     """A readable error: the fragment for HTMX (swapped in place), the full page otherwise."""
-    return with_vary(
-        make_response(render_template(template, title=title, message=message, status=status), status)
-    )
+    return make_response(render_template(template, title=title, message=message, status=status), status)
 
 
 @bp.errorhandler(DomainError)

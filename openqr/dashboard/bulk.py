@@ -47,7 +47,9 @@ def _source_text() -> str:
     if upload and upload.filename:
         raw = upload.read(MAX_UPLOAD + 1)
         if len(raw) > MAX_UPLOAD:
-            raise ValidationError("The file is larger than 512 KB; split it up.", field="file")
+            raise ValidationError(
+                f"The file is larger than {MAX_UPLOAD // 1024} KB; split it up.", field="file"
+            )
         return raw.decode("utf-8-sig", errors="replace")
     return request.form.get("lines", "")
 
@@ -69,7 +71,7 @@ def preview_rows(items: list[dict]) -> list[dict]:
 
 
 def _render(status: int = 200, **context):
-    base = {"text": "", "rows": None, "created": None, "message": None, "max": codes.MAX_BULK}
+    base = {"text": "", "rows": None, "created": None, "message": None}
     return page_or_block("dashboard/bulk.html", "work", status=status, **{**base, **context})
 
 
@@ -87,12 +89,10 @@ def bulk_post():
     except ValidationError as err:
         return _render(400, message=err.message)
     items = parse_lines(text)
-    if not items:
-        return _render(400, text=text, message="Paste at least one line, or choose a CSV file.")
-    if len(items) > codes.MAX_BULK:
-        return _render(
-            400, text=text, message=f"At most {codes.MAX_BULK} lines at a time; you sent {len(items)}."
-        )
+    try:
+        codes.check_bulk_count(len(items))
+    except ValidationError as err:
+        return _render(400, text=text, message=err.message)
     rows = preview_rows(items)
     bad = sum(1 for row in rows if row["error"])
     if request.form.get("action") != "create" or bad:

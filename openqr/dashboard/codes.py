@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import flash, make_response, request, url_for
 from flask_login import current_user
 
@@ -13,35 +15,22 @@ from ..models import Code
 from ..scans import analytics
 from ..web.htmx import hx_redirect, is_htmx, page_or_block
 from .base import bp
-from .forms import code_body, field_errors
+from .forms import code_body, field_errors, list_filters
 
 PAGE_SIZE = 20
 
 
-def _filters() -> dict:
-    """The list's filters from the query string; empty ones left out so URLs stay short."""
-    args = request.args
-    page = args.get("page", "1")
-    values = {
-        "q": args.get("q", "").strip()[: codes.MAX_FILTER_LENGTH],
-        "tag": args.get("tag", "").strip()[: codes.MAX_TAG_LENGTH],
-        "folder": args.get("folder", "").strip()[: codes.MAX_FILTER_LENGTH],
-        "page": int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
-    }
-    return values
-
-
 def list_context(form: dict | None = None, errors: dict | None = None, created: Code | None = None) -> dict:
-    """Everything the codes page shows: one list query plus one scan-count query for the page."""
-    f = _filters()
-    rows = codes.list_codes(
-        current_user,
-        limit=PAGE_SIZE + 1,
-        offset=(f["page"] - 1) * PAGE_SIZE,
-        tag=f["tag"] or None,
-        folder_id=f["folder"] or None,
-        q=f["q"] or None,
-    )
+    """Everything the codes page shows: one list query plus one scan-count query for the page;
+    a filter the rules refuse lists nothing and says why (`filter_error`)."""
+    chosen, f, refused = list_filters(request.args)
+    page = request.args.get("page", "1")
+    f["page"] = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    rows = []
+    if refused is None:
+        rows = codes.list_codes(
+            current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE, **asdict(chosen)
+        )
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     folder_list = [folder for folder, _n in folders.list_folders(current_user)]
@@ -62,13 +51,16 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
         "form": form or {},
         "errors": errors or {},
         "created": created,
+        "filter_error": refused.message if refused else None,
     }
 
 
 @bp.get("/codes", endpoint="codes")
 def codes_page():
     """Your codes, newest first; HTMX filter changes get only the results."""
-    return page_or_block("dashboard/codes.html", "results", **list_context())
+    context = list_context()
+    status = 400 if context["filter_error"] else 200
+    return page_or_block("dashboard/codes.html", "results", status=status, **context)
 
 
 @bp.post("/codes")
@@ -137,9 +129,7 @@ def delete(code_id: str):
     """Delete after the browser's confirmation; the row disappears (HTMX) or the list reloads."""
     codes.delete_code(current_user, code_id)
     if is_htmx():
-        response = make_response("", 200)
-        response.vary.add("HX-Request")
-        return response
+        return make_response("", 200)
     flash("Code deleted.")
     return hx_redirect(url_for("dashboard.codes"))
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from ..codes import core as codes
 from ..codes import folders
+from ..codes.filters import Filters
 from ..errors import DomainError
 from ..extensions import db
 from ..scans import analytics
@@ -18,6 +19,7 @@ from ..web.htmx import hx_redirect, page_or_block
 from ..web.pages import safe_next
 from .base import bp
 from .chart import WEEKDAYS, bar_chart, busiest, heat_map
+from .forms import list_filters
 
 WINDOWS = (7, 30, 90, 365)
 
@@ -55,28 +57,29 @@ def named_countries(data: dict) -> dict:
     return data
 
 
-def _filters() -> dict:
-    args = request.args
-    return {
-        "days": window_days(),
-        "folder": args.get("folder", "").strip()[:32],
-        "tag": args.get("tag", "").strip()[:40],
-    }
+def _summary(chosen: Filters, days: int) -> dict:
+    return analytics.account_summary(
+        current_user, days, tz=account_zone(), folder_id=chosen.folder_id, tag=chosen.tag
+    )
 
 
 def _context() -> dict:
-    f = _filters()
-    data = analytics.account_summary(
-        current_user, f["days"], tz=account_zone(), folder_id=f["folder"] or None, tag=f["tag"] or None
-    )
-    query = {k: v for k, v in f.items() if v and not (k == "days" and v == 30)}
-    return {
-        "data": named_countries(data),
+    """The overview's numbers; a filter the rules refuse shows why instead (`filter_error`)."""
+    chosen, f, refused = list_filters(request.args, ("folder_id", "tag"))
+    f = {"days": window_days(), **f}
+    page = {
         "filters": f,
-        "query": query,
         "windows": WINDOWS,
         "folders": [folder for folder, _n in folders.list_folders(current_user)],
         "tags": codes.account_tags(current_user),
+    }
+    if refused:
+        return {**page, "filter_error": refused.message}
+    data = _summary(chosen, f["days"])
+    return {
+        **page,
+        "data": named_countries(data),
+        "query": {k: v for k, v in f.items() if v and not (k == "days" and v == 30)},
         "chart": bar_chart(data["daily"]),
         **time_of_day_context(data),
     }
@@ -85,7 +88,9 @@ def _context() -> dict:
 @bp.get("/overview")
 def overview():
     """All your codes' scans: chart, top codes, breakdowns, time of day; filters reload the results."""
-    return page_or_block("dashboard/overview.html", "results", **_context())
+    context = _context()
+    status = 400 if context.get("filter_error") else 200
+    return page_or_block("dashboard/overview.html", "results", status=status, **context)
 
 
 def analytics_csv(data: dict, filename: str, *, with_codes: bool = False) -> Response:
@@ -121,11 +126,11 @@ def analytics_csv(data: dict, filename: str, *, with_codes: bool = False) -> Res
 @bp.get("/overview/scans.csv")
 def overview_csv():
     """The overview's numbers for the chosen window and filters, as CSV."""
-    f = _filters()
-    data = analytics.account_summary(
-        current_user, f["days"], tz=account_zone(), folder_id=f["folder"] or None, tag=f["tag"] or None
-    )
-    return analytics_csv(data, f"openqr-scans-{f['days']}d.csv", with_codes=True)
+    chosen, _shown, refused = list_filters(request.args, ("folder_id", "tag"))
+    if refused:
+        raise refused
+    days = window_days()
+    return analytics_csv(_summary(chosen, days), f"openqr-scans-{days}d.csv", with_codes=True)
 
 
 @bp.post("/settings/timezone")

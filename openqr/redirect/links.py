@@ -39,7 +39,8 @@ from werkzeug.urls import iri_to_uri
 from ..codes import smart
 from ..codes.core import slugs_changed_signal
 from ..errors import DatabaseUnavailable
-from ..models import Code, LinkTombstone, ScanDay
+from ..models import Code, LinkTombstone
+from ..scans import analytics
 from ..services import services
 
 log = logging.getLogger(__name__)
@@ -126,11 +127,6 @@ _HIGHEST = union_all(
     select(func.max(Code.version).label("version")), select(func.max(LinkTombstone.version))
 ).subquery()
 _CURSOR = select(func.coalesce(func.max(_HIGHEST.c.version), 0))
-_STORED_SCANS = (
-    select(ScanDay.code_id, func.sum(ScanDay.n))
-    .where(ScanDay.code_id.in_(bindparam("ids", expanding=True)))
-    .group_by(ScanDay.code_id)
-)
 
 
 class LinkTable:
@@ -192,9 +188,9 @@ class LinkTable:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             tallies = {code_id: self._tallies.get(code_id, 0) for code_id in chunk}
-            stored = dict(connection.execute(_STORED_SCANS, {"ids": chunk}).all())
+            stored = analytics.stored_scans(chunk, connection=connection)
             for code_id in chunk:
-                self._capped[code_id] = (int(stored.get(code_id) or 0), tallies[code_id])
+                self._capped[code_id] = (stored[code_id], tallies[code_id])
 
     def _note(self, connection, links) -> None:
         """Keep the scan counts of the capped codes among `links` (new or changed)."""

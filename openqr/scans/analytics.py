@@ -9,11 +9,12 @@ tag reads the per-code rows of its codes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, bindparam, case, func, literal, select
 
 from ..errors import NotFound, ValidationError
 from ..extensions import db
@@ -317,9 +318,7 @@ def _codes_filter(account: Account, folder_id: str | None, tag: str | None):
             raise NotFound("No such folder.", field="folder_id")
         condition = and_(condition, Code.folder_id == folder_id)
     if tag is not None:
-        if "\x00" in tag:
-            raise ValidationError("'tag' must not contain a NUL character.", field="tag")
-        tagged = select(CodeTag.code_id).where(CodeTag.tag == tag.strip().lower())
+        tagged = select(CodeTag.code_id).where(CodeTag.tag == tag)
         condition = and_(condition, Code.id.in_(tagged))
     return condition
 
@@ -333,7 +332,8 @@ def account_summary(
     tag: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict:
-    """The account's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them."""
+    """The account's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them;
+    `folder_id` and `tag` as `openqr.codes.filters` cleans them (the API and dashboard read them there)."""
     window = Window.ending_now(check_days(days), tz, now)
     codes = _codes_filter(account, folder_id, tag)
     # Each code's window count from its running totals; ranked here so each look-up runs once.
@@ -393,23 +393,38 @@ def account_summary(
     }
 
 
+def _stored_scans_query(*, since: bool):
+    query = select(ScanDay.code_id, func.sum(ScanDay.n)).where(
+        ScanDay.code_id.in_(bindparam("ids", expanding=True))
+    )
+    if since:
+        query = query.where(ScanDay.day >= bindparam("since"))
+    return query.group_by(ScanDay.code_id)
+
+
+_STORED_SCANS = {False: _stored_scans_query(since=False), True: _stored_scans_query(since=True)}
+
+
+def stored_scans(code_ids: Iterable[str], *, since: dt.date | None = None, connection=None) -> dict[str, int]:
+    """Each code's stored scans (from its daily roll-ups): all of them, or those since a UTC day.
+    Every id given is in the answer. `connection`: where to read, when not the session's (the
+    link table reads on an engine of its own)."""
+    ids = list(code_ids)
+    if not ids:
+        return {}
+    params = {"ids": ids} if since is None else {"ids": ids, "since": since}
+    reader = db.session.connection() if connection is None else connection
+    rows = reader.execute(_STORED_SCANS[since is not None], params)
+    counts = dict.fromkeys(ids, 0)
+    counts.update({code_id: int(n or 0) for code_id, n in rows})
+    return counts
+
+
 def scan_counts(code_ids: list[str], *, on: dt.date | None = None) -> dict[str, tuple[int, int]]:
     """Lifetime and trailing-7-day scans for many codes at once (the dashboard's list)."""
-    if not code_ids:
-        return {}
-    week_start = (on or today()) - dt.timedelta(days=6)
-    rows = _rows(
-        select(
-            ScanDay.code_id,
-            func.sum(ScanDay.n),
-            func.sum(func.coalesce(ScanDay.n, 0) * (ScanDay.day >= week_start).cast(db.Integer)),
-        )
-        .where(ScanDay.code_id.in_(code_ids))
-        .group_by(ScanDay.code_id)
-    ).all()
-    counts = {code_id: (0, 0) for code_id in code_ids}
-    counts.update({code_id: (int(total), int(week or 0)) for code_id, total, week in rows})
-    return counts
+    lifetime = stored_scans(code_ids)
+    week = stored_scans(code_ids, since=(on or today()) - dt.timedelta(days=6))
+    return {code_id: (total, week[code_id]) for code_id, total in lifetime.items()}
 
 
 # --- the answers as JSON Schema (the OpenAPI document reads these) ---

@@ -15,6 +15,7 @@ from collections import Counter
 
 from ..extensions import db
 from ..models import hour_number, utcnow
+from .store import rollup_upsert
 
 BATCH = 100_000
 COUNTRIES = {
@@ -94,29 +95,26 @@ def seed_scans(code_id: str, count: int, days: int, *, rng_seed: int | None = No
     return (utcnow() - started).total_seconds()
 
 
+# The key of each roll-up table; seeding adds `n` to the row of that key.
+_ROLLUP_KEYS = {
+    "scan_days": ("code_id", "day"),
+    "scan_hours": ("code_id", "hour"),
+    "scan_day_values": ("code_id", "day", "dimension", "value"),
+    "account_scan_days": ("account_id", "day"),
+    "account_scan_hours": ("account_id", "hour"),
+    "account_scan_day_values": ("account_id", "day", "dimension", "value"),
+}
+
+
 def _rollup_statements(sqlite: bool) -> dict[str, str]:
     mark = "?" if sqlite else "%s"
-
-    def upsert(table: str, keys: tuple[str, ...]) -> str:
-        columns = (*keys, "n")
-        return (
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET n = {table}.n + excluded.n"
-        )
-
+    # Seeded scans have no visitors: an account's new day is written with 0 of them.
+    also = {"account_scan_days": ("visitors",)}
     return {
-        "scan_days": upsert("scan_days", ("code_id", "day")),
-        "scan_hours": upsert("scan_hours", ("code_id", "hour")),
-        "scan_day_values": upsert("scan_day_values", ("code_id", "day", "dimension", "value")),
-        "account_scan_days": (
-            "INSERT INTO account_scan_days (account_id, day, n, visitors) "
-            f"VALUES ({mark}, {mark}, {mark}, 0) ON CONFLICT (account_id, day) "
-            "DO UPDATE SET n = account_scan_days.n + excluded.n"
-        ),
-        "account_scan_hours": upsert("account_scan_hours", ("account_id", "hour")),
-        "account_scan_day_values": upsert(
-            "account_scan_day_values", ("account_id", "day", "dimension", "value")
-        ),
+        **{
+            table: rollup_upsert(table, keys, sqlite=sqlite, also=also.get(table, ()))
+            for table, keys in _ROLLUP_KEYS.items()
+        },
         # Running totals of the code, recomputed from its days (seeding may add to earlier days).
         "running": "UPDATE scan_days SET running = totals.running FROM "
         "(SELECT day, sum(n) OVER (ORDER BY day) AS running "
@@ -141,7 +139,7 @@ def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per
     cursor.executemany(sql["scan_hours"], [(code_id, h, n) for h, n in per_hour.items()])
     cursor.executemany(sql["scan_day_values"], [(code_id, *row) for row in values])
     cursor.execute(sql["running"], (code_id, code_id))
-    cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n) for d, n in per_day.items()])
+    cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n, 0) for d, n in per_day.items()])
     cursor.executemany(sql["account_scan_hours"], [(account_id, h, n) for h, n in per_hour.items()])
     cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
 
@@ -263,13 +261,7 @@ def _flush_seed_rows(cursor, rows: dict[str, list], sqlite: bool) -> None:
     for table, table_rows in rows.items():
         columns = _SEED_COLUMNS[table]
         if table.startswith("account_"):
-            mark = "?" if sqlite else "%s"
-            keys = ", ".join(columns[: -2 if table == "account_scan_days" else -1])
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-                f"ON CONFLICT ({keys}) DO UPDATE SET n = {table}.n + excluded.n",
-                table_rows,
-            )
+            cursor.executemany(_rollup_statements(sqlite)[table], table_rows)
         else:
             table_rows.sort(key=lambda row: row[:-1])
             _bulk_insert(cursor, table, columns, table_rows, sqlite)

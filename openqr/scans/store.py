@@ -41,6 +41,21 @@ def _sql_value(value, on_sqlite: bool):
     return value
 
 
+def rollup_upsert(
+    table: str, keys: tuple[str, ...], added: tuple[str, ...] = ("n",), *, sqlite: bool, also: tuple = ()
+) -> str:
+    """The one roll-up write, for the driver's executemany: insert the row (`keys`, then `added`,
+    then `also`) or, where its key exists, add its `added` counts to the stored ones (`also` is
+    written by an insert only)."""
+    columns = (*keys, *added, *also)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['?' if sqlite else '%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in added)
+    )
+
+
 def _add_counts(
     table, keys: tuple[str, ...], counts: Counter, visitors_by_key: Counter | None = None
 ) -> None:
@@ -53,13 +68,7 @@ def _add_counts(
     connection = db.session.connection()
     on_sqlite = connection.dialect.name != "postgresql"
     added = ("n", "visitors") if visitors_by_key is not None else ("n",)
-    columns = (*keys, *added)
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['?' if on_sqlite else '%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        + ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in added)
-    )
+    statement = rollup_upsert(table.name, keys, added, sqlite=on_sqlite)
     rows = [
         (
             *(_sql_value(value, on_sqlite) for value in key),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, make_response, render_template, request
-from flask.typing import ResponseReturnValue
+from flask import Response, current_app, make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -28,17 +27,17 @@ def render_block(template_name: str, block: str, **context) -> str:
 
 
 def page_or_block(template_name: str, block: str, status: int = 200, **context):
-    """The whole page on a normal request, only `block` on an HTMX one; Vary says they differ."""
+    """The whole page on a normal request, only `block` on an HTMX one (`vary_on_htmx` says so)."""
     if is_htmx():
         body = render_block(template_name, block, **context)
     else:
         body = render_template(template_name, **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+    return make_response(body, status)
 
 
-def with_vary(response) -> ResponseReturnValue:
+def vary_on_htmx(response: Response) -> Response:
+    """`Vary: HX-Request`, as the `after_request` of each blueprint that answers HTMX (dashboard,
+    sign-in): a page and its fragment share a URL, so a cache must keep them apart."""
     response.vary.add("HX-Request")
     return response
 
@@ -51,5 +50,4 @@ def hx_redirect(location: str):
     else:
         response = make_response("", 303)
         response.headers["Location"] = location
-    response.vary.add("HX-Request")
     return response

@@ -5,32 +5,33 @@ and it has due rows) is locked with `FOR UPDATE SKIP LOCKED` on PostgreSQL (so t
 processes never claim the same endpoint) or under SQLite's single writer; its due rows
 get a lease (`next_attempt_at` moved past the request's timeout) and the endpoint's next
 send time moves `OPENQR_WEBHOOK_INTERVAL` ahead. The HTTP request runs with no
-transaction open. A 2xx marks the rows delivered; anything else schedules a retry with
-exponential back-off and jitter until `OPENQR_WEBHOOK_RETRY_FOR` has passed, then marks
-them failed. A crash mid-request leaves the rows pending: the lease expires and they are
-sent again (at least once; event ids let receivers drop the repeat).
+transaction open and goes to exactly the addresses `egress` resolved and checked. A 2xx marks
+the rows delivered; a URL no longer allowed marks them failed at once; anything else (another
+status, no answer, an address refused) schedules a retry with exponential back-off and jitter
+until `OPENQR_WEBHOOK_RETRY_FOR` has passed, then marks them failed. A crash mid-request
+leaves the rows pending: the lease expires and they are sent again (at least once; event ids
+let receivers drop the repeat).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import logging
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import exists, select, text, update
 
-from ..errors import ValidationError
+from ..destinations import DestinationError
 from ..extensions import db
 from ..models import Webhook, WebhookDelivery, utcnow
+from . import egress
 from . import outbox as webhooks
+from .egress import Attempt, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +62,6 @@ def _fitting(rows: list[WebhookDelivery]) -> list[WebhookDelivery]:
     return kept
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A receiver's redirect is an answer, not an instruction: it is not followed (and not a 2xx)."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-# No proxies from the environment either: the request goes exactly where the checked URL says.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
-
-
-def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str | None]:
-    """POST once; (HTTP status or None, error text or None)."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            response.read(65536)
-            return response.status, None
-    except urllib.error.HTTPError as err:
-        err.close()
-        return err.code, f"HTTP {err.code}"
-    except (OSError, http.client.HTTPException, ValueError) as err:
-        reason = getattr(err, "reason", None) or err
-        return None, (str(reason) or type(err).__name__)[:200]
-
-
 class Deliverer:
     """The delivery loop of one app; `start()` in serving processes, `run_once()` in tests and tools."""
 
@@ -97,6 +72,7 @@ class Deliverer:
         self.interval = config["OPENQR_WEBHOOK_INTERVAL"]
         self.retry_base = config["OPENQR_WEBHOOK_RETRY_BASE"]
         self.retry_for = config["OPENQR_WEBHOOK_RETRY_FOR"]
+        self.tls = egress.tls_context(config.get("OPENQR_WEBHOOK_CA_FILE", ""))
         self.lease = 3 * self.timeout + 1  # a claimed row is not claimed again before this
         self.poll = min(0.5, self.interval)
         self.results = {"delivered": 0, "retry": 0, "failed": 0}  # requests, by outcome (for /metrics)
@@ -142,8 +118,7 @@ class Deliverer:
                 db.session.rollback()
                 raise
             for claim in claims:
-                status, error = self._send(claim)
-                self._finish(claim, status, error)
+                self._finish(claim, self._send(claim))
             return len(claims)
 
     def _claim(self) -> list[Claim]:
@@ -193,12 +168,18 @@ class Deliverer:
         session.commit()
         return claims
 
-    def _send(self, claim: Claim) -> tuple[int | None, str | None]:
+    def _send(self, claim: Claim) -> Attempt:
+        """Check the URL (the operator may have narrowed the allow list since it was made), resolve
+        and check its host, then POST to exactly the checked addresses."""
+        config = self.app.config
         try:
-            # The operator may have narrowed OPENQR_WEBHOOK_ALLOW_HOSTS since the endpoint was made.
-            webhooks.clean_url(claim.url)
-        except ValidationError as err:
-            return None, f"URL refused: {err.message}"[:200]
+            target = egress.check_url(config, claim.url)
+        except DestinationError as err:
+            return Attempt(Outcome.REFUSED, error=f"URL refused: {err}"[:200])
+        try:
+            addresses = egress.checked_addresses(config, target)
+        except DestinationError as err:
+            return Attempt(Outcome.FAILED, error=f"Not sent: {err}"[:200])
         body = json.dumps({"events": claim.events}, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(time.time())
         headers = {
@@ -207,22 +188,20 @@ class Deliverer:
             webhooks.TIMESTAMP_HEADER: str(timestamp),
             webhooks.SIGNATURE_HEADER: webhooks.signature(claim.secret, timestamp, body),
         }
-        return post(claim.url, body, headers, self.timeout)
+        return egress.post(target, addresses, body, headers, self.timeout, self.tls)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next attempt: doubling from OPENQR_WEBHOOK_RETRY_BASE, jittered (50-100%)."""
         delay = min(self.retry_base * 2 ** min(attempts - 1, 30), MAX_BACKOFF)
         return delay * (0.5 + random.random() / 2)
 
-    def _finish(self, claim: Claim, status: int | None, error: str | None) -> None:
+    def _finish(self, claim: Claim, attempt: Attempt) -> None:
         now = utcnow()
-        delivered = status is not None and 200 <= status < 300
-        refused = error is not None and error.startswith("URL refused")
-        if delivered:
+        if attempt.outcome is Outcome.DELIVERED:
             db.session.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id.in_(claim.row_ids))
-                .values(status="delivered", delivered_at=now, last_status=status, last_error=None)
+                .values(status="delivered", delivered_at=now, last_status=attempt.status, last_error=None)
             )
             self.results["delivered"] += 1
         else:
@@ -231,12 +210,13 @@ class Deliverer:
             ).scalars()
             gave_up = False
             for row in rows:
-                row.last_status, row.last_error = status, error
-                if refused or (now - row.created_at).total_seconds() >= self.retry_for:
+                row.last_status, row.last_error = attempt.status, attempt.error
+                expired = (now - row.created_at).total_seconds() >= self.retry_for
+                if attempt.outcome is Outcome.REFUSED or expired:
                     row.status = "failed"
                     gave_up = True
                 else:
                     row.next_attempt_at = now + dt.timedelta(seconds=self.backoff(row.attempts))
             self.results["failed" if gave_up else "retry"] += 1
-            log.info("webhook %s: %s", claim.webhook_id, error or f"HTTP {status}")
+            log.info("webhook %s: %s", claim.webhook_id, attempt.error)
         db.session.commit()

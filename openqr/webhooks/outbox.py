@@ -15,16 +15,16 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..destinations import MAX_LENGTH, DestinationError, check_destination, url_schema
+from ..destinations import DestinationError, url_schema
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
 from ..text import anchored, closed, iso_z, timestamp_schema
+from . import egress
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
 MAX_WEBHOOKS = 10  # per account
@@ -33,6 +33,7 @@ RECENT_DELIVERIES = 10  # rows the dashboard shows per endpoint
 _ID_PREFIX = "evt_" + secrets.token_hex(8)
 _id_counter = itertools.count()
 FIELDS = ("url", "events")
+ALLOW_HINT = " (an operator can allow an internal receiver with OPENQR_WEBHOOK_ALLOW_HOSTS)"
 SECRET_PREFIX = "whsec_"
 SECRET = re.compile(f"{SECRET_PREFIX}[A-Za-z0-9_-]+")  # what create_webhook makes
 TEST_EVENT = "test"  # the event send_test queues, which nobody subscribes to
@@ -48,32 +49,19 @@ SIGNED_HEADERS = {
 
 
 def clean_url(value: object) -> str:
-    """A public http(s) URL (the destination guard), or one whose host the operator allowed."""
+    """A public http(s) URL (the destination guard), or one whose host the operator allowed;
+    never this server itself. With OPENQR_RESOLVE_DESTINATIONS its name must resolve to public
+    addresses too (delivery checks them again either way: `egress`)."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("url is required: the http(s) address that receives the events.", field="url")
     config = current_app.config
     value = value.strip()
     try:
-        parts = urlsplit(value)
-        host = (parts.hostname or "").rstrip(".")
-    except ValueError:
-        host = ""
-    allowed = config.get("OPENQR_WEBHOOK_ALLOW_HOSTS", frozenset())
-    if host and host in allowed and parts.scheme in ("http", "https") and "@" not in parts.netloc:
-        if len(value) > MAX_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in value):
-            raise ValidationError(
-                f"url must be at most {MAX_LENGTH} characters, without spaces.", field="url"
-            )
-        return value
-    try:
-        return check_destination(
-            value,
-            own_hosts=config["OPENQR_OWN_HOSTS"],
-            resolve=config.get("OPENQR_RESOLVE_DESTINATIONS", False),
-        )
+        egress.check_url(config, value, resolve_name=config.get("OPENQR_RESOLVE_DESTINATIONS", False))
     except DestinationError as err:
-        hint = " (an operator can allow an internal receiver with OPENQR_WEBHOOK_ALLOW_HOSTS)"
+        hint = "" if isinstance(err, egress.SelfLoop) else ALLOW_HINT
         raise ValidationError(f"{err}{hint}", field="url", code="invalid_url") from None
+    return value
 
 
 def clean_events(value: object) -> list[str]:
@@ -231,7 +219,7 @@ def scans_stored(scan_events: list) -> None:
             "country": scan.country,
             "device": scan.device,
             "referrer": scan.referrer,
-            "destination": getattr(scan, "destination", None),  # recorded once smart destinations land
+            "destination": scan.destination,
         }
         by_account[code.account_id].append(_event("scan", (code.id, code.slug), data, scan.at))
     for hook in hooks:
@@ -253,8 +241,8 @@ def outbox_depth() -> int:
 def _fields() -> dict:
     return {
         "url": url_schema(
-            "Where events are POSTed: a public http(s) URL (the destination guard), or one whose host the "
-            "operator listed in `OPENQR_WEBHOOK_ALLOW_HOSTS`."
+            "Where events are POSTed: a public http(s) URL (the destination guard), or one whose host, or "
+            "host and port, the operator listed in `OPENQR_WEBHOOK_ALLOW_HOSTS`; never this server itself."
         ),
         "events": {
             "type": "array",

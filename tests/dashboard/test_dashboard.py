@@ -73,6 +73,29 @@ def test_full_page_versus_fragment(web, web_app):
     assert "<html" in restore.text  # a history restore needs the whole page
 
 
+def _varies_on_htmx(response) -> bool:
+    return [v.strip() for v in response.headers.get("Vary", "").split(",")].count("HX-Request") == 1
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+def test_every_answer_that_differs_for_htmx_says_so_once(web, web_app, headers):
+    """Pages, fragments, errors, redirects, deletes and sign-out: one `Vary: HX-Request` each."""
+    code_id = make_code(web_app)
+    answers = {
+        "page": web.get("/codes", headers=headers),
+        "not found": web.get("/codes/nope", headers=headers),
+        "redirect": web.post(
+            f"/codes/{code_id}/edit", data={"destination": "https://example.com/"}, headers=headers
+        ),
+        "delete": web.post(f"/codes/{code_id}/delete", headers=headers),
+        "sign-out": web.post("/logout", headers=headers),
+        "sign-in needed": web.get("/codes", headers=headers),
+    }
+    assert answers["not found"].status_code == 404
+    assert answers["sign-in needed"].status_code == (204 if headers else 302)
+    assert {name for name, response in answers.items() if not _varies_on_htmx(response)} == set()
+
+
 @pytest.mark.parametrize(
     "path",
     ["/codes/{id}/edit", "/codes/{id}/row", "/codes/{id}", "/codes/bulk", "/folders", "/keys", "/webhooks"],
@@ -215,6 +238,18 @@ def test_bulk_preview_create_and_zip(web):
     assert "print|spring" in archive.read("codes.csv").decode()
 
 
+@pytest.mark.parametrize("count", [0, codes.MAX_BULK + 1])
+def test_bulk_size_is_refused_with_the_apis_message(web, api, count):
+    items = [{"destination": f"https://example.com/{i}"} for i in range(count)]
+    refused = api.post("/v1/dynamic/bulk", json={"codes": items})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "codes"
+    message = refused.get_json()["message"]
+    assert f"1 to {codes.MAX_BULK} codes" in message and f"has {count}" in message
+    lines = "\n".join(item["destination"] for item in items)
+    page = web.post("/codes/bulk", data={"lines": lines, "action": "preview"})
+    assert page.status_code == 400 and message in Page(page.text).text
+
+
 def test_bulk_preview_flags_a_taken_slug_before_create(web, web_app):
     """The preview reports what the bulk API would: a slug another code already has."""
     make_code(web_app, slug="menu-table")
@@ -247,8 +282,8 @@ def test_times_are_readable_with_iso_title(web, web_app):
     assert times and times[0]["datetime"].endswith("Z") and "just now" in page.text
 
 
-def test_a_nul_in_a_list_filter_is_a_readable_400(web):
-    """PostgreSQL cannot hold a NUL in text: the list refuses it before the query (as the API does)."""
+def test_a_nul_in_a_list_filter_is_a_readable_400(web, api):
+    """PostgreSQL cannot hold a NUL in text: the list refuses it before the query, as the API does."""
     response = web.get("/codes?q=a%00b")
     assert response.status_code == 400
-    assert "NUL" in Page(response.text).text
+    assert api.get("/v1/dynamic?q=a%00b").get_json()["message"] in Page(response.text).text

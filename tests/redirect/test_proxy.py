@@ -64,6 +64,27 @@ http {{
     return main
 
 
+def start_nginx(folder: Path, config: Path) -> subprocess.Popen:
+    """nginx in the foreground on `config` (from `render`), its files in `folder`."""
+    command = [NGINX, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_nginx(nginx: subprocess.Popen, base: str, **options) -> None:
+    """Until `base`/healthz answers 200 through nginx, for at most 10 s (`options` go to
+    requests.get, such as `verify=` for TLS)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if requests.get(base + "/healthz", timeout=1, **options).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert nginx.poll() is None, nginx.stderr.read()
+        assert time.monotonic() < deadline, "nginx did not answer"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def proxied(tmp_path):
     """(nginx URL, app process, in-process app) on one migrated, empty database."""
@@ -73,33 +94,11 @@ def proxied(tmp_path):
     listen_port = free_port()
     (tmp_path / "nginx").mkdir()
     config = render(tmp_path / "nginx", listen_port, server.port)
-    nginx = subprocess.Popen(
-        [
-            NGINX,
-            "-p",
-            str(tmp_path / "nginx"),
-            "-c",
-            str(config),
-            "-e",
-            str(tmp_path / "nginx" / "error.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    nginx = start_nginx(tmp_path / "nginx", config)
     try:
         server.wait_ready()
         base = f"http://127.0.0.1:{listen_port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert nginx.poll() is None, nginx.stderr.read()
-            assert time.monotonic() < deadline, "nginx did not answer"
-            time.sleep(0.1)
+        wait_for_nginx(nginx, base)
         yield base, server, app
     finally:
         nginx.terminate()

@@ -2,7 +2,8 @@
 
 It checks every request's signature the way the README tells receivers to, keeps what
 it was sent, and can be told to answer 500 for a while, or to stop listening (its port
-then refuses connections) and to come back on the same port.
+then refuses connections) and to come back on the same port. With `tls=(certificate, key)` it
+speaks HTTPS under the name `host` and records the name each client asked for (SNI).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,8 +20,10 @@ from tests.support.waiting import wait_for
 
 
 class Receiver:
-    def __init__(self, secret: str = ""):
+    def __init__(self, secret: str = "", *, host: str = "127.0.0.1", tls: tuple[str, str] | None = None):
         self.secret = secret
+        self.host, self.tls = host, tls
+        self.server_names: list[str | None] = []  # SNI of each TLS handshake
         self.requests: list[dict] = []  # every request: status answered, signature ok, events
         self.fail_next = 0  # answer 500 to this many requests
         self.answer = 200
@@ -30,7 +34,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hook"
 
     def up(self) -> None:
         """Listen (again, on the same port once it has one)."""
@@ -46,6 +50,11 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self.server.server_address[1]
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+            context.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def down(self) -> None:
@@ -70,7 +79,13 @@ class Receiver:
                 status = 500
             events = json.loads(body)["events"]
             self.requests.append(
-                {"status": status, "verified": self.verified(handler.headers, body), "events": events}
+                {
+                    "status": status,
+                    "verified": self.verified(handler.headers, body),
+                    "events": events,
+                    "path": handler.path,
+                    "host": handler.headers.get("Host"),
+                }
             )
         handler.send_response(status)
         if 300 <= status < 400:

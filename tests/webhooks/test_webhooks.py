@@ -25,13 +25,6 @@ FAST = {
 
 
 @pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.down()
-
-
-@pytest.fixture
 def hook_app(tmp_path):
     """An app that may send to 127.0.0.1, with small spacing and back-off so retries come quickly."""
     app = fresh_app(tmp_path, **FAST)
