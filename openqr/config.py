@@ -342,15 +342,28 @@ SETTINGS: list[Setting] = [
         "OPENQR_SCAN_FLUSH_INTERVAL",
         "0.2",
         _float_range(0.01, 0.25),
-        "Seconds between writes of buffered scans; a hard kill loses at most this much (a graceful stop "
-        "loses nothing).",
+        "Seconds between two syncs of the scan journal and writes of its scans to the database.",
     ),
     Setting(
         "OPENQR_SCAN_BUFFER_SIZE",
         "50000",
         _int_range(100, 10_000_000),
-        "Scans held in memory at most while they wait to be written; beyond it scans still redirect "
-        "but are counted as dropped (`/healthz`).",
+        "Scans held in memory at most while the scan journal cannot be written; beyond it scans still "
+        "redirect but are counted as dropped (`/healthz`).",
+    ),
+    Setting(
+        "OPENQR_SCAN_RETRY_MAX",
+        "5",
+        _float_range(0.01, 300),
+        "Seconds between two attempts to store scans while the database cannot take them, at most (the "
+        "wait doubles from the flush interval up to this). Scans are never given up.",
+    ),
+    Setting(
+        "OPENQR_SCAN_JOURNAL_DIR",
+        None,
+        _text,
+        "Folder of the scan journal: every answered scan is written there before the answer, until "
+        "the database has it. Default: `instance/scan-journal`. Keep it on a local disk.",
     ),
     Setting(
         "OPENQR_RENDER_PROCESSES",

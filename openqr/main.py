@@ -122,7 +122,8 @@ def serve(app: Flask | None = None) -> None:
     # not stall every request for tens of milliseconds.
     classify.warm_up()
     running = services(app)
-    # The recorder, every link in memory before the first scan, the schedule, webhook delivery.
+    # The scan journal (and those of stopped processes), every link in memory before the first
+    # scan, the schedule, webhook delivery.
     running.start()
     gc.collect()
     gc.freeze()
@@ -133,7 +134,8 @@ def serve(app: Flask | None = None) -> None:
         server.close()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # after Ctrl-C too: SIGTERM must not cut the write
-        # Every answered scan is in the buffer by now: the recorder, stopped last, writes them all.
+        # Every answered scan is in the journal by now: the recorder, stopped last, stores what the
+        # database takes; the rest waits in the journal for the next start.
         running.stop()
         log.info("OpenQR stopped")
 

@@ -142,6 +142,19 @@ class Scan(db.Model):
     destination: Mapped[str | None] = mapped_column(Text)  # where the scan was sent, without utm
 
 
+class ScanStream(db.Model):
+    """How far each scan journal is stored: the last sequence number of its records written here.
+
+    A record at or below it is a replay of one already stored (openqr.scans.store.store_scans).
+    """
+
+    __tablename__ = "scan_streams"
+
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)  # a journal's name
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ScanDay(db.Model):
     """Scans of one code on one UTC day: analytics read these, never the raw rows."""
 

@@ -20,7 +20,7 @@ from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
 from openqr.services import services
-from tests.support import databases
+from tests.support import databases, pgcluster
 from tests.support.mailsink import Sink
 from tests.support.servers import free_port
 
@@ -78,6 +78,16 @@ def smtp():
     controller.start()
     yield sink, controller.port
     controller.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (`initdb`), to stop and start at will; removed after."""
+    if not pgcluster.available():
+        pytest.skip(pgcluster.NOT_AVAILABLE)
+    cluster = pgcluster.PrivatePostgres()
+    yield cluster
+    cluster.remove()
 
 
 @pytest.fixture

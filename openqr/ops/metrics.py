@@ -114,20 +114,39 @@ class Metrics:
             http.add_metric([self.process, blueprint, str(status)], total)
         yield http
 
-        recorder = self.recorder.health()["scans"]
+        health = self.recorder.health()
+        recorder, journal = health["scans"], health["journal"]
         buffered = GaugeMetricFamily(
-            "openqr_scans_buffered", "Scans held in memory, waiting to be written.", labels=labels
+            "openqr_scans_buffered", "Scans answered and not yet stored (journal and memory).", labels=labels
         )
         buffered.add_metric([self.process], recorder["buffered"])
         yield buffered
         for name, doc in (
             ("written", "Scans written to the database."),
-            ("dropped", "Scans not recorded because the buffer was full (visitors were still redirected)."),
-            ("failed", "Scans given up after repeated failed writes."),
+            ("dropped", "Scans not recorded: the journal could not take them and memory was full."),
+            ("failed", "Scans the database refused, set aside for the next start."),
         ):
             family = CounterMetricFamily(f"openqr_scans_{name}", doc, labels=labels)
             family.add_metric([self.process], recorder["flushed" if name == "written" else name])
             yield family
+        for name, doc in (
+            (
+                "pending_records",
+                "Scans in the scan journal not yet stored (this process's and adopted ones).",
+            ),
+            ("pending_bytes", "Bytes of scan journal records not yet stored."),
+            ("segments", "Scan journal segment files."),
+        ):
+            gauge = GaugeMetricFamily(f"openqr_scan_journal_{name}", doc, labels=labels)
+            gauge.add_metric([self.process], journal[name])
+            yield gauge
+        failures = CounterMetricFamily(
+            "openqr_scan_journal_write_failures",
+            "Scans the journal could not write (a full disk, an unwritable folder): kept in memory instead.",
+            labels=labels,
+        )
+        failures.add_metric([self.process], journal["write_failures"])
+        yield failures
 
         errors = CounterMetricFamily("openqr_database_errors", "Database errors raised.", labels=labels)
         errors.add_metric([self.process], value(self.database_errors))

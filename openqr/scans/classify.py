@@ -57,6 +57,8 @@ class ScanEvent:
     destination: str | None = None  # where the scan was sent, without utm parameters
     # "address\nuser agent", held in memory only until the flusher has hashed it (never stored).
     visitor: str | None = field(default=None, repr=False)
+    digest: str | None = None  # the visitor already hashed under its day's key (openqr.scans.visitors)
+    seq: int = 0  # its number in the scan journal it came from (openqr.scans.journal)
 
 
 @lru_cache(maxsize=8192)
@@ -172,13 +174,14 @@ class ScanClassifier:
                 break
         return address
 
-    def country(self, environ: dict) -> str | None:
+    def country(self, environ: dict, address: str | None = None) -> str | None:
+        """From the trusted header, else the client `address` (default: worked out here)."""
         if self.country_key:
             value = environ.get(self.country_key, "").strip().upper()
             if COUNTRY.fullmatch(value) and value not in _NOT_COUNTRIES:
                 return value
         try:
-            return iptocc.country_code(self.client_address(environ))
+            return iptocc.country_code(self.client_address(environ) if address is None else address)
         except ValueError:
             return None
 
@@ -192,20 +195,24 @@ class ScanClassifier:
             language_of(environ.get("HTTP_ACCEPT_LANGUAGE", "")) if "language" in needs else None,
         )
 
+    def facts(self, environ: dict) -> tuple[str | None, str | None, str | None, str]:
+        """What a scan keeps of a request, (country, device, referrer host), and the visitor
+        ("address\nuser agent") that only its day's keyed hash may outlive."""
+        agent = environ.get("HTTP_USER_AGENT", "")
+        address = self.client_address(environ)
+        return (
+            self.country(environ, address),
+            device_class(agent),
+            referrer_host(environ.get("HTTP_REFERER", "")),
+            f"{address}\n{agent}",
+        )
+
     def classify(
         self, code_id: str, environ: dict, at: dt.datetime | None = None, destination: str | None = None
     ) -> ScanEvent:
         """The scan of `code_id` a request makes, at `at` (default: now, UTC), sent to `destination`."""
-        agent = environ.get("HTTP_USER_AGENT", "")
-        return ScanEvent(
-            code_id=code_id,
-            at=at or utcnow(),
-            country=self.country(environ),
-            device=device_class(agent),
-            referrer=referrer_host(environ.get("HTTP_REFERER", "")),
-            destination=destination,
-            visitor=f"{self.client_address(environ)}\n{agent}",
-        )
+        country, device, referrer, visitor = self.facts(environ)
+        return ScanEvent(code_id, at or utcnow(), country, device, referrer, destination, visitor)
 
 
 class Visitor(NamedTuple):

@@ -19,6 +19,7 @@ from ..models import (
     ScanDay,
     ScanDayValue,
     ScanHour,
+    ScanStream,
     hour_number,
     utcnow,
 )
@@ -186,17 +187,41 @@ def _insert_raw(events: list[ScanEvent]) -> None:
         )
 
 
-def store_scans(events: list[ScanEvent]) -> int:
+def _not_stored_yet(stream: str, events: list[ScanEvent]) -> list[ScanEvent]:
+    """The events of a journal's stream (in order) after its mark, moving the mark past them, in
+    the session's transaction. Writers take turns (`_serialise_rollup_writers`, SQLite's one
+    writer), so reading the mark and moving it cannot interleave with another batch's."""
+    mark = db.session.get(ScanStream, stream, populate_existing=True)
+    done = mark.seq if mark is not None else 0
+    if events[-1].seq > done:
+        if mark is None:
+            db.session.add(ScanStream(stream=stream, seq=events[-1].seq))
+        else:
+            mark.seq, mark.updated_at = events[-1].seq, utcnow()
+        db.session.flush()
+    return [event for event in events if event.seq > done]
+
+
+def forget_streams(*streams: str) -> None:
+    """Journals that are gone for good (every record stored, the files deleted) need no mark."""
+    db.session.execute(delete(ScanStream).where(ScanStream.stream.in_(streams)))
+
+
+def store_scans(events: list[ScanEvent], stream: str | None = None) -> int:
     """Write raw rows and the roll-ups in one transaction; return how many were stored.
 
-    Scans of codes deleted meanwhile are dropped (their code, and so their analytics, is gone).
+    With `stream` (a scan journal's name; the events in the order of their `seq`), events at or
+    below the stream's mark were stored before (a replay after a kill, a commit whose answer was
+    lost) and are skipped. Scans of codes deleted meanwhile are dropped (their code, and so their
+    analytics, is gone).
     """
     for _attempt in range(2):
         _serialise_rollup_writers()
         visitors.forget_ended_days(utcnow().date())
-        ids = {event.code_id for event in events}
+        fresh = _not_stored_yet(stream, events) if stream is not None and events else events
+        ids = {event.code_id for event in fresh}
         owners = dict(db.session.execute(select(Code.id, Code.account_id).where(Code.id.in_(ids))).all())
-        kept = [event for event in events if event.code_id in owners]
+        kept = [event for event in fresh if event.code_id in owners]
         if not kept:
             db.session.commit()
             return 0

@@ -43,21 +43,38 @@ def day_key(day: dt.date) -> bytes:
     return bytes.fromhex(db.session.scalar(select(VisitorKey.key).where(VisitorKey.day == day)))
 
 
+def keyed(key: bytes) -> hmac.HMAC:
+    """A day's key ready to hash visitors with (`digest` copies it)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def digest(day: hmac.HMAC, visitor: str, code_id: str) -> str:
+    """The visitor ("address\nuser agent") of a code on the day of the `keyed` key. (Not
+    `hmac.digest`: that lets go of the interpreter lock, and a scan then waits to get it back.)"""
+    mac = day.copy()
+    mac.update(f"{visitor}\n{code_id}".encode("utf-8", "surrogatepass"))
+    return mac.hexdigest()[:DIGEST_CHARS]
+
+
 def count_new(events: Iterable, today: dt.date) -> Counter:
     """{(code_id, day): visitors not seen before today}, recording today's new hashes.
 
     Only scans of `today` count: a scan of a day that has ended (flushed just after midnight)
     still counts as a scan, but its day's key is gone, so it cannot be matched to a visitor.
+    A scan hashed when it was answered (`digest`, under its own day's key) needs no key here.
     """
-    key = None
+    day = None
     code_of: dict[str, str] = {}
     for event in events:
-        if event.visitor is None or event.at.date() != today:
+        if event.at.date() != today:
             continue
-        key = key or day_key(today)
-        message = f"{event.visitor}\n{event.code_id}".encode("utf-8", "surrogatepass")
-        digest = hmac.new(key, message, hashlib.sha256).hexdigest()[:DIGEST_CHARS]
-        code_of[digest] = event.code_id
+        value = event.digest
+        if value is None:
+            if event.visitor is None:
+                continue
+            day = day or keyed(day_key(today))
+            value = digest(day, event.visitor, event.code_id)
+        code_of[value] = event.code_id
     if not code_of:
         return Counter()
     table = VisitorHash.__table__

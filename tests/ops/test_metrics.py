@@ -119,3 +119,36 @@ def test_database_errors_are_counted(metered):
                 db.session.execute(text("SELECT no_such_column FROM codes"))
             db.session.rollback()
     assert scrape(metered)[("openqr_database_errors_total", ())] == before + 3
+
+
+def test_the_scan_journal_is_in_the_metrics(metered, monkeypatch):
+    """What the journal holds while the database cannot take its scans, and what it could not write."""
+    from openqr.scans import store as scans
+
+    api = Api(metered.test_client(), new_key(metered))
+    code = api.create()
+    visitor = metered.test_client()
+    assert visitor.get(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
+    stored = scrape(metered)
+    assert stored[("openqr_scan_journal_pending_records", ())] == 0
+    assert stored[("openqr_scan_journal_pending_bytes", ())] == 0
+    assert stored[("openqr_scan_journal_segments", ())] == 1
+
+    def down(*_args, **_kwargs):
+        raise DBAPIError("INSERT", {}, Exception("the database is down"))
+
+    monkeypatch.setattr(scans, "store_scans", down)
+    for _ in range(4):
+        assert visitor.get(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
+    waiting = scrape(metered)
+    assert waiting[("openqr_scan_journal_pending_records", ())] == 4
+    assert waiting[("openqr_scans_buffered", ())] == 4
+    assert waiting[("openqr_scan_journal_pending_bytes", ())] > 0
+    recorder = services(metered).recorder
+    recorder.journal.release()  # the disk gives up on it: scans go on, kept in memory
+    assert visitor.get(f"/{code['slug']}", headers={"User-Agent": PHONE}).status_code == 302
+    assert scrape(metered)[("openqr_scan_journal_write_failures_total", ())] == 1
+    monkeypatch.undo()
+    recorder.flush()
+    after = scrape(metered)
+    assert after[("openqr_scans_buffered", ())] == 0 and after[("openqr_scans_written_total", ())] == 6

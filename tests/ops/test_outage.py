@@ -9,8 +9,6 @@ afterwards every answered scan is stored.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -23,7 +21,7 @@ from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
 from openqr.extensions import db
 from openqr.models import Scan
-from tests.support import databases, pgcluster
+from tests.support import databases
 from tests.support.htmlparse import Page
 from tests.support.servers import PHONE, AppProcess
 
@@ -143,15 +141,6 @@ def assert_unavailable_page(response: requests.Response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-@pytest.fixture
-def private_postgres():
-    if not pgcluster.available():
-        pytest.skip(pgcluster.NOT_AVAILABLE)
-    cluster = pgcluster.PrivatePostgres()
-    yield cluster
-    cluster.remove()
-
-
 @pytest.mark.skipif(not databases.ON_POSTGRESQL, reason="runs in the PostgreSQL pass (a private cluster)")
 def test_postgresql_stopped_and_restarted_under_a_stream_of_scans(private_postgres, tmp_path):
     url = private_postgres.url
@@ -218,16 +207,6 @@ def test_postgresql_stopped_and_restarted_under_a_stream_of_scans(private_postgr
         server.stop()
 
 
-LOCK_HOLDER = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-connection.execute("ROLLBACK")
-"""
-
-
 @databases.sqlite_only("its write lock")
 def test_sqlite_write_locked_by_another_process_under_a_stream_of_scans(tmp_path):
     path = tmp_path / "openqr.db"
@@ -240,13 +219,7 @@ def test_sqlite_write_locked_by_another_process_under_a_stream_of_scans(tmp_path
         auth = {"Authorization": f"Bearer {key}"}
         stream = ScanStream(server.url, destinations)
         time.sleep(0.5)
-        holder = subprocess.Popen(
-            [sys.executable, "-c", LOCK_HOLDER, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert holder.stdout.readline().strip() == "locked"
+        holder = databases.SqliteWriteLock(path)
         locked_at = len(stream.answers)
         assert healthz(server) == 503
         # Reads go on (WAL): an unknown slug is known to be unknown.
@@ -263,7 +236,7 @@ def test_sqlite_write_locked_by_another_process_under_a_stream_of_scans(tmp_path
         )
         assert time.monotonic() - started < 15
         during = stream.answers[locked_at:]
-        holder.communicate("release\n", timeout=10)
+        holder.release()
 
         wait_for(lambda: healthz(server) == 200, 10, "healthy again")
         stream.stop()
@@ -274,6 +247,6 @@ def test_sqlite_write_locked_by_another_process_under_a_stream_of_scans(tmp_path
     finally:
         if stream is not None:
             stream.stop()
-        if holder is not None and holder.poll() is None:
-            holder.kill()
+        if holder is not None:
+            holder.close()
         server.stop()

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import time
 import types
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -65,6 +66,12 @@ def dump(app) -> str:
     return "\n".join(lines)
 
 
+def journal_bytes(app) -> bytes:
+    """Every byte of the scan journal folder (segments of every process)."""
+    root = Path(app.instance_path) / "scan-journal"
+    return b"".join(path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file())
+
+
 def scan_everyone(app, slug, times=2):
     client = app.test_client()
     for address, agent in VISITORS:
@@ -95,6 +102,8 @@ def test_no_address_agent_or_earlier_days_visitor_value_is_stored_or_logged(tmp_
 
         stored = dump(app)
         assert "menu" in stored and "ref.example" in stored  # the dump is real
+        journal = journal_bytes(app)
+        assert b"ref.example" in journal  # the journal holds this day's scans (and is real)
         with app.app_context():
             days = dict(db.session.execute(select(ScanDay.day, ScanDay.visitors)).all())
             todays_key = db.session.scalars(select(VisitorKey)).all()
@@ -105,9 +114,11 @@ def test_no_address_agent_or_earlier_days_visitor_value_is_stored_or_logged(tmp_
         for secret in SECRETS:
             assert secret not in stored, f"{secret!r} was written to the database"
             assert secret not in logs, f"{secret!r} was written to the logs"
+            assert secret.encode() not in journal, f"{secret!r} was written to the scan journal"
         for value in earlier:
             assert value not in stored, "a visitor key or hash of an ended day is still stored"
             assert value not in logs, "a visitor key or hash was logged"
+            assert value.encode() not in journal, "a visitor hash of an ended day is still in the journal"
         body = api.get(f"/v1/dynamic/{code['id']}/scans?days=2").get_json()["analytics"]
         assert body["daily"][-1]["day"] == day_one.isoformat()  # the API's clock was not moved
         assert (body["daily"][-1]["n"], body["daily"][-1]["unique"]) == (6, 3)

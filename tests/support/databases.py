@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -89,3 +91,59 @@ def bench_database(tmp: Path):
         yield url
     finally:
         drop_postgresql_database(url, server_url)
+
+
+def add_one_code(url: str, code_id: str = "c0de", slug: str = "load-test") -> None:
+    """An account and one active code to https://example.com/, written straight into the
+    (migrated) database at `url`."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (email, created_at, session_version) "
+                    "VALUES ('load@example.com', '2025-01-01 00:00:00', 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                    "updated_at) VALUES (:id, 1, :slug, 'https://example.com/', '{}', 'active', "
+                    "'2025-01-01', '2025-01-01')"
+                ),
+                {"id": code_id, "slug": slug},
+            )
+    finally:
+        engine.dispose()
+
+
+_LOCK_HOLDER = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("ROLLBACK")
+"""
+
+
+class SqliteWriteLock:
+    """Another process holding a SQLite file's write lock (`BEGIN EXCLUSIVE`), as a backup or a
+    long migration does, from its making until `release()` (`close()` ends it in any case)."""
+
+    def __init__(self, path: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _LOCK_HOLDER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        self.process.communicate("release\n", timeout=10)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
