@@ -23,7 +23,7 @@ from ..codes import core as codes
 from ..codes import folders
 from ..config import SETTINGS
 from ..errors import Conflict, RateLimited, error_schema
-from ..images import gate
+from ..images import gate, payloads
 from ..images import render as qr
 from ..ops import outage, ratelimit
 from ..scans import analytics
@@ -132,6 +132,7 @@ def _schemas() -> dict[str, dict]:
         "Deleted": closed({"deleted": {"const": True}}),
         "StyleIn": qr.style_schema(),
         "Style": qr.stored_style_schema(),
+        "QrCreate": payloads.request_schema(),
         "CodeCreate": codes.create_schema(),
         "CodePatch": codes.patch_schema(),
         "BulkCreate": codes.bulk_schema(),
@@ -221,7 +222,8 @@ def _responses() -> dict[str, dict]:
 # --- the operations, from the URL map ---
 
 
-def _image_answers(cache_control: str) -> dict:
+def _image_answers(cache_control: str, *, conditional: bool) -> dict:
+    """The image; to a GET also 304 (other methods never answer 304 to If-None-Match)."""
     headers = _headers(
         {
             "ETag": {
@@ -235,22 +237,22 @@ def _image_answers(cache_control: str) -> dict:
     content = {
         media: {"schema": {"type": "string", "contentMediaType": media}} for media in qr.FORMATS.values()
     }
-    return {
-        _code(HTTPStatus.OK): {"description": "The image.", "headers": headers, "content": content},
-        _code(HTTPStatus.NOT_MODIFIED): {
+    answers = {_code(HTTPStatus.OK): {"description": "The image.", "headers": headers, "content": content}}
+    if conditional:
+        answers[_code(HTTPStatus.NOT_MODIFIED)] = {
             "description": "Not modified: the `If-None-Match` ETag still matches.",
             "headers": headers,
-        },
-        # Beyond the render gate's budget and line (openqr.images.gate).
-        _code(HTTPStatus.TOO_MANY_REQUESTS): _ref("RenderLimited", "responses"),
-        _code(HTTPStatus.SERVICE_UNAVAILABLE): _ref("RenderBusy", "responses"),
-    }
+        }
+    # Beyond the render gate's budget and line (openqr.images.gate).
+    answers[_code(HTTPStatus.TOO_MANY_REQUESTS)] = _ref("RenderLimited", "responses")
+    answers[_code(HTTPStatus.SERVICE_UNAVAILABLE)] = _ref("RenderBusy", "responses")
+    return answers
 
 
-def _answers(op: Operation, *, in_path: bool, public: bool) -> dict:
+def _answers(op: Operation, *, in_path: bool, public: bool, conditional: bool) -> dict:
     """The operation's own answer, then every shared one its shape implies, by status."""
     if op.image:
-        answers = _image_answers(op.image)
+        answers = _image_answers(op.image, conditional=conditional)
     elif op.answer == "Deleted":
         answers = {_code(op.status): _ref("Deleted", "responses")}
     else:
@@ -274,22 +276,23 @@ def _answers(op: Operation, *, in_path: bool, public: bool) -> dict:
     return answers
 
 
-def _operation(view, *, in_path: bool, public: bool) -> dict:
+def _operation(view, *, in_path: bool, public: bool, method: str) -> dict:
     op: Operation = view.operation
+    conditional = method == "GET"
     first_line, _, _ = inspect.getdoc(view).partition("\n")
     out = {"operationId": op.id, "summary": op.summary or first_line}
     if public:
         out["security"] = []
     query = op.query() if op.query else {}
     parameters = [_parameter(name, schema, "query", name in op.required) for name, schema in query.items()]
-    if op.image:
+    if op.image and conditional:
         since = _text("An ETag from an earlier answer: 304 when the image is unchanged.")
         parameters.append(_parameter("If-None-Match", since, "header", False))
     if parameters:
         out["parameters"] = parameters
     if op.body:
         out["requestBody"] = _body(op.body, op.body_says)
-    out["responses"] = _answers(op, in_path=in_path, public=public)
+    out["responses"] = _answers(op, in_path=in_path, public=public, conditional=conditional)
     return out
 
 
@@ -323,7 +326,9 @@ def _paths() -> dict:
             ]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             public = rule.endpoint in PUBLIC_ENDPOINTS
-            item[method.lower()] = _operation(view, in_path=bool(rule.arguments), public=public)
+            item[method.lower()] = _operation(
+                view, in_path=bool(rule.arguments), public=public, method=method
+            )
     return paths
 
 

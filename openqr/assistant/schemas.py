@@ -94,7 +94,7 @@ def listings(base_url: str) -> tuple[Listing, ...]:
                 description=description,
                 input_schema=copy.deepcopy(input_schema),
                 output_schema=_output(tool.paths[0], tool.method, document) if len(tool.paths) == 1 else None,
-                read_only=tool.method == "get",
+                read_only=tool.method == "get" if tool.read_only is None else tool.read_only,
                 destructive=tool.method == "delete",
             )
         )

@@ -23,14 +23,15 @@ from ..auth import keys
 from ..errors import DomainError
 from ..models import Account
 from ..ops.health import VERSION
-from . import outcomes, schemas, tools
+from . import outcomes, prompts, schemas, tools
 
 AccountFor = Callable[[ServerRequestContext], Account | None]
 
 INSTRUCTIONS = (
     "OpenQR manages editable QR codes: a printed code encodes a short link whose destination can "
     "change at any time, and every scan is counted. Arguments and results are those of the OpenQR "
-    "/v1 API; ids come from list_codes or create_code."
+    "/v1 API; ids come from list_codes or create_code. generate_qr draws a static code (Wi-Fi, a "
+    "contact card, a plain URL...) that is stored nowhere and counts no scans."
 )
 
 
@@ -67,6 +68,38 @@ def _result(outcome: outcomes.Outcome) -> types.CallToolResult:
     return types.CallToolResult(content=content, structured_content=outcome.body, is_error=outcome.is_error)
 
 
+def _prompt_listing(prompt: prompts.Prompt) -> types.Prompt:
+    return types.Prompt(
+        name=prompt.name,
+        title=prompt.title,
+        description=prompt.description,
+        arguments=[
+            types.PromptArgument(name=a.name, description=a.description, required=a.required)
+            for a in prompt.arguments
+        ],
+    )
+
+
+async def list_prompts(ctx: ServerRequestContext, params) -> types.ListPromptsResult:
+    return types.ListPromptsResult(prompts=[_prompt_listing(prompt) for prompt in prompts.PROMPTS])
+
+
+async def get_prompt(
+    ctx: ServerRequestContext, params: types.GetPromptRequestParams
+) -> types.GetPromptResult:
+    """A prompt's text for the person's arguments; an unknown prompt or a bad argument is invalid params."""
+    if params.name not in prompts.BY_NAME:
+        raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
+    try:
+        text = prompts.render(params.name, params.arguments)
+    except DomainError as err:
+        raise MCPError(types.INVALID_PARAMS, err.message) from None
+    return types.GetPromptResult(
+        description=prompts.BY_NAME[params.name].description,
+        messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))],
+    )
+
+
 def _unauthorized() -> outcomes.Outcome:
     return outcomes.error_outcome(DomainError(keys.UNAUTHORIZED_MESSAGE, code="unauthorized"))
 
@@ -101,6 +134,8 @@ def build_server(app: Flask, account_for: AccountFor) -> Server:
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
         get_tool_input_schema=lambda name: next((t.input_schema for t in listed if t.name == name), None),
     )
 

@@ -17,7 +17,7 @@ from ..api import scans as api_scans
 from ..codes import core as codes
 from ..codes import folders
 from ..errors import ValidationError
-from ..images import gate
+from ..images import gate, payloads
 from ..images import render as qr
 from ..images.http import image_params
 from ..models import Account
@@ -45,15 +45,16 @@ class Tool:
     run: Callable[[Account, dict], dict | Image]
     text: Callable[[dict], str] | None = None  # None: the JSON itself
     description: str | None = None  # None: the operation's summary
+    read_only: bool | None = None  # None: a GET is read-only (a POST may only compute, like generate_qr)
 
 
-def _id(args: dict) -> tuple[str, dict]:
-    """The `id` argument (a code's id) and the other arguments."""
+def _id(args: dict, what: str = "code", listed_by: str = "list_codes") -> tuple[str, dict]:
+    """The `id` argument (a code's id, or a folder's) and the other arguments."""
     rest = {name: value for name, value in args.items() if name != "id"}
-    code_id = args.get("id")
-    if not isinstance(code_id, str) or not code_id:
-        raise ValidationError("'id' is required: the code's id, as list_codes shows it.", field="id")
-    return code_id, rest
+    object_id = args.get("id")
+    if not isinstance(object_id, str) or not object_id:
+        raise ValidationError(f"'id' is required: the {what}'s id, as {listed_by} shows it.", field="id")
+    return object_id, rest
 
 
 def _create_code(account: Account, args: dict) -> dict:
@@ -95,15 +96,27 @@ def _create_folder(account: Account, args: dict) -> dict:
     return folders.folder_json(folders.create_folder(account, args))
 
 
-def _render_qr(account: Account, args: dict) -> Image:
-    if "id" in args:
-        code_id, rest = _id(args)
-        params = codes.code_image_params(codes.get_code(account, code_id), rest)
-    else:
-        params = image_params(args)
+def _delete_folder(account: Account, args: dict) -> dict:
+    folders.delete_folder(account, _id(args, "folder", "list_folders")[0])
+    return {"deleted": True}
+
+
+def _image(account: Account, params: qr.QrParams) -> Image:
+    """The image drawn for `account` through the render gate, as render_qr and generate_qr answer."""
     size = f"{params.size_mm} mm wide" if params.size_mm else f"{params.size} px wide"
     what = f"{params.format.upper()} QR code, {size}, encoding {params.data}"
     return Image(gate.render(account.id, params), qr.media_type(params.format), what)
+
+
+def _render_qr(account: Account, args: dict) -> Image:
+    if "id" in args:
+        code_id, rest = _id(args)
+        return _image(account, codes.code_image_params(codes.get_code(account, code_id), rest))
+    return _image(account, image_params(args))
+
+
+def _generate_qr(account: Account, args: dict) -> Image:
+    return _image(account, payloads.static_image(args))
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -118,6 +131,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("get_history", "get", ("/v1/dynamic/{code_id}/history",), _get_history, texts.history_text),
     Tool("list_folders", "get", ("/v1/folders",), _list_folders, texts.folders_text),
     Tool("create_folder", "post", ("/v1/folders",), _create_folder, texts.folder_line),
+    Tool("delete_folder", "delete", ("/v1/folders/{folder_id}",), _delete_folder, texts.deleted),
     Tool(
         "render_qr",
         "get",
@@ -126,6 +140,18 @@ TOOLS: tuple[Tool, ...] = (
         description="A QR image of one of your codes (`id`: its short URL, in its saved style unless "
         "overridden here) or of any text (`data`); give one of the two. A PNG comes back as an image, "
         "an SVG or EPS as text, a PDF as an embedded resource.",
+    ),
+    Tool(
+        "generate_qr",
+        "post",
+        ("/v1/qr",),
+        _generate_qr,
+        read_only=True,
+        description="A static QR code: nothing is stored and no scan is counted. Give `data` (any text "
+        "or URL), or `type` and that type's fields (the `type` argument lists them: Wi-Fi, contact card, "
+        "email, SMS, WhatsApp, location...). A PNG comes back as an image, an SVG or EPS as text, a PDF "
+        "as an embedded resource. For a code whose destination can change after printing, use "
+        "create_code instead.",
     ),
 )
 BY_NAME = {tool.name: tool for tool in TOOLS}

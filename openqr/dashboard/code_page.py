@@ -11,13 +11,12 @@ from ..codes import core as codes
 from ..codes import smart
 from ..errors import DomainError
 from ..images import proof
-from ..images import render as qr
 from ..scans import analytics
 from ..scans.countries import country_name
 from ..web.htmx import hx_redirect, is_htmx, page_or_block
 from .base import bp
 from .chart import bar_chart
-from .forms import field_errors
+from .forms import field_errors, style_choices, style_defaults, style_of_form
 from .overview import WINDOWS, account_zone, analytics_csv, named_countries, time_of_day_context
 from .overview import window_days as _days
 from .smart_form import body_of, field_errors_of, form_of_request
@@ -31,39 +30,7 @@ PRINT_SIZES_MM = (20, 30, 40, 60, 100)
 
 def _style_values(code) -> dict:
     """The code's style with every default filled in, as the style controls show it."""
-    defaults = {name: getattr(qr.QrParams, name) for name in qr.STYLE_KEYS}
-    return {**defaults, **(code.style or {})}
-
-
-def style_of_form(form) -> dict:
-    """The style the controls ask for. A corner or frame colour equal to dark is "same as dark"
-    (null); no gradient type means no gradient, no frame text means no frame."""
-    wanted = {name: form.get(name, "") for name in ("dark", "light", "ecc", "margin")}
-    if form.get("transparent"):
-        wanted["light"] = qr.TRANSPARENT
-    for name in ("dots", "corners", "corner_dots"):
-        if name in form:
-            wanted[name] = form[name]
-    dark = form.get("dark", "").lower()
-    if "corner_color" in form:
-        wanted["corner_color"] = None if form["corner_color"].lower() == dark else form["corner_color"]
-    if "gradient_type" in form:
-        kind = form["gradient_type"]
-        wanted["gradient"] = (
-            {
-                "type": kind,
-                "to": form.get("gradient_to", ""),
-                "rotation": form.get("gradient_rotation") or "0",
-            }
-            if kind
-            else None
-        )
-    if "frame_text" in form:
-        text, colour = form["frame_text"], form.get("frame_color", "")
-        wanted["frame"] = (
-            {"text": text, "color": None if colour.lower() == dark else colour} if text.strip() else None
-        )
-    return wanted
+    return {**style_defaults(), **(code.style or {})}
 
 
 def _context(
@@ -106,8 +73,7 @@ def _context(
         "version": hashlib.sha256(repr(preview).encode()).hexdigest()[:12],
         # The stored style's proof (styles saved before proofs existed are judged here too).
         "verdict": proof.verdict(preview),
-        "choices": {"dots": qr.DOTS, "corners": qr.CORNERS, "corner_dots": qr.CORNER_DOTS},
-        "gradient_types": qr.GRADIENT_TYPES,
+        **style_choices(),
         "sizes": DOWNLOAD_SIZES,
         "print_sizes": PRINT_SIZES_MM,
         **time_of_day_context(data),

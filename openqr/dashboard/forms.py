@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ..codes.filters import NAMES, NO_FILTERS, Filters, read_filters
 from ..errors import DomainError, ValidationError
+from ..images import render as qr
 
 FILTER_PARAMS = {"folder_id": "folder"}  # the dashboard's URLs say `?folder=`
 
@@ -34,6 +35,50 @@ def code_body(form, *, creating: bool) -> dict:
     elif "slug" in form:
         body["slug"] = slug
     return body
+
+
+def style_defaults() -> dict:
+    """The style an image gets when nothing is saved: the form's starting values."""
+    return {key: getattr(qr.QrParams, key) for key in qr.STYLE_KEYS}
+
+
+def style_of_form(form) -> dict:
+    """The style the controls ask for. A corner or frame colour equal to dark is "same as dark"
+    (null); no gradient type means no gradient, no frame text means no frame."""
+    wanted = {name: form.get(name, "") for name in ("dark", "light", "ecc", "margin")}
+    if form.get("transparent"):
+        wanted["light"] = qr.TRANSPARENT
+    for name in ("dots", "corners", "corner_dots"):
+        if name in form:
+            wanted[name] = form[name]
+    dark = form.get("dark", "").lower()
+    if "corner_color" in form:
+        wanted["corner_color"] = None if form["corner_color"].lower() == dark else form["corner_color"]
+    if "gradient_type" in form:
+        kind = form["gradient_type"]
+        wanted["gradient"] = (
+            {
+                "type": kind,
+                "to": form.get("gradient_to", ""),
+                "rotation": form.get("gradient_rotation") or "0",
+            }
+            if kind
+            else None
+        )
+    if "frame_text" in form:
+        text, colour = form["frame_text"], form.get("frame_color", "")
+        wanted["frame"] = (
+            {"text": text, "color": None if colour.lower() == dark else colour} if text.strip() else None
+        )
+    return wanted
+
+
+def style_choices() -> dict:
+    """What the style controls offer, from the image rules: the shapes and the gradients."""
+    return {
+        "choices": {"dots": qr.DOTS, "corners": qr.CORNERS, "corner_dots": qr.CORNER_DOTS},
+        "gradient_types": qr.GRADIENT_TYPES,
+    }
 
 
 def field_errors(err: DomainError) -> dict[str, str]:

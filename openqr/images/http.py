@@ -15,6 +15,8 @@ from . import render as qr
 IMMUTABLE = "public, max-age=31536000, immutable"
 # A code's style can change: clients revalidate, and the ETag makes that cheap.
 REVALIDATE = "private, no-cache"
+# Built from a request body (a static code's fields, perhaps a Wi-Fi password): kept by no cache.
+PRIVATE = "no-store"
 
 
 def image_params(args: Mapping[str, str], **kwargs) -> qr.QrParams:
@@ -34,11 +36,11 @@ def prove(params: qr.QrParams) -> None:
 
 
 def image_response(params: qr.QrParams, cache_control: str, owner: Hashable) -> Response:
-    """The image drawn for `owner` through the render gate, or 304 when the client already holds
-    these bytes (strong ETag). Raises the gate's RateLimited or RenderBusy beyond its limits."""
+    """The image drawn for `owner` through the render gate, or 304 to a GET when the client already
+    holds these bytes (strong ETag). Raises the gate's RateLimited or RenderBusy beyond its limits."""
     image = gate.render(owner, params)
     tag = qr.etag_of(image)
-    if request.if_none_match.contains(tag.strip('"')):
+    if request.method in ("GET", "HEAD") and request.if_none_match.contains(tag.strip('"')):
         response = Response(status=304)
     else:
         response = Response(image, mimetype=qr.media_type(params.format))

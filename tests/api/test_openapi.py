@@ -66,7 +66,7 @@ def test_every_operation_documents_its_errors(app):
 
 def test_bodies_refuse_unknown_fields_like_the_server(api):
     schemas = spec()["components"]["schemas"]
-    for name in ("CodeCreate", "CodePatch", "BulkCreate", "FolderName", "StyleIn"):
+    for name in ("CodeCreate", "CodePatch", "BulkCreate", "FolderName", "StyleIn", "QrCreate"):
         assert schemas[name]["additionalProperties"] is False, name
     assert set(schemas["CodePatch"]["properties"]) == {
         "destination",

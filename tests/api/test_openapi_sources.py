@@ -22,6 +22,7 @@ from openqr.codes import folders, smart
 from openqr.destinations import DestinationError
 from openqr.errors import ValidationError
 from openqr.images import params as image_rules
+from openqr.images import payload_fields, payloads
 from openqr.images import render as qr
 from openqr.models import ID, new_id, utcnow
 from openqr.scans import analytics
@@ -111,6 +112,13 @@ CHANGES = [
         1024,
         _argument("/v1/qr", "size", "maximum"),
         lambda: qr.parse_query({"data": "x", "size": "2000"}),
+    ),
+    (
+        payload_fields,
+        "LATITUDE_LIMIT",
+        60,
+        _component("QrCreate/properties/lat/anyOf/0/maximum"),
+        lambda: payloads.encoded_text({"type": "geo", "lat": 70, "lng": 0}),
     ),
     (
         analytics,

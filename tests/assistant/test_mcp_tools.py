@@ -217,13 +217,17 @@ ID_TOOLS = {
 }
 
 
+# Every tool whose `id` is a folder's.
+FOLDER_ID_TOOLS = {"delete_folder": {}}
+
+
 def test_the_matrix_covers_every_tool_that_takes_an_id(app):
     taking_id = {
         item.name
         for item in schemas.listings(app.config["OPENQR_BASE_URL"])
         if "id" in item.input_schema["properties"]
     }
-    assert taking_id == set(ID_TOOLS)
+    assert taking_id == set(ID_TOOLS) | set(FOLDER_ID_TOOLS)
 
 
 @pytest.mark.parametrize(("name", "args"), ID_TOOLS.items(), ids=list(ID_TOOLS))
@@ -234,6 +238,17 @@ def test_another_accounts_code_is_not_found_and_changes_nothing(app, api, other_
     assert result.is_error
     assert result.structured_content == {"error": "not_found", "message": "No such code."}
     assert api.get(f"/v1/dynamic/{code['id']}").get_json() == before
+
+
+@pytest.mark.parametrize(("name", "args"), FOLDER_ID_TOOLS.items(), ids=list(FOLDER_ID_TOOLS))
+def test_another_accounts_folder_is_not_found_and_changes_nothing(app, api, other_api, name, args):
+    folder = api.post("/v1/folders", json={"name": "Mine"}).get_json()
+    code = api.create("https://example.com/mine", folder_id=folder["id"])
+    result = _call(app, other_api.key, name, {"id": folder["id"], **args})
+    assert result.is_error
+    assert result.structured_content == {"error": "not_found", "message": "No such folder."}
+    assert [f["id"] for f in api.get("/v1/folders").get_json()["folders"]] == [folder["id"]]
+    assert api.get(f"/v1/dynamic/{code['id']}").get_json()["folder_id"] == folder["id"]
 
 
 def test_tools_without_an_id_act_on_the_callers_account_only(app, api, other_api):
