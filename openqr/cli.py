@@ -9,12 +9,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .auth import accounts
+from .auth import accounts, roles, workspaces
 from .auth import keys as api_keys
 from .codes import core as codes
 from .errors import DomainError
 from .extensions import db
-from .models import Account, Code
+from .models import ROLES, Account, Code
 from .ops import backup, dbcopy
 from .text import iso_z
 
@@ -46,25 +46,44 @@ def _check_email(raw: str) -> str:
     show_default=True,
     help="A name to recognise the key by, e.g. the machine using it.",
 )
-def keys_create(email: str, name: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="admin",
+    show_default=True,
+    help="What the key may do (never more than the person's own role).",
+)
+@click.option(
+    "--workspace", "workspace_id", type=int, help="The workspace's id (default: the person's first)."
+)
+def keys_create(email: str, name: str, role: str, workspace_id: int | None) -> None:
     """Create a key (and the account if needed); print the key alone on stdout."""
     try:
         name = api_keys.clean_key_name(name)
     except DomainError as err:
         raise click.BadParameter(err.message, param_hint="--name") from None
     account = accounts.get_or_create_account(_check_email(email))
-    _key, plain = api_keys.create_key(account, name)
+    access = workspaces.member_access(account, workspace_id)
+    if access is None or (workspace_id is not None and access.workspace_id != workspace_id):
+        where = f"workspace {workspace_id}" if workspace_id is not None else "any workspace"
+        raise click.ClickException(f"{account.email} is not a member of {where}")
+    if not roles.at_least(access.role, role):
+        raise click.BadParameter(
+            f"{account.email} is {access.role} there: a key may not act above that", param_hint="--role"
+        )
+    _key, plain = api_keys.create_key(access.workspace, name, role=role, created_by=account)
     click.echo(plain)
 
 
 @keys_cli.command("list")
 @click.argument("email")
 def keys_list(email: str) -> None:
-    """List an account's keys: prefix, name, created, last used, state."""
-    for key in api_keys.list_keys(_account(email)):
-        state = "revoked" if key.revoked_at else "active"
-        last = iso_z(key.last_used_at) if key.last_used_at else "never"
-        click.echo(f"{key.prefix}\t{key.name or '-'}\t{iso_z(key.created_at)}\t{last}\t{state}")
+    """List the keys of every workspace the person is in: prefix, name, created, last used, state."""
+    for membership in workspaces.memberships_of(_account(email)):
+        for key in api_keys.list_keys(membership.workspace):
+            state = "revoked" if key.revoked_at else "active"
+            last = iso_z(key.last_used_at) if key.last_used_at else "never"
+            click.echo(f"{key.prefix}\t{key.name or '-'}\t{iso_z(key.created_at)}\t{last}\t{state}")
 
 
 @keys_cli.command("revoke")
@@ -149,10 +168,10 @@ def scans_seed(slug: str, count: int, days: int, rng_seed: int | None) -> None:
 @click.command("mcp")
 @with_appcontext
 def mcp_stdio() -> None:
-    """Serve the MCP tools on stdin/stdout for the account of the API key in OPENQR_KEY."""
+    """Serve the MCP tools on stdin/stdout as the API key in OPENQR_KEY acts (its workspace, its role)."""
     key = os.environ.get("OPENQR_KEY", "").strip()
     if not key:
-        raise click.ClickException("set OPENQR_KEY to an API key (oqr_live_...) of the account to act for")
+        raise click.ClickException("set OPENQR_KEY to an API key (oqr_live_...) of the workspace to act in")
     if api_keys.authenticate(key) is None:
         raise click.ClickException("OPENQR_KEY is not a live API key (unknown or revoked)")
     db.session.remove()  # each tool call opens its own session in its own thread

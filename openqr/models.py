@@ -7,7 +7,7 @@ import re
 import secrets
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -36,14 +36,14 @@ def new_id() -> str:
     return secrets.token_hex(ID_BYTES)
 
 
-def find_owned(model, account_id: int, row_id: object):
-    """The `model` row with this id that the account owns, or None: another account's row is
+def find_owned(model, workspace_id: int, row_id: object):
+    """The `model` row with this id that the workspace owns, or None: another workspace's row is
     as absent as a missing one. An id with a control character is never stored (and PostgreSQL
     refuses a NUL in a query)."""
     if not isinstance(row_id, str) or has_control(row_id):
         return None
     row = db.session.get(model, row_id)
-    return row if row is not None and row.account_id == account_id else None
+    return row if row is not None and row.workspace_id == workspace_id else None
 
 
 class Account(UserMixin, db.Model):
@@ -61,11 +61,78 @@ class Account(UserMixin, db.Model):
         return f"{self.id}:{self.session_version}"
 
 
+ROLES = ("viewer", "editor", "admin", "owner")  # lowest first: openqr.auth.roles ranks them
+
+
+class Workspace(db.Model):
+    """What a business owns: codes, folders, webhooks, keys, limits and analytics belong to one."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Membership(db.Model):
+    """A person in a workspace with a role (one of ROLES); its id is the member id of /v1/members."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id", name="uq_memberships_workspace_account"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship()
+    workspace: Mapped[Workspace] = relationship()
+
+
+class Invitation(db.Model):
+    """An invitation to join a workspace: the mailed link carries `id`; `accepted_at` makes it single-use."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(db.Model):
+    """One change in a workspace and who made it, written in the change's own transaction."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_workspace", "workspace_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[dict] = mapped_column(JSON)  # {"type": "member", "email"} | key | cli | schedule
+    action: Mapped[str] = mapped_column(String(32))  # code.created, member.removed, ...
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    # The person who made it: their removal from the workspace revokes it, and it never acts
+    # above their role (openqr.auth.roles).
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
     name: Mapped[str] = mapped_column(String(100), default="")
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -73,24 +140,24 @@ class ApiKey(db.Model):
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
 
-    account: Mapped[Account] = relationship()
+    workspace: Mapped[Workspace] = relationship()
 
 
 class Folder(db.Model):
     __tablename__ = "folders"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Code(db.Model):
     __tablename__ = "codes"
-    __table_args__ = (Index("ix_codes_account_created", "account_id", "created_at"),)
+    __table_args__ = (Index("ix_codes_workspace_created", "workspace_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(48), unique=True)
     destination: Mapped[str] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(200))
@@ -197,37 +264,43 @@ class ScanHour(db.Model):
     n: Mapped[int] = mapped_column(default=0)
 
 
-class AccountScanDay(db.Model):
-    """The sum of an account's `ScanDay` rows for one UTC day: the account view reads no per-code row."""
+class WorkspaceScanDay(db.Model):
+    """The sum of a workspace's `ScanDay` rows for one UTC day: the workspace view reads no per-code row."""
 
-    __tablename__ = "account_scan_days"
+    __tablename__ = "workspace_scan_days"
     __table_args__ = WITHOUT_ROWID
 
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(default=0)
     visitors: Mapped[int] = mapped_column(default=0)
 
 
-class AccountScanHour(db.Model):
-    """The sum of an account's `ScanHour` rows for one UTC hour."""
+class WorkspaceScanHour(db.Model):
+    """The sum of a workspace's `ScanHour` rows for one UTC hour."""
 
-    __tablename__ = "account_scan_hours"
+    __tablename__ = "workspace_scan_hours"
     __table_args__ = WITHOUT_ROWID
 
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(default=0)
 
 
-class AccountScanDayValue(db.Model):
-    """The sum of an account's `ScanDayValue` rows for one day, dimension and value."""
+class WorkspaceScanDayValue(db.Model):
+    """The sum of a workspace's `ScanDayValue` rows for one day, dimension and value."""
 
-    __tablename__ = "account_scan_day_values"
+    __tablename__ = "workspace_scan_day_values"
     __table_args__ = WITHOUT_ROWID
 
     # Key in this order: a window's breakdown is read in key order, grouped without sorting.
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
     dimension: Mapped[str] = mapped_column(String(8), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
@@ -290,15 +363,16 @@ class DestinationChange(db.Model):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     destination: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))  # api|dashboard|schedule|mcp|cli
+    actor: Mapped[dict | None] = mapped_column(JSON)  # as the audit log names it; None before workspaces
 
 
 class Webhook(db.Model):
-    """An endpoint an account's events are POSTed to, signed with its secret."""
+    """An endpoint a workspace's events are POSTed to, signed with its secret."""
 
     __tablename__ = "webhooks"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list] = mapped_column(JSON, default=list)
     # Kept readable because every request is signed with it; shown to the owner only at creation.

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
+from openqr.auth.workspaces import first_workspace
 from openqr.extensions import db
 from openqr.services import services
 from tests.support import databases, pgcluster
@@ -228,7 +229,7 @@ def new_key(app, email: str = "owner@example.com", name: str = "test") -> str:
     """A fresh API key (and account) for `email`."""
     with app.app_context():
         account = get_or_create_account(email)
-        _key, plain = create_key(account, name)
+        _key, plain = create_key(first_workspace(account), name, created_by=account)
         return plain
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth import keys
+from ..auth import keys, roles
 from ..errors import API_PREFIX, DomainError, error_response
 from . import codes, folders, images, openapi, scans, webhooks
 from .openapi import operation
@@ -33,15 +33,19 @@ def openapi_document():
 
 @bp.before_request
 def require_key():
-    """Every /v1 call but the public ones needs `Authorization: Bearer oqr_live_...`."""
+    """Every /v1 call but the public ones needs `Authorization: Bearer oqr_live_...`, and a key
+    whose role may make it (`roles.required_role`: a view's mark, else read or change)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    account = keys.account_for_authorization(request.headers.get("Authorization", ""))
-    if account is None:
+    access = keys.access_for_authorization(request.headers.get("Authorization", ""))
+    if access is None:
         return error_response(
             401, "unauthorized", keys.UNAUTHORIZED_MESSAGE, {"WWW-Authenticate": keys.CHALLENGE}
         )
-    g.account = account
+    g.access, g.workspace = access, access.workspace
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None:  # an unknown path stays a 404, whatever the role
+        roles.require_for_request(access, roles.required_role(view, request.method), request.view_args)
     return None
 
 

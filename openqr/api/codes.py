@@ -1,6 +1,6 @@
 """`/v1/dynamic`: create, list, read, edit, delete codes, bulk create, and scan analytics.
 
-Where a route parses query arguments, it does so in a function of `(account, args)` that
+Where a route parses query arguments, it does so in a function of `(workspace, args)` that
 returns the API's JSON: the assistant tools (openqr/assistant) call the same function.
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from flask import Blueprint, g, jsonify, request
 
 from ..codes import core as codes
-from ..models import Account
+from ..models import Workspace
 from ..ops import ratelimit
 from ..scans import analytics
 from . import params
@@ -40,7 +40,7 @@ def _created_headers() -> dict:
 )
 def create():
     """Create a dynamic code (counts against the hourly single-create limit)."""
-    code, budget = codes.create_code(g.account, json_body())
+    code, budget = codes.create_code(g.workspace, json_body())
     response = jsonify(codes.code_json(code))
     response.status_code = 201
     response.headers.update(budget.headers())
@@ -51,13 +51,13 @@ def create():
 @bp.get("/dynamic")
 @operation("listCodes", "CodeList", "The codes.", query=params.schemas(*LIST_QUERY))
 def list_():
-    """The account's codes, newest first."""
-    return code_list(g.account, request.args)
+    """The workspace's codes, newest first."""
+    return code_list(g.workspace, request.args)
 
 
-def code_list(account: Account, args: Mapping) -> dict:
+def code_list(workspace: Workspace, args: Mapping) -> dict:
     """`GET /v1/dynamic`'s answer for these arguments."""
-    found = codes.list_codes(account, **{query.name: query.read(args) for query in LIST_QUERY})
+    found = codes.list_codes(workspace, **{query.name: query.read(args) for query in LIST_QUERY})
     totals = analytics.stored_scans([code.id for code in found if (code.smart or {}).get("max_scans")])
     return {"codes": [codes.code_json(code, totals.get(code.id, 0)) for code in found]}
 
@@ -75,7 +75,7 @@ def code_list(account: Account, args: Mapping) -> dict:
 )
 def bulk():
     """Create 1..MAX_BULK codes at once, all or nothing."""
-    created = codes.bulk_create(g.account, json_body())
+    created = codes.bulk_create(g.workspace, json_body())
     return {"codes": [codes.code_json(code) for code in created]}, 201
 
 
@@ -83,7 +83,7 @@ def bulk():
 @operation("getCode", "Code", "The code.")
 def get(code_id):
     """One code."""
-    return codes.code_json(codes.get_code(g.account, code_id))
+    return codes.code_json(codes.get_code(g.workspace, code_id))
 
 
 @bp.patch("/dynamic/<code_id>")
@@ -92,14 +92,14 @@ def get(code_id):
 )
 def patch(code_id):
     """Change only the fields sent; a new slug retires the old one at once."""
-    return codes.code_json(codes.update_code(g.account, code_id, json_body()))
+    return codes.code_json(codes.update_code(g.workspace, code_id, json_body()))
 
 
 @bp.delete("/dynamic/<code_id>")
 @operation("deleteCode", "Deleted")
 def delete(code_id):
     """Delete a code; its slug stops resolving at once."""
-    codes.delete_code(g.account, code_id)
+    codes.delete_code(g.workspace, code_id)
     return {"deleted": True}
 
 
@@ -107,19 +107,19 @@ def delete(code_id):
 @operation("getCodeHistory", "History", "The history.")
 def history(code_id):
     """Every change of the code's destination, newest first, with its source."""
-    return {"history": codes.history(g.account, code_id)}
+    return {"history": codes.history(g.workspace, code_id)}
 
 
 @bp.get("/dynamic/<code_id>/scans")
 @operation("getCodeScans", "ScanReport", "The analytics.", query=params.schemas(params.DAYS, params.TZ))
 def scans(code_id):
     """Scan analytics: lifetime summary and a `days` window."""
-    return scan_report(g.account, code_id, request.args)
+    return scan_report(g.workspace, code_id, request.args)
 
 
-def scan_report(account: Account, code_id: str, args: Mapping) -> dict:
+def scan_report(workspace: Workspace, code_id: str, args: Mapping) -> dict:
     """`GET /v1/dynamic/{id}/scans`'s answer for these arguments."""
-    code = codes.get_code(account, code_id)
+    code = codes.get_code(workspace, code_id)
     summary = analytics.scan_summary(code, params.DAYS.read(args), tz=params.TZ.read(args))
     return {
         "id": code.id,

@@ -12,8 +12,8 @@ bp = Blueprint("folders", __name__)
 @bp.get("/folders")
 @operation("listFolders", "FolderList", "The folders.")
 def list_():
-    """The account's folders by name, with their code counts."""
-    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(g.account)]}
+    """The workspace's folders by name, with their code counts."""
+    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(g.workspace)]}
 
 
 @bp.post("/folders")
@@ -22,19 +22,19 @@ def list_():
 )
 def create():
     """Create a folder."""
-    return folders.folder_json(folders.create_folder(g.account, json_body())), 201
+    return folders.folder_json(folders.create_folder(g.workspace, json_body())), 201
 
 
 @bp.patch("/folders/<folder_id>")
 @operation("renameFolder", "Folder", "Renamed.", body="FolderName", body_says="The new name.")
 def rename(folder_id):
     """Rename a folder."""
-    return folders.folder_json(folders.rename_folder(g.account, folder_id, json_body()))
+    return folders.folder_json(folders.rename_folder(g.workspace, folder_id, json_body()))
 
 
 @bp.delete("/folders/<folder_id>")
 @operation("deleteFolder", "Deleted")
 def delete(folder_id):
     """Delete a folder; its codes become un-filed."""
-    folders.delete_folder(g.account, folder_id)
+    folders.delete_folder(g.workspace, folder_id)
     return {"deleted": True}

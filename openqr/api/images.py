@@ -22,7 +22,7 @@ bp = Blueprint("images", __name__)
 )
 def image():
     """Any text as a QR image; the same parameters always give the same bytes."""
-    return image_response(image_params(request.args), IMMUTABLE, g.account.id)
+    return image_response(image_params(request.args), IMMUTABLE, g.workspace.id)
 
 
 @bp.post("/qr")
@@ -38,12 +38,12 @@ def static_image():
     The same body always gives the same bytes. The answer is kept by no cache: the body may hold a
     Wi-Fi password.
     """
-    return image_response(payloads.static_image(json_body()), PRIVATE, g.account.id)
+    return image_response(payloads.static_image(json_body()), PRIVATE, g.workspace.id)
 
 
 @bp.get("/dynamic/<code_id>/qr")
 @operation("getCodeImage", query=qr.query_schema, image=REVALIDATE)
 def code_image(code_id):
     """The code's short URL as a QR image in its saved style (query overrides it)."""
-    code = codes.get_code(g.account, code_id)
-    return image_response(codes.code_image_params(code, request.args), REVALIDATE, g.account.id)
+    code = codes.get_code(g.workspace, code_id)
+    return image_response(codes.code_image_params(code, request.args), REVALIDATE, g.workspace.id)

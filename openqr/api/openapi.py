@@ -140,7 +140,7 @@ def _schemas() -> dict[str, dict]:
         "History": _envelope("history", codes.history_schema()),
         "CodeList": _envelope("codes", {"type": "array", "items": codes.code_schema()}),
         "ScanReport": closed(report),
-        "AccountScans": analytics.account_schema(),
+        "AccountScans": analytics.workspace_schema(),
         "FolderName": folders.name_schema(),
         "Folder": folders.folder_schema(),
         "FolderList": _envelope("folders", {"type": "array", "items": folders.folder_schema()}),
@@ -180,7 +180,9 @@ def _responses() -> dict[str, dict]:
             "Missing, unknown or revoked API key.",
             {"WWW-Authenticate": _text(f"Always `{keys.CHALLENGE}`.")},
         ),
-        "NotFound": _json(error, "No such resource in this account (another account's ids answer 404 too)."),
+        "NotFound": _json(
+            error, "No such resource in this workspace (another workspace's ids answer 404 too)."
+        ),
         "MethodNotAllowed": _json(
             error,
             "The path exists but not with this method.",

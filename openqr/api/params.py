@@ -146,9 +146,9 @@ TZ = Query(
         "that zone); an unknown name is a 400.",
     },
 )
-# The filters of the code list and of the account's scans: one rule for both (codes/filters.py).
+# The filters of the code list and of the workspace's scans: one rule for both (codes/filters.py).
 TAG = _filter("tag", "Only codes with this tag (folded as stored tags are).")
 FOLDER = _filter("folder_id", "Only codes in this folder.")
 SEARCH = _filter("q", "Only codes whose label, slug or destination contains this (any case).")
-SCANS_FOLDER = _filter("folder_id", "Only this folder's codes (another account's folder is a 404).")
+SCANS_FOLDER = _filter("folder_id", "Only this folder's codes (another workspace's folder is a 404).")
 SCANS_TAG = _filter("tag", "Only the codes with this tag (folded as stored tags are).")

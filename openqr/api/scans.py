@@ -1,10 +1,10 @@
-"""`/v1/scans`: the account's scans across codes, or a folder's or a tag's."""
+"""`/v1/scans`: the workspace's scans across codes, or a folder's or a tag's."""
 
 from collections.abc import Mapping
 
 from flask import Blueprint, g, request
 
-from ..models import Account
+from ..models import Workspace
 from ..scans import analytics
 from . import params
 from .openapi import operation
@@ -16,10 +16,10 @@ QUERY = (params.DAYS, params.TZ, params.SCANS_FOLDER, params.SCANS_TAG)
 @bp.get("/scans")
 @operation("getAccountScans", "AccountScans", "The analytics.", query=params.schemas(*QUERY), errors=(404,))
 def account_scans():
-    """The account's scans across codes (or a folder's or a tag's) over `days`."""
-    return account_report(g.account, request.args)
+    """The workspace's scans across codes (or a folder's or a tag's) over `days`."""
+    return workspace_report(g.workspace, request.args)
 
 
-def account_report(account: Account, args: Mapping) -> dict:
+def workspace_report(workspace: Workspace, args: Mapping) -> dict:
     """`GET /v1/scans`'s answer for these arguments (the assistants' get_account_scans too)."""
-    return analytics.account_summary(account, **{query.name: query.read(args) for query in QUERY})
+    return analytics.workspace_summary(workspace, **{query.name: query.read(args) for query in QUERY})

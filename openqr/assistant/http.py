@@ -20,15 +20,16 @@ from flask import Flask
 from sqlalchemy import select
 
 from ..auth import keys
+from ..auth.roles import Access
 from ..extensions import db
-from ..models import Account, Code
+from ..models import Account, Code, Workspace
 from ..ops.security import API_CSP
 from ..services import services
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
-ACCOUNT_KEY = "openqr.account_id"  # set in the WSGI environ once the key is checked
+ACCESS_KEY = "openqr.access"  # (workspace id, role, actor, account id): set once the key is checked
 
 
 STOPPED_MESSAGE = "The server is stopping; try again in a few seconds."
@@ -64,9 +65,18 @@ class McpEndpoint:
         if environ.get("PATH_INFO") != PATH:
             return self.wsgi_app(environ, start_response)
         with self.app.app_context():  # checked on every request: a revoked key is refused at once
-            account = keys.account_for_authorization(environ.get("HTTP_AUTHORIZATION", ""))
-            account_id = account.id if account is not None else None
-        if account_id is None:
+            access = keys.access_for_authorization(environ.get("HTTP_AUTHORIZATION", ""))
+            checked = (
+                None
+                if access is None
+                else (
+                    access.workspace_id,
+                    access.role,
+                    access.actor,
+                    access.account.id if access.account else None,
+                )
+            )
+        if checked is None:
             return _refuse(
                 start_response,
                 "401 Unauthorized",
@@ -74,7 +84,7 @@ class McpEndpoint:
                 keys.UNAUTHORIZED_MESSAGE,
                 ("WWW-Authenticate", keys.CHALLENGE),
             )
-        environ[ACCOUNT_KEY] = account_id
+        environ[ACCESS_KEY] = checked
 
         def with_headers(status, headers, exc_info=None):
             headers.append(("X-Content-Type-Options", "nosniff"))
@@ -107,10 +117,13 @@ class McpEndpoint:
 
         from .server import build_server
 
-        def account_for(ctx) -> Account | None:
-            return db.session.get(Account, ctx.request.scope["wsgi_environ"][ACCOUNT_KEY])
+        def access_for(ctx) -> Access | None:
+            workspace_id, role, actor, account_id = ctx.request.scope["wsgi_environ"][ACCESS_KEY]
+            workspace = db.session.get(Workspace, workspace_id)
+            account = db.session.get(Account, account_id) if account_id is not None else None
+            return Access(workspace, role, actor, account=account) if workspace is not None else None
 
-        server = build_server(self.app, account_for)
+        server = build_server(self.app, access_for)
         asgi = server.streamable_http_app(
             streamable_http_path=PATH,
             json_response=True,

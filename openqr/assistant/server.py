@@ -1,8 +1,8 @@
 """The OpenQR MCP server (the official SDK's low-level `Server`), shared by both transports.
 
 The handlers run on an event loop; each tool call runs the domain code in a worker thread
-inside an app context, like a `/v1` request. Which account a call acts for is the
-transport's business: `account_for(ctx)` answers it on every call (HTTP: the key checked
+inside an app context, like a `/v1` request. How a call acts (its key's workspace and role) is the
+transport's business: `access_for(ctx)` answers it on every call (HTTP: the key checked
 in front of the endpoint; stdio: the key in OPENQR_KEY, checked again each time).
 """
 
@@ -20,12 +20,12 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
 from ..auth import keys
+from ..auth.roles import Access
 from ..errors import DomainError
-from ..models import Account
 from ..ops.health import VERSION
 from . import outcomes, prompts, schemas, tools
 
-AccountFor = Callable[[ServerRequestContext], Account | None]
+AccessFor = Callable[[ServerRequestContext], Access | None]
 
 INSTRUCTIONS = (
     "OpenQR manages editable QR codes: a printed code encodes a short link whose destination can "
@@ -104,17 +104,15 @@ def _unauthorized() -> outcomes.Outcome:
     return outcomes.error_outcome(DomainError(keys.UNAUTHORIZED_MESSAGE, code="unauthorized"))
 
 
-def build_server(app: Flask, account_for: AccountFor) -> Server:
-    """An MCP server whose tools act for `account_for(ctx)`'s account (None: refused)."""
+def build_server(app: Flask, access_for: AccessFor) -> Server:
+    """An MCP server whose tools act as `access_for(ctx)` says (None: refused)."""
     base_url = app.config["OPENQR_BASE_URL"]
     listed = [_listing(item) for item in schemas.listings(base_url)]
 
     def run(ctx: ServerRequestContext, name: str, arguments: dict) -> types.CallToolResult:
         with app.app_context():
-            account = account_for(ctx)
-            outcome = (
-                _unauthorized() if account is None else outcomes.call(account, name, arguments, base_url)
-            )
+            access = access_for(ctx)
+            outcome = _unauthorized() if access is None else outcomes.call(access, name, arguments, base_url)
             return _result(outcome)
 
     async def list_tools(ctx: ServerRequestContext, params) -> types.ListToolsResult:

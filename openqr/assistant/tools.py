@@ -20,7 +20,7 @@ from ..errors import ValidationError
 from ..images import gate, payloads
 from ..images import render as qr
 from ..images.http import image_params
-from ..models import Account
+from ..models import Workspace
 from . import texts
 
 SOURCE = "mcp"  # who changed a destination, as a code's history records the tools' changes
@@ -42,7 +42,7 @@ class Tool:
     name: str
     method: str
     paths: tuple[str, ...]  # OpenAPI paths; `{code_id}` becomes the argument `id`
-    run: Callable[[Account, dict], dict | Image]
+    run: Callable[[Workspace, dict], dict | Image]
     text: Callable[[dict], str] | None = None  # None: the JSON itself
     description: str | None = None  # None: the operation's summary
     read_only: bool | None = None  # None: a GET is read-only (a POST may only compute, like generate_qr)
@@ -57,66 +57,66 @@ def _id(args: dict, what: str = "code", listed_by: str = "list_codes") -> tuple[
     return object_id, rest
 
 
-def _create_code(account: Account, args: dict) -> dict:
-    code, _budget = codes.create_code(account, args, source=SOURCE)
+def _create_code(workspace: Workspace, args: dict) -> dict:
+    code, _budget = codes.create_code(workspace, args, source=SOURCE)
     return codes.code_json(code)
 
 
-def _get_code(account: Account, args: dict) -> dict:
-    return codes.code_json(codes.get_code(account, _id(args)[0]))
+def _get_code(workspace: Workspace, args: dict) -> dict:
+    return codes.code_json(codes.get_code(workspace, _id(args)[0]))
 
 
-def _update_code(account: Account, args: dict) -> dict:
+def _update_code(workspace: Workspace, args: dict) -> dict:
     code_id, fields = _id(args)
-    return codes.code_json(codes.update_code(account, code_id, fields, source=SOURCE))
+    return codes.code_json(codes.update_code(workspace, code_id, fields, source=SOURCE))
 
 
-def _delete_code(account: Account, args: dict) -> dict:
-    codes.delete_code(account, _id(args)[0])
+def _delete_code(workspace: Workspace, args: dict) -> dict:
+    codes.delete_code(workspace, _id(args)[0])
     return {"deleted": True}
 
 
-def _bulk_create(account: Account, args: dict) -> dict:
-    return {"codes": [codes.code_json(code) for code in codes.bulk_create(account, args, source=SOURCE)]}
+def _bulk_create(workspace: Workspace, args: dict) -> dict:
+    return {"codes": [codes.code_json(code) for code in codes.bulk_create(workspace, args, source=SOURCE)]}
 
 
-def _get_history(account: Account, args: dict) -> dict:
-    return {"history": codes.history(account, _id(args)[0])}
+def _get_history(workspace: Workspace, args: dict) -> dict:
+    return {"history": codes.history(workspace, _id(args)[0])}
 
 
-def _get_scans(account: Account, args: dict) -> dict:
-    return api_codes.scan_report(account, *_id(args))
+def _get_scans(workspace: Workspace, args: dict) -> dict:
+    return api_codes.scan_report(workspace, *_id(args))
 
 
-def _list_folders(account: Account, args: dict) -> dict:
-    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(account)]}
+def _list_folders(workspace: Workspace, args: dict) -> dict:
+    return {"folders": [folders.folder_json(f, n) for f, n in folders.list_folders(workspace)]}
 
 
-def _create_folder(account: Account, args: dict) -> dict:
-    return folders.folder_json(folders.create_folder(account, args))
+def _create_folder(workspace: Workspace, args: dict) -> dict:
+    return folders.folder_json(folders.create_folder(workspace, args))
 
 
-def _delete_folder(account: Account, args: dict) -> dict:
-    folders.delete_folder(account, _id(args, "folder", "list_folders")[0])
+def _delete_folder(workspace: Workspace, args: dict) -> dict:
+    folders.delete_folder(workspace, _id(args, "folder", "list_folders")[0])
     return {"deleted": True}
 
 
-def _image(account: Account, params: qr.QrParams) -> Image:
-    """The image drawn for `account` through the render gate, as render_qr and generate_qr answer."""
+def _image(workspace: Workspace, params: qr.QrParams) -> Image:
+    """The image drawn for `workspace` through the render gate, as render_qr and generate_qr answer."""
     size = f"{params.size_mm} mm wide" if params.size_mm else f"{params.size} px wide"
     what = f"{params.format.upper()} QR code, {size}, encoding {params.data}"
-    return Image(gate.render(account.id, params), qr.media_type(params.format), what)
+    return Image(gate.render(workspace.id, params), qr.media_type(params.format), what)
 
 
-def _render_qr(account: Account, args: dict) -> Image:
+def _render_qr(workspace: Workspace, args: dict) -> Image:
     if "id" in args:
         code_id, rest = _id(args)
-        return _image(account, codes.code_image_params(codes.get_code(account, code_id), rest))
-    return _image(account, image_params(args))
+        return _image(workspace, codes.code_image_params(codes.get_code(workspace, code_id), rest))
+    return _image(workspace, image_params(args))
 
 
-def _generate_qr(account: Account, args: dict) -> Image:
-    return _image(account, payloads.static_image(args))
+def _generate_qr(workspace: Workspace, args: dict) -> Image:
+    return _image(workspace, payloads.static_image(args))
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -127,7 +127,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("delete_code", "delete", ("/v1/dynamic/{code_id}",), _delete_code, texts.deleted),
     Tool("bulk_create_codes", "post", ("/v1/dynamic/bulk",), _bulk_create, texts.codes_text),
     Tool("get_scans", "get", ("/v1/dynamic/{code_id}/scans",), _get_scans, texts.scans_text),
-    Tool("get_account_scans", "get", ("/v1/scans",), api_scans.account_report, texts.account_scans_text),
+    Tool("get_account_scans", "get", ("/v1/scans",), api_scans.workspace_report, texts.account_scans_text),
     Tool("get_history", "get", ("/v1/dynamic/{code_id}/history",), _get_history, texts.history_text),
     Tool("list_folders", "get", ("/v1/folders",), _list_folders, texts.folders_text),
     Tool("create_folder", "post", ("/v1/folders",), _create_folder, texts.folder_line),

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Account
 from ..ops import ratelimit
 from ..text import CONTROL_CLASS
+from . import workspaces
 
 MAX_EMAIL_LENGTH = 254
 # One address, no spaces or control characters: enough to send a link, strict enough for a log line.
@@ -40,13 +41,16 @@ def find_account(email: str) -> Account | None:
     ).scalar_one_or_none()
 
 
-def get_or_create_account(email: str) -> Account:
-    """The account of `email`, made (and flushed, not committed) when there is none."""
+def get_or_create_account(email: str, *, personal: bool = True) -> Account:
+    """The account of `email`, made (and flushed, not committed) when there is none; a new
+    account owns a workspace of its own unless `personal` is False (an invitee joins another)."""
     account = find_account(email)
     if account is None:
         account = Account(email=normalise_email(email))
         db.session.add(account)
         db.session.flush()
+        if personal:
+            workspaces.create_workspace(account)
     return account
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from .. import destinations
+from .. import audit, destinations
 from ..destinations import DestinationError, check_destination
 from ..errors import Conflict, NotFound, ValidationError, rolls_back
 from ..extensions import db
@@ -21,11 +21,11 @@ from ..images import http as qr_http
 from ..images import render as qr
 from ..models import (
     ID,
-    Account,
     Code,
     CodeTag,
     DestinationChange,
     Folder,
+    Workspace,
     find_owned,
     new_id,
     utcnow,
@@ -179,10 +179,10 @@ def clean_tags(value: object) -> list[str]:
     return tags
 
 
-def clean_folder_id(account: Account, value: object) -> str | None:
+def clean_folder_id(workspace: Workspace, value: object) -> str | None:
     if value is None:
         return None
-    if find_owned(Folder, account.id, value) is None:
+    if find_owned(Folder, workspace.id, value) is None:
         raise ValidationError("No such folder.", field="folder_id", code="invalid_folder")
     return value
 
@@ -196,7 +196,7 @@ def clean_style(value: object) -> dict:
         raise ValidationError(str(err), field=err.field, code="invalid_style") from None
 
 
-def clean_fields(account: Account, data: object, *, creating: bool) -> dict:
+def clean_fields(workspace: Workspace, data: object, *, creating: bool) -> dict:
     """Validate a create or patch body; return only the fields present, cleaned."""
     if not isinstance(data, Mapping):
         raise ValidationError("The body must be a JSON object.")
@@ -212,7 +212,7 @@ def clean_fields(account: Account, data: object, *, creating: bool) -> dict:
         "label": clean_label,
         "tags": clean_tags,
         "style": clean_style,
-        "folder_id": lambda value: clean_folder_id(account, value),
+        "folder_id": lambda value: clean_folder_id(workspace, value),
         # A null slug on create means "pick one for me".
         "slug": lambda value: None if (creating and value is None) else clean_slug(value),
     }
@@ -255,7 +255,7 @@ def field_schemas() -> dict:
             "description": f"Lower-cased, whitespace collapsed, de-duplicated; at most {MAX_TAGS}. "
             "Replaces the existing set.",
         },
-        "folder_id": {"type": ["string", "null"], "description": "A folder of this account, or `null`."},
+        "folder_id": {"type": ["string", "null"], "description": "A folder of this workspace, or `null`."},
         "style": qr.style_schema(),
         **smart.field_schemas(),
     }
@@ -294,7 +294,13 @@ def record_change(code: Code, source: str, at=None) -> None:
     if source not in smart.HISTORY_SOURCES:
         raise ValueError(f"unknown history source {source!r}")
     db.session.add(
-        DestinationChange(code_id=code.id, at=at or utcnow(), destination=code.destination, source=source)
+        DestinationChange(
+            code_id=code.id,
+            at=at or utcnow(),
+            destination=code.destination,
+            source=source,
+            actor=audit.current_actor(),
+        )
     )
 
 
@@ -316,12 +322,12 @@ def _free_random_slug(avoid: set[str]) -> str:
             return slug
 
 
-def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
+def _new_code(workspace: Workspace, fields: dict, taken: set[str]) -> Code:
     slug = fields.get("slug") or _free_random_slug(taken)
     taken.add(slug)
     code = Code(
         id=new_id(),
-        account_id=account.id,
+        workspace_id=workspace.id,
         slug=slug,
         destination=fields["destination"],
         label=fields.get("label"),
@@ -333,12 +339,16 @@ def _new_code(account: Account, fields: dict, taken: set[str]) -> Code:
     return code
 
 
-def _commit_or_conflict(slug_hint: str | None = None, event: tuple | None = None) -> None:
-    """Commit; a slug taken meanwhile is a Conflict. `event` = (account id, kind, codes) goes to the
-    webhook outbox in the same transaction (its flush can meet the same race, so it is inside)."""
+def _commit_or_conflict(
+    slug_hint: str | None = None, event: tuple | None = None, details: dict | None = None
+) -> None:
+    """Commit; a slug taken meanwhile is a Conflict. `event` = (workspace id, kind, codes) goes to the
+    webhook outbox and the audit log (with `details`) in the same transaction (its flush can meet
+    the same race, so it is inside)."""
     try:
         if event:
             webhooks.code_changed(*event, code_json)
+            _audit(*event, details)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -346,19 +356,26 @@ def _commit_or_conflict(slug_hint: str | None = None, event: tuple | None = None
         raise Conflict(message, field="slug") from None
 
 
+def _audit(workspace_id: int, kind: str, codes: list[Code], details: dict | None = None) -> None:
+    """One audit entry per code: `code.created`, `code.updated` or `code.deleted`, as webhooks name them."""
+    db.session.flush()  # new codes get their ids
+    for code in codes:
+        audit.record(workspace_id, kind, "code", code.id, {"slug": code.slug, **(details or {})})
+
+
 @rolls_back
-def create_code(account: Account, data: object, *, source: str = "api") -> tuple[Code, ratelimit.Budget]:
+def create_code(workspace: Workspace, data: object, *, source: str = "api") -> tuple[Code, ratelimit.Budget]:
     """Create one code, counting it against the hourly single-create limit; `source` names who
     made it in the destination history (api, dashboard, mcp, cli)."""
-    fields = clean_fields(account, data, creating=True)
+    fields = clean_fields(workspace, data, creating=True)
     if fields.get("slug") and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
-    code = _new_code(account, fields, set())
+    code = _new_code(workspace, fields, set())
     prove_style(code)
-    budget = ratelimit.consume(f"create:{account.id}", current_app.config["OPENQR_CREATE_LIMIT"])
+    budget = ratelimit.consume(f"create:{workspace.id}", current_app.config["OPENQR_CREATE_LIMIT"])
     db.session.add(code)
     record_change(code, source)
-    _commit_or_conflict(fields.get("slug"), (account.id, "code.created", [code]))
+    _commit_or_conflict(fields.get("slug"), (workspace.id, "code.created", [code]))
     return code, budget
 
 
@@ -370,7 +387,7 @@ def check_bulk_count(count: int) -> None:
         )
 
 
-def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[dict]]:
+def check_bulk_items(workspace: Workspace, items: list) -> tuple[list[dict], list[dict]]:
     """Check every item as a create would, plus slugs repeated in the list or already taken.
 
     Returns the cleaned fields of all items and one problem per bad item (`index`, `field`,
@@ -379,7 +396,7 @@ def check_bulk_items(account: Account, items: list) -> tuple[list[dict], list[di
     cleaned, problems, seen = [], [], {}
     for index, item in enumerate(items):
         try:
-            fields = clean_fields(account, item, creating=True)
+            fields = clean_fields(workspace, item, creating=True)
             slug = fields.get("slug")
             if slug and slug in seen:
                 raise Conflict(f"The slug '{slug}' is repeated (item {seen[slug]}).", field="slug")
@@ -402,17 +419,17 @@ def _invalid_items(problems: list[dict], count: int) -> ValidationError:
 
 
 @rolls_back
-def bulk_create(account: Account, data: object, *, source: str = "api") -> list[Code]:
+def bulk_create(workspace: Workspace, data: object, *, source: str = "api") -> list[Code]:
     """Create 1..200 codes, all or nothing; errors list every bad item by index."""
     if not isinstance(data, Mapping) or set(data) != {"codes"} or not isinstance(data["codes"], list):
         raise ValidationError('The body must be {"codes": [ ... ]}.', field="codes")
     items = data["codes"]
     check_bulk_count(len(items))
-    cleaned, problems = check_bulk_items(account, items)
+    cleaned, problems = check_bulk_items(workspace, items)
     if problems:
         raise _invalid_items(problems, len(items))
     taken = {fields["slug"] for fields in cleaned if fields.get("slug")}
-    codes = [_new_code(account, fields, taken) for fields in cleaned]
+    codes = [_new_code(workspace, fields, taken) for fields in cleaned]
     problems = []
     for index, code in enumerate(codes):
         try:
@@ -421,16 +438,16 @@ def bulk_create(account: Account, data: object, *, source: str = "api") -> list[
             problems.append(err.problem(index))
     if problems:
         raise _invalid_items(problems, len(items))
-    ratelimit.consume(f"bulk:{account.id}", current_app.config["OPENQR_BULK_LIMIT"])
+    ratelimit.consume(f"bulk:{workspace.id}", current_app.config["OPENQR_BULK_LIMIT"])
     db.session.add_all(codes)
     for code in codes:
         record_change(code, source)
-    _commit_or_conflict(event=(account.id, "code.created", codes))
+    _commit_or_conflict(event=(workspace.id, "code.created", codes))
     return codes
 
 
-def get_code(account: Account, code_id: str) -> Code:
-    code = find_owned(Code, account.id, code_id)
+def get_code(workspace: Workspace, code_id: str) -> Code:
+    code = find_owned(Code, workspace.id, code_id)
     if code is None:
         raise NotFound("No such code.")
     if code.next_change_at is not None and code.next_change_at <= utcnow():
@@ -440,14 +457,14 @@ def get_code(account: Account, code_id: str) -> Code:
 
 
 @rolls_back
-def update_code(account: Account, code_id: str, data: object, *, source: str = "api") -> Code:
+def update_code(workspace: Workspace, code_id: str, data: object, *, source: str = "api") -> Code:
     """Apply a patch: only the fields sent change. A new destination is noted in the history
     with `source` (api, dashboard, mcp, cli)."""
-    code = get_code(account, code_id)
+    code = get_code(workspace, code_id)
     if isinstance(data, Mapping) and data.get("slug") == code.slug:
         # Its own slug is no change, even a random one that the custom-slug rule would refuse.
         data = {name: value for name, value in data.items() if name != "slug"}
-    fields = clean_fields(account, data, creating=False)
+    fields = clean_fields(workspace, data, creating=False)
     old_slug = code.slug
     if "slug" in fields and fields["slug"] != code.slug and _slug_taken(fields["slug"]):
         raise Conflict(f"The slug '{fields['slug']}' is already taken.", field="slug")
@@ -465,7 +482,9 @@ def update_code(account: Account, code_id: str, data: object, *, source: str = "
         db.session.flush()
         code.tag_rows = [CodeTag(tag=tag, position=i) for i, tag in enumerate(fields["tags"])]
     code.updated_at = utcnow()
-    _commit_or_conflict(fields.get("slug"), (account.id, "code.updated", [code]))
+    _commit_or_conflict(
+        fields.get("slug"), (workspace.id, "code.updated", [code]), {"fields": sorted(fields)}
+    )
     slugs_changed(old_slug, code.slug)
     return code
 
@@ -496,8 +515,16 @@ def apply_due_schedule(code_id: str, now=None) -> bool:
     for entry in applied:
         at = smart.parse_utc(entry["at"], "schedule")
         db.session.add(
-            DestinationChange(code_id=code.id, at=at, destination=entry["destination"], source="schedule")
+            DestinationChange(
+                code_id=code.id,
+                at=at,
+                destination=entry["destination"],
+                source="schedule",
+                actor=audit.SCHEDULE,
+            )
         )
+    with audit.acting(audit.SCHEDULE):
+        _audit(code.workspace_id, "code.updated", [code], {"fields": ["destination"]})
     slug = code.slug
     db.session.commit()
     slugs_changed(slug)
@@ -512,15 +539,18 @@ def apply_all_due_schedules(now=None) -> int:
     return sum(apply_due_schedule(code_id, now) for code_id in due)
 
 
-def history(account: Account, code_id: str) -> list[dict]:
+def history(workspace: Workspace, code_id: str) -> list[dict]:
     """Every change of the code's destination, newest first."""
-    code = get_code(account, code_id)
+    code = get_code(workspace, code_id)
     rows = db.session.execute(
         select(DestinationChange)
         .where(DestinationChange.code_id == code.id)
         .order_by(DestinationChange.at.desc(), DestinationChange.id.desc())
     ).scalars()
-    return [{"at": iso_z(row.at), "destination": row.destination, "source": row.source} for row in rows]
+    return [
+        {"at": iso_z(row.at), "destination": row.destination, "source": row.source, "actor": row.actor}
+        for row in rows
+    ]
 
 
 def status_of(code: Code, scans: int | None = None) -> str:
@@ -540,7 +570,7 @@ def status_of(code: Code, scans: int | None = None) -> str:
 
 
 def find_by_slug(slug: str) -> Code:
-    """Any account's code by its slug (operator tools); raises NotFound."""
+    """Any workspace's code by its slug (operator tools); raises NotFound."""
     code = db.session.execute(select(Code).where(Code.slug == slug)).scalar_one_or_none()
     if code is None:
         raise NotFound(f"No code with slug {slug}.")
@@ -554,7 +584,8 @@ def set_status(code: Code, status: str) -> Code:
         raise ValidationError(f"Status must be one of: {', '.join(STATUSES)}.", field="status")
     code.status = status
     code.updated_at = utcnow()
-    webhooks.code_changed(code.account_id, "code.updated", [code], code_json)
+    webhooks.code_changed(code.workspace_id, "code.updated", [code], code_json)
+    _audit(code.workspace_id, "code.updated", [code], {"status": status})
     db.session.commit()
     slugs_changed(code.slug)
     return code
@@ -562,13 +593,16 @@ def set_status(code: Code, status: str) -> Code:
 
 def set_destination(code: Code, url: str, *, source: str) -> Code:
     """Point a code somewhere else on behalf of its owner (operator tools), as a PATCH would."""
-    return update_code(db.session.get(Account, code.account_id), code.id, {"destination": url}, source=source)
+    return update_code(
+        db.session.get(Workspace, code.workspace_id), code.id, {"destination": url}, source=source
+    )
 
 
-def delete_code(account: Account, code_id: str) -> None:
-    code = get_code(account, code_id)
+def delete_code(workspace: Workspace, code_id: str) -> None:
+    code = get_code(workspace, code_id)
     slug = code.slug
-    webhooks.code_changed(account.id, "code.deleted", [code], code_json)  # the outbox, same transaction
+    webhooks.code_changed(workspace.id, "code.deleted", [code], code_json)  # the outbox, same transaction
+    _audit(workspace.id, "code.deleted", [code])
     scans.forget_code(code)
     db.session.delete(code)
     db.session.commit()
@@ -576,7 +610,7 @@ def delete_code(account: Account, code_id: str) -> None:
 
 
 def list_codes(
-    account: Account,
+    workspace: Workspace,
     *,
     limit: int = LIST_DEFAULT,
     offset: int = 0,
@@ -584,10 +618,10 @@ def list_codes(
     folder_id: str | None = None,
     q: str | None = None,
 ) -> list[Code]:
-    """The account's codes, newest first, narrowed by filters as `filters.clean_filter` reads them."""
+    """The workspace's codes, newest first, narrowed by filters as `filters.clean_filter` reads them."""
     query = (
         select(Code)
-        .where(Code.account_id == account.id)
+        .where(Code.workspace_id == workspace.id)
         .options(selectinload(Code.tag_rows))
         .order_by(Code.created_at.desc(), Code.id.desc())
         .limit(limit)
@@ -610,13 +644,13 @@ def list_codes(
     return found
 
 
-def account_tags(account: Account) -> list[str]:
-    """Every tag the account uses, A to Z (the dashboard's tag filter)."""
+def workspace_tags(workspace: Workspace) -> list[str]:
+    """Every tag the workspace uses, A to Z (the dashboard's tag filter)."""
     return list(
         db.session.execute(
             select(CodeTag.tag)
             .join(Code, Code.id == CodeTag.code_id)
-            .where(Code.account_id == account.id)
+            .where(Code.workspace_id == workspace.id)
             .distinct()
             .order_by(CodeTag.tag)
         ).scalars()
@@ -677,6 +711,7 @@ def history_schema() -> dict:
         "at": timestamp_schema(),
         "destination": {"type": "string"},
         "source": {"type": "string", "enum": list(smart.HISTORY_SOURCES)},
+        "actor": audit.actor_schema(),
     }
     return {
         "type": "array",

@@ -35,7 +35,7 @@ def schema(name: str) -> dict:
 
 @dataclass(frozen=True)
 class Filters:
-    """Clean filter values (None: not filtered), as `list_codes` and `account_summary` take them."""
+    """Clean filter values (None: not filtered), as `list_codes` and `workspace_summary` take them."""
 
     tag: str | None = None
     folder_id: str | None = None

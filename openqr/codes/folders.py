@@ -7,9 +7,10 @@ from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
 
+from .. import audit
 from ..errors import NotFound, ValidationError, rolls_back
 from ..extensions import db
-from ..models import Account, Code, Folder, find_owned
+from ..models import Code, Folder, Workspace, find_owned
 from ..text import closed, has_control, iso_z, timestamp_schema
 
 MAX_NAME_LENGTH = 100
@@ -30,50 +31,55 @@ def clean_name(data: object) -> str:
     return name
 
 
-def list_folders(account: Account) -> list[tuple[Folder, int]]:
-    """The account's folders by name, each with how many codes it holds."""
+def list_folders(workspace: Workspace) -> list[tuple[Folder, int]]:
+    """The workspace's folders by name, each with how many codes it holds."""
     counts = (
         select(Code.folder_id, func.count().label("n"))
-        .where(Code.account_id == account.id)
+        .where(Code.workspace_id == workspace.id)
         .group_by(Code.folder_id)
         .subquery()
     )
     rows = db.session.execute(
         select(Folder, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.folder_id == Folder.id)
-        .where(Folder.account_id == account.id)
+        .where(Folder.workspace_id == workspace.id)
         .order_by(func.lower(Folder.name), Folder.id)
     ).all()
     return [(folder, n) for folder, n in rows]
 
 
-def get_folder(account: Account, folder_id: str) -> Folder:
-    folder = find_owned(Folder, account.id, folder_id)
+def get_folder(workspace: Workspace, folder_id: str) -> Folder:
+    folder = find_owned(Folder, workspace.id, folder_id)
     if folder is None:
         raise NotFound("No such folder.")
     return folder
 
 
 @rolls_back
-def create_folder(account: Account, data: object) -> Folder:
-    folder = Folder(account_id=account.id, name=clean_name(data))
+def create_folder(workspace: Workspace, data: object) -> Folder:
+    folder = Folder(workspace_id=workspace.id, name=clean_name(data))
     db.session.add(folder)
+    db.session.flush()
+    audit.record(workspace.id, "folder.created", "folder", folder.id, {"name": folder.name})
     db.session.commit()
     return folder
 
 
 @rolls_back
-def rename_folder(account: Account, folder_id: str, data: object) -> Folder:
-    folder = get_folder(account, folder_id)
-    folder.name = clean_name(data)
+def rename_folder(workspace: Workspace, folder_id: str, data: object) -> Folder:
+    folder = get_folder(workspace, folder_id)
+    name = clean_name(data)
+    audit.record(workspace.id, "folder.renamed", "folder", folder.id, {"from": folder.name, "to": name})
+    folder.name = name
     db.session.commit()
     return folder
 
 
-def delete_folder(account: Account, folder_id: str) -> None:
-    folder = get_folder(account, folder_id)
+def delete_folder(workspace: Workspace, folder_id: str) -> None:
+    folder = get_folder(workspace, folder_id)
     # Explicit un-filing: SQLite enforces ON DELETE SET NULL only with foreign keys on.
     db.session.execute(update(Code).where(Code.folder_id == folder.id).values(folder_id=None))
+    audit.record(workspace.id, "folder.deleted", "folder", folder.id, {"name": folder.name})
     db.session.delete(folder)
     db.session.commit()
 

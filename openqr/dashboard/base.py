@@ -5,13 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..auth import roles, workspaces
 from ..codes import core as codes
 from ..errors import DomainError
 from ..extensions import db, login_manager
@@ -21,21 +33,35 @@ from ..text import iso_z
 from ..web.htmx import is_htmx, vary_on_htmx
 
 bp = Blueprint("dashboard", __name__)
+WORKSPACE_KEY = "workspace_id"  # the session's chosen workspace (the switcher sets it)
 bp.after_request(vary_on_htmx)
 
 
 @bp.before_request
 def require_sign_in():
-    """Every dashboard page belongs to a signed-in account."""
+    """Every dashboard page belongs to a signed-in person acting in one of their workspaces (the
+    one the switcher chose), with a role that may do what the request asks."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    access = workspaces.member_access(current_user, session.get(WORKSPACE_KEY))
+    if access is None:
+        return _respond(
+            "errors/error.html",
+            403,
+            "No workspace",
+            "You are not a member of any workspace here. Ask a workspace's admin for an invitation.",
+        )
+    g.access, g.workspace = access, access.workspace
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None:
+        roles.require_for_request(access, roles.required_role(view, request.method), request.view_args)
     return None
 
 
 @bp.get("/")
 def index():
-    """The front door: the overview once the account has codes, else the codes page to make one."""
-    has_codes = db.session.scalar(select(Code.id).where(Code.account_id == current_user.id).limit(1))
+    """The front door: the overview once the workspace has codes, else the codes page to make one."""
+    has_codes = db.session.scalar(select(Code.id).where(Code.workspace_id == g.workspace.id).limit(1))
     return redirect(url_for("dashboard.overview" if has_codes else "dashboard.codes"))
 
 
@@ -46,7 +72,13 @@ def _respond(template: str, status: int, title: str, message: str):
 
 @bp.errorhandler(DomainError)
 def domain_error(err: DomainError):
-    titles = {404: "Not found", 409: "Already taken", 429: "Slow down", 503: "Busy right now"}
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Already taken",
+        429: "Slow down",
+        503: "Busy right now",
+    }
     response = _respond(
         "errors/_error.html" if is_htmx() else "errors/error.html",
         err.status,

@@ -7,8 +7,7 @@ import io
 import re
 import zipfile
 
-from flask import Response, request
-from flask_login import current_user
+from flask import Response, g, request
 
 from ..codes import core as codes
 from ..errors import ValidationError
@@ -69,7 +68,7 @@ def _source_text() -> str:
 def preview_rows(items: list[dict]) -> list[dict]:
     """Each line with the first problem the bulk API would report for it (codes.check_bulk_items)."""
     bodies = [{k: v for k, v in item.items() if k != "_extra"} for item in items]
-    _cleaned, problems = codes.check_bulk_items(current_user, bodies)
+    _cleaned, problems = codes.check_bulk_items(g.workspace, bodies)
     errors = {problem["index"]: problem["message"] for problem in problems}
     return [
         {
@@ -120,9 +119,7 @@ def bulk_post():
             message=message,
         )
     try:
-        created = codes.bulk_create(
-            current_user, {"codes": [row["item"] for row in rows]}, source="dashboard"
-        )
+        created = codes.bulk_create(g.workspace, {"codes": [row["item"] for row in rows]}, source="dashboard")
     except ValidationError as err:
         for problem in err.details or []:
             rows[problem["index"]]["error"] = problem["message"]
@@ -145,7 +142,7 @@ def safe_names(created: list[Code]) -> list[str]:
 
 def _selected() -> list[Code]:
     ids = [part for part in request.args.get("ids", "").split(",") if part][: codes.MAX_BULK]
-    found = {code.id: code for code in (codes.get_code(current_user, code_id) for code_id in ids)}
+    found = {code.id: code for code in (codes.get_code(g.workspace, code_id) for code_id in ids)}
     return [found[code_id] for code_id in ids]
 
 
@@ -157,7 +154,7 @@ def export_zip():
     table = [["file", "short_url", "destination", "label", "slug", "tags"]]
     # One admission for the whole archive: its images are drawn together, in one render slot.
     images = gate.render_many(
-        current_user.id, [codes.code_image_params(c, {"size": "1024"}) for c in selected]
+        g.workspace.id, [codes.code_image_params(c, {"size": "1024"}) for c in selected]
     )
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for code, name, image in zip(selected, safe_names(selected), images, strict=True):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import request, url_for
-from flask_login import current_user
+from flask import g, request, url_for
 
 from ..codes import core as codes
 from ..codes import smart
@@ -45,7 +44,7 @@ def _context(
     smart_saved: bool = False,
 ) -> dict:
     summary = analytics.scan_summary(code, days, tz=account_zone())
-    history = codes.history(current_user, code.id)
+    history = codes.history(g.workspace, code.id)
     data = named_countries(summary["analytics"])
     preview = codes.code_image_params(code, {"size": "512"})
     return {
@@ -83,17 +82,17 @@ def _context(
 @bp.get("/codes/<code_id>")
 def code(code_id: str):
     """The code page; the window selector (HTMX) gets only the analytics block."""
-    item = codes.get_code(current_user, code_id)
+    item = codes.get_code(g.workspace, code_id)
     return page_or_block("dashboard/code.html", "analytics", **_context(item, _days()))
 
 
 @bp.post("/codes/<code_id>/style")
 def style(code_id: str):
     """Save the style controls to the code and send back the controls with the new preview."""
-    item = codes.get_code(current_user, code_id)
+    item = codes.get_code(g.workspace, code_id)
     wanted = style_of_form(request.form)
     try:
-        item = codes.update_code(current_user, code_id, {"style": wanted}, source="dashboard")
+        item = codes.update_code(g.workspace, code_id, {"style": wanted}, source="dashboard")
     except DomainError as err:
         return page_or_block(
             "dashboard/code.html",
@@ -109,13 +108,13 @@ def style(code_id: str):
 @bp.post("/codes/<code_id>/smart")
 def smart_settings(code_id: str):
     """Save the smart-destination settings; errors come back beside their fields."""
-    item = codes.get_code(current_user, code_id)
+    item = codes.get_code(g.workspace, code_id)
     values = form_of_request(request.form)
     body = body_of(values)
     errors = field_errors_of(body)
     if not errors:
         try:
-            item = codes.update_code(current_user, code_id, body, source="dashboard")
+            item = codes.update_code(g.workspace, code_id, body, source="dashboard")
         except DomainError as err:
             errors = {err.field or "_": err.message}
     if errors:
@@ -129,7 +128,7 @@ def smart_settings(code_id: str):
 @bp.get("/codes/<code_id>/scans.csv")
 def scans_csv(code_id: str):
     """The window's analytics as CSV: the daily series, then each breakdown."""
-    item = codes.get_code(current_user, code_id)
+    item = codes.get_code(g.workspace, code_id)
     days = _days()
     data = analytics.scan_summary(item, days, tz=account_zone())["analytics"]
     return analytics_csv(data, f"{item.slug}-scans-{days}d.csv")

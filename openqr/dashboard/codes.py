@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import flash, make_response, request, url_for
-from flask_login import current_user
+from flask import flash, g, make_response, request, url_for
 
 from ..codes import core as codes
 from ..codes import folders
@@ -29,11 +28,11 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
     rows = []
     if refused is None:
         rows = codes.list_codes(
-            current_user, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE, **asdict(chosen)
+            g.workspace, limit=PAGE_SIZE + 1, offset=(f["page"] - 1) * PAGE_SIZE, **asdict(chosen)
         )
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    folder_list = [folder for folder, _n in folders.list_folders(current_user)]
+    folder_list = [folder for folder, _n in folders.list_folders(g.workspace)]
 
     def page_url(page: int) -> str:
         return url_for("dashboard.codes", **{k: v for k, v in {**f, "page": page}.items() if v and v != 1})
@@ -45,7 +44,7 @@ def list_context(form: dict | None = None, errors: dict | None = None, created: 
         "filtered": bool(f["q"] or f["tag"] or f["folder"]),
         "folders": folder_list,
         "folder_names": {folder.id: folder.name for folder in folder_list},
-        "tags": codes.account_tags(current_user),
+        "tags": codes.workspace_tags(g.workspace),
         "prev_url": page_url(f["page"] - 1) if f["page"] > 1 else None,
         "next_url": page_url(f["page"] + 1) if has_next else None,
         "form": form or {},
@@ -68,7 +67,7 @@ def create():
     """Create a code from the form; errors come back beside their fields."""
     form = request.form
     try:
-        code, _budget = codes.create_code(current_user, code_body(form, creating=True), source="dashboard")
+        code, _budget = codes.create_code(g.workspace, code_body(form, creating=True), source="dashboard")
     except DomainError as err:
         context = list_context(form=form.to_dict(), errors=field_errors(err))
         return page_or_block("dashboard/codes.html", "page", status=err.status, **context)
@@ -86,7 +85,7 @@ def _row(
     errors: dict | None = None,
     status: int = 200,
 ):
-    folder_list = [folder for folder, _n in folders.list_folders(current_user)]
+    folder_list = [folder for folder, _n in folders.list_folders(g.workspace)]
     context = {
         "code": code,
         "editing": editing,
@@ -102,18 +101,18 @@ def _row(
 @bp.get("/codes/<code_id>/row")
 def row(code_id: str):
     """One code's row (what "Cancel" on an inline edit brings back)."""
-    return _row(codes.get_code(current_user, code_id))
+    return _row(codes.get_code(g.workspace, code_id))
 
 
 @bp.route("/codes/<code_id>/edit", methods=["GET", "POST"])
 def edit(code_id: str):
     """Inline edit: GET the row as a form, POST it back; only that row is swapped."""
-    code = codes.get_code(current_user, code_id)
+    code = codes.get_code(g.workspace, code_id)
     if request.method == "GET":
         return _row(code, editing=True)
     try:
         code = codes.update_code(
-            current_user, code_id, code_body(request.form, creating=False), source="dashboard"
+            g.workspace, code_id, code_body(request.form, creating=False), source="dashboard"
         )
     except DomainError as err:
         return _row(
@@ -127,7 +126,7 @@ def edit(code_id: str):
 @bp.post("/codes/<code_id>/delete")
 def delete(code_id: str):
     """Delete after the browser's confirmation; the row disappears (HTMX) or the list reloads."""
-    codes.delete_code(current_user, code_id)
+    codes.delete_code(g.workspace, code_id)
     if is_htmx():
         return make_response("", 200)
     flash("Code deleted.")
@@ -137,12 +136,12 @@ def delete(code_id: str):
 @bp.get("/codes/<code_id>/qr.<fmt>")
 def image(code_id: str, fmt: str):
     """The code's short URL as PNG, SVG, PDF or EPS in its saved style; `?download=1` saves a file."""
-    code = codes.get_code(current_user, code_id)
+    code = codes.get_code(g.workspace, code_id)
     args = {
         k: v for k, v in request.args.items() if k in ("size", "size_mm", "margin", "ecc", "dark", "light")
     }
     params = codes.code_image_params(code, {**args, "format": fmt})
-    response = image_response(params, REVALIDATE, current_user.id)
+    response = image_response(params, REVALIDATE, g.workspace.id)
     if request.args.get("download"):
         size = f"{params.size_mm}mm" if params.size_mm else params.size
         response.headers["Content-Disposition"] = f'attachment; filename="{code.slug}-{size}.{params.format}"'

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import request
-from flask_login import current_user
+from flask import g, request
 
 from ..errors import DomainError
 from ..images import gate, payloads
@@ -111,7 +110,7 @@ def generator_preview():
         params = payloads.static_image(_body(form, name, fmt="png", size=PREVIEW_SIZE))
     except DomainError as err:
         return _refused(name, form, err, "preview")
-    image = base64.b64encode(gate.render(current_user.id, params)).decode("ascii")
+    image = base64.b64encode(gate.render(g.workspace.id, params)).decode("ascii")
     return _page(name, form, block="preview", image=image, text=params.data)
 
 
@@ -128,7 +127,7 @@ def generator_download():
         params = payloads.static_image(_body(form, name, fmt=fmt, size=size, size_mm=size_mm))
     except DomainError as err:
         return _refused(name, form, err, "generator")
-    response = image_response(params, PRIVATE, current_user.id)
+    response = image_response(params, PRIVATE, g.workspace.id)
     size = f"{params.size_mm}mm" if params.size_mm else params.size
     response.headers["Content-Disposition"] = f'attachment; filename="qr-{name}-{size}.{params.format}"'
     return response

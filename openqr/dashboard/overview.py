@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Response, g, request, url_for
 from flask_login import current_user
 
 from ..codes import core as codes
@@ -56,8 +56,8 @@ def named_countries(data: dict) -> dict:
 
 
 def _summary(chosen: Filters, days: int) -> dict:
-    return analytics.account_summary(
-        current_user, days, tz=account_zone(), folder_id=chosen.folder_id, tag=chosen.tag
+    return analytics.workspace_summary(
+        g.workspace, days, tz=account_zone(), folder_id=chosen.folder_id, tag=chosen.tag
     )
 
 
@@ -68,8 +68,8 @@ def _context() -> dict:
     page = {
         "filters": f,
         "windows": WINDOWS,
-        "folders": [folder for folder, _n in folders.list_folders(current_user)],
-        "tags": codes.account_tags(current_user),
+        "folders": [folder for folder, _n in folders.list_folders(g.workspace)],
+        "tags": codes.workspace_tags(g.workspace),
     }
     if refused:
         return {**page, "filter_error": refused.message}

@@ -7,7 +7,7 @@ each list whole, exactly as a PATCH that carries all of them would.
 
 from __future__ import annotations
 
-from flask_login import current_user
+from flask import g
 
 from ..codes import core as codes
 from ..codes import smart
@@ -130,7 +130,7 @@ def field_errors_of(body: dict) -> dict[str, str]:
     errors = {}
     for name, value in body.items():
         try:
-            codes.clean_fields(current_user, {name: value}, creating=False)
+            codes.clean_fields(g.workspace, {name: value}, creating=False)
         except DomainError as err:
             errors[name] = err.message
     return errors

@@ -10,9 +10,9 @@ interpreter (the GIL) that every redirect needs. The gate bounds that work:
 - **Waiting**: a render beyond capacity waits its turn, but at most `queue` of them per process
   and for at most `wait` seconds; beyond that it is refused with `503` and `Retry-After`
   (`RenderBusy`): waiting requests hold server threads the redirect needs.
-- **Budget**: one owner (an account; later a workspace) may have at most `per_owner` renders
+- **Budget**: one owner (a workspace; later a workspace) may have at most `per_owner` renders
   running or waiting; beyond that it is refused with `429` and `Retry-After` (`RateLimited`), so
-  one account cannot take every slot from the others.
+  one workspace cannot take every slot from the others.
 - **Cache**: the images drawn last are answered from memory without passing the gate.
 """
 
@@ -130,7 +130,7 @@ class RenderGate:
             if self._held[owner] >= self.per_owner:
                 retry = self._retry_after(self._held[owner])
                 raise RateLimited(
-                    f"Too many images at once: an account may have {self.per_owner} drawn or waiting "
+                    f"Too many images at once: a workspace may have {self.per_owner} drawn or waiting "
                     f"at a time. Try again in {retry} seconds.",
                     retry_after=retry,
                     headers={"Retry-After": str(retry)},
@@ -161,7 +161,7 @@ class RenderGate:
 
     def _leave(self, owner: Hashable) -> None:
         """Free `owner`'s slot and hand it on, round robin: to the owner in line served longest ago
-        (the longest waiting of its renders), so one account's many requests take turns with
+        (the longest waiting of its renders), so one workspace's many requests take turns with
         another's few instead of going first."""
         with self._lock:
             self._running -= 1

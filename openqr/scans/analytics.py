@@ -1,7 +1,7 @@
 """Reading scan analytics from the roll-ups: cost grows with days and codes, never with scans.
 
-One code reads its own daily, hourly and breakdown rows. The whole account reads the
-account's sums (`AccountScan*`), never a per-code row, except for `by_code`, which asks
+One code reads its own daily, hourly and breakdown rows. The whole workspace reads the
+workspace's sums (`WorkspaceScan*`), never a per-code row, except for `by_code`, which asks
 each code's running total twice (at the window's end and before its start). A folder or a
 tag reads the per-code rows of its codes.
 """
@@ -19,16 +19,16 @@ from sqlalchemy import and_, bindparam, case, func, literal, select
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import (
-    Account,
-    AccountScanDay,
-    AccountScanDayValue,
-    AccountScanHour,
     Code,
     CodeTag,
     Folder,
     ScanDay,
     ScanDayValue,
     ScanHour,
+    Workspace,
+    WorkspaceScanDay,
+    WorkspaceScanDayValue,
+    WorkspaceScanHour,
     find_owned,
     hour_number,
     utcnow,
@@ -310,11 +310,11 @@ def _running_at(day: dt.date, *, before: bool):
     return func.coalesce(found, literal(0))
 
 
-def _codes_filter(account: Account, folder_id: str | None, tag: str | None):
-    """Which of the account's codes count; a folder that is not the account's is a 404."""
-    condition = Code.account_id == account.id
+def _codes_filter(workspace: Workspace, folder_id: str | None, tag: str | None):
+    """Which of the workspace's codes count; a folder that is not the workspace's is a 404."""
+    condition = Code.workspace_id == workspace.id
     if folder_id is not None:
-        if find_owned(Folder, account.id, folder_id) is None:
+        if find_owned(Folder, workspace.id, folder_id) is None:
             raise NotFound("No such folder.", field="folder_id")
         condition = and_(condition, Code.folder_id == folder_id)
     if tag is not None:
@@ -323,8 +323,8 @@ def _codes_filter(account: Account, folder_id: str | None, tag: str | None):
     return condition
 
 
-def account_summary(
-    account: Account,
+def workspace_summary(
+    workspace: Workspace,
     days: int = DEFAULT_DAYS,
     *,
     tz: ZoneInfo = UTC,
@@ -332,10 +332,10 @@ def account_summary(
     tag: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict:
-    """The account's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them;
+    """The workspace's scans (or a folder's or a tag's) exactly as `GET /v1/scans` shows them;
     `folder_id` and `tag` as `openqr.codes.filters` cleans them (the API and dashboard read them there)."""
     window = Window.ending_now(check_days(days), tz, now)
-    codes = _codes_filter(account, folder_id, tag)
+    codes = _codes_filter(workspace, folder_id, tag)
     # Each code's window count from its running totals; ranked here so each look-up runs once.
     running = _rows(
         select(
@@ -356,16 +356,18 @@ def account_summary(
         if n > 0
     ]
     if folder_id is None and tag is None:
-        # The whole account: its own sums, however many codes it has.
+        # The whole workspace: its own sums, however many codes it has.
         total = db.session.scalar(
-            select(func.coalesce(func.sum(AccountScanDay.n), 0)).where(
-                AccountScanDay.account_id == account.id
+            select(func.coalesce(func.sum(WorkspaceScanDay.n), 0)).where(
+                WorkspaceScanDay.workspace_id == workspace.id
             )
         )
-        mine = AccountScanDay.account_id == account.id
-        day_rows = _days(AccountScanDay, mine, window, AccountScanDay.visitors) if window.at_utc else {}
-        hours = _time_of_day(AccountScanHour, AccountScanHour.account_id == account.id, window)
-        breakdowns = _breakdowns(AccountScanDayValue, AccountScanDayValue.account_id == account.id, window)
+        mine = WorkspaceScanDay.workspace_id == workspace.id
+        day_rows = _days(WorkspaceScanDay, mine, window, WorkspaceScanDay.visitors) if window.at_utc else {}
+        hours = _time_of_day(WorkspaceScanHour, WorkspaceScanHour.workspace_id == workspace.id, window)
+        breakdowns = _breakdowns(
+            WorkspaceScanDayValue, WorkspaceScanDayValue.workspace_id == workspace.id, window
+        )
     else:
         chosen = select(Code.id).where(codes)
         total = db.session.scalar(
@@ -509,8 +511,8 @@ def summary_schema() -> dict:
     return {"scans": closed(scans), "analytics": closed(window)}
 
 
-def account_schema() -> dict:
-    """What `account_summary` returns."""
+def workspace_schema() -> dict:
+    """What `workspace_summary` returns."""
     code = closed(
         {
             "id": {"type": "string"},
@@ -536,6 +538,6 @@ def account_schema() -> dict:
     return closed(
         fields,
         None,
-        "The account's scans across its codes (or a folder's or a tag's). The daily `unique` of the account "
-        "is the sum over its codes: a visitor of two codes counts twice.",
+        "The workspace's scans across its codes (or a folder's or a tag's). The daily `unique` of the "
+        "workspace is the sum over its codes: a visitor of two codes counts twice.",
     )

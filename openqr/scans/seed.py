@@ -1,7 +1,7 @@
 """Realistic scan data for load tests and demos: `flask scans seed --code SLUG --count N --days D`.
 
 Scans follow a weekly and daily rhythm with a slow growth trend, over a mix of countries,
-devices and referrers. Raw rows and the roll-ups (the code's and its account's days, hours
+devices and referrers. Raw rows and the roll-ups (the code's and its workspace's days, hours
 and breakdowns) are written with `executemany` of plain tuples in large batches (a million
 scans take seconds, not minutes). `seed_rollups` writes the roll-ups alone, for benchmarks
 of analytics at tens of millions of scans.
@@ -100,16 +100,16 @@ _ROLLUP_KEYS = {
     "scan_days": ("code_id", "day"),
     "scan_hours": ("code_id", "hour"),
     "scan_day_values": ("code_id", "day", "dimension", "value"),
-    "account_scan_days": ("account_id", "day"),
-    "account_scan_hours": ("account_id", "hour"),
-    "account_scan_day_values": ("account_id", "day", "dimension", "value"),
+    "workspace_scan_days": ("workspace_id", "day"),
+    "workspace_scan_hours": ("workspace_id", "hour"),
+    "workspace_scan_day_values": ("workspace_id", "day", "dimension", "value"),
 }
 
 
 def _rollup_statements(sqlite: bool) -> dict[str, str]:
     mark = "?" if sqlite else "%s"
-    # Seeded scans have no visitors: an account's new day is written with 0 of them.
-    also = {"account_scan_days": ("visitors",)}
+    # Seeded scans have no visitors: a workspace's new day is written with 0 of them.
+    also = {"workspace_scan_days": ("visitors",)}
     return {
         **{
             table: rollup_upsert(table, keys, sqlite=sqlite, also=also.get(table, ()))
@@ -120,28 +120,28 @@ def _rollup_statements(sqlite: bool) -> dict[str, str]:
         "(SELECT day, sum(n) OVER (ORDER BY day) AS running "
         f"FROM scan_days WHERE code_id = {mark}) AS totals "
         f"WHERE scan_days.code_id = {mark} AND scan_days.day = totals.day",
-        "account": f"SELECT account_id FROM codes WHERE id = {mark}",
+        "workspace": f"SELECT workspace_id FROM codes WHERE id = {mark}",
     }
 
 
 def write_rollups(cursor, code_id: str, per_day: Counter, per_hour: Counter, per_value: Counter) -> None:
-    """Add seeded counts to the code's roll-ups and its account's, on a raw DB-API cursor."""
+    """Add seeded counts to the code's roll-ups and its workspace's, on a raw DB-API cursor."""
     sqlite = db.engine.dialect.name == "sqlite"
     sql = _rollup_statements(sqlite)
 
     def day(value: dt.date):
         return value.isoformat() if sqlite else value
 
-    cursor.execute(sql["account"], (code_id,))
-    account_id = cursor.fetchone()[0]
+    cursor.execute(sql["workspace"], (code_id,))
+    workspace_id = cursor.fetchone()[0]
     values = [(day(d), dim, value, n) for (d, dim, value), n in per_value.items()]
     cursor.executemany(sql["scan_days"], [(code_id, day(d), n) for d, n in per_day.items()])
     cursor.executemany(sql["scan_hours"], [(code_id, h, n) for h, n in per_hour.items()])
     cursor.executemany(sql["scan_day_values"], [(code_id, *row) for row in values])
     cursor.execute(sql["running"], (code_id, code_id))
-    cursor.executemany(sql["account_scan_days"], [(account_id, day(d), n, 0) for d, n in per_day.items()])
-    cursor.executemany(sql["account_scan_hours"], [(account_id, h, n) for h, n in per_hour.items()])
-    cursor.executemany(sql["account_scan_day_values"], [(account_id, *row) for row in values])
+    cursor.executemany(sql["workspace_scan_days"], [(workspace_id, day(d), n, 0) for d, n in per_day.items()])
+    cursor.executemany(sql["workspace_scan_hours"], [(workspace_id, h, n) for h, n in per_hour.items()])
+    cursor.executemany(sql["workspace_scan_day_values"], [(workspace_id, *row) for row in values])
 
 
 def _bulk_insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple], sqlite: bool) -> None:
@@ -168,10 +168,10 @@ def share(n: int, weights) -> list[int]:
 
 
 def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str] | None = None) -> float:
-    """`count` scans over `code_ids` (codes of one account with no scans yet) and the last `days`
+    """`count` scans over `code_ids` (codes of one workspace with no scans yet) and the last `days`
     days, written to the roll-ups only (no raw rows), in the proportions of the rhythms above:
     how benchmarks build tens of millions of scans quickly. Every code gets its days (with
-    running totals) and the account its sums; the codes in `detail` (default: all) also get
+    running totals) and the workspace its sums; the codes in `detail` (default: all) also get
     their own hours and breakdowns. Returns seconds taken."""
     started = now = utcnow()
     today = now.date()
@@ -199,15 +199,15 @@ def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str]
                         per_value[(d, dimension, value or "")] += vn
         return per_hour, per_value
 
-    account_days = [0] * days
-    plain_days = [0] * days  # days of the codes without detail, spread once for the account
-    account_hours, account_values = Counter(), Counter()
+    workspace_days = [0] * days
+    plain_days = [0] * days  # days of the codes without detail, spread once for the workspace
+    workspace_hours, workspace_values = Counter(), Counter()
     rows = {"scan_days": [], "scan_hours": [], "scan_day_values": []}
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute(f"SELECT account_id FROM codes WHERE id = {'?' if sqlite else '%s'}", (code_ids[0],))
-        account_id = cursor.fetchone()[0]
+        cursor.execute(f"SELECT workspace_id FROM codes WHERE id = {'?' if sqlite else '%s'}", (code_ids[0],))
+        workspace_id = cursor.fetchone()[0]
         for code_id, code_count in zip(code_ids, share(count, [1] * len(code_ids)), strict=True):
             per_day = share(code_count, weights)
             running = 0
@@ -215,7 +215,7 @@ def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str]
                 if n:
                     running += n
                     rows["scan_days"].append((code_id, stored_day[d], n, 0, running))
-                    account_days[d] += n
+                    workspace_days[d] += n
             if detail is not None and code_id not in detail:
                 plain_days = [a + b for a, b in zip(plain_days, per_day, strict=True)]
                 continue
@@ -224,18 +224,22 @@ def seed_rollups(code_ids: list[str], count: int, days: int, *, detail: set[str]
             rows["scan_day_values"] += [
                 (code_id, stored_day[d], *key, n) for (d, *key), n in per_value.items()
             ]
-            account_hours.update(per_hour)
-            account_values.update(per_value)
+            workspace_hours.update(per_hour)
+            workspace_values.update(per_value)
             if len(rows["scan_day_values"]) > 200_000:
                 _flush_seed_rows(cursor, rows, sqlite)
         plain_hours, plain_values = spread(plain_days)
-        account_hours.update(plain_hours)
-        account_values.update(plain_values)
+        workspace_hours.update(plain_hours)
+        workspace_values.update(plain_values)
         rows.update(
-            account_scan_days=[(account_id, stored_day[d], n, 0) for d, n in enumerate(account_days) if n],
-            account_scan_hours=[(account_id, stored_hour[d][h], n) for (d, h), n in account_hours.items()],
-            account_scan_day_values=[
-                (account_id, stored_day[d], *key, n) for (d, *key), n in account_values.items()
+            workspace_scan_days=[
+                (workspace_id, stored_day[d], n, 0) for d, n in enumerate(workspace_days) if n
+            ],
+            workspace_scan_hours=[
+                (workspace_id, stored_hour[d][h], n) for (d, h), n in workspace_hours.items()
+            ],
+            workspace_scan_day_values=[
+                (workspace_id, stored_day[d], *key, n) for (d, *key), n in workspace_values.items()
             ],
         )
         _flush_seed_rows(cursor, rows, sqlite)
@@ -249,18 +253,18 @@ _SEED_COLUMNS = {
     "scan_days": ("code_id", "day", "n", "visitors", "running"),
     "scan_hours": ("code_id", "hour", "n"),
     "scan_day_values": ("code_id", "day", "dimension", "value", "n"),
-    "account_scan_days": ("account_id", "day", "n", "visitors"),
-    "account_scan_hours": ("account_id", "hour", "n"),
-    "account_scan_day_values": ("account_id", "day", "dimension", "value", "n"),
+    "workspace_scan_days": ("workspace_id", "day", "n", "visitors"),
+    "workspace_scan_hours": ("workspace_id", "hour", "n"),
+    "workspace_scan_day_values": ("workspace_id", "day", "dimension", "value", "n"),
 }
 
 
 def _flush_seed_rows(cursor, rows: dict[str, list], sqlite: bool) -> None:
-    """Write collected rows: the codes' (new, so plain inserts in key order) and the account's
-    (added to what the account may already have)."""
+    """Write collected rows: the codes' (new, so plain inserts in key order) and the workspace's
+    (added to what the workspace may already have)."""
     for table, table_rows in rows.items():
         columns = _SEED_COLUMNS[table]
-        if table.startswith("account_"):
+        if table.startswith("workspace_"):
             cursor.executemany(_rollup_statements(sqlite)[table], table_rows)
         else:
             table_rows.sort(key=lambda row: row[:-1])

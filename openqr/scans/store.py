@@ -12,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
-    AccountScanDay,
-    AccountScanDayValue,
-    AccountScanHour,
     Code,
     ScanDay,
     ScanDayValue,
     ScanHour,
     ScanStream,
+    WorkspaceScanDay,
+    WorkspaceScanDayValue,
+    WorkspaceScanHour,
     hour_number,
     utcnow,
 )
@@ -115,14 +115,14 @@ def _add_days(per_day: Counter, visitors_by_day: Counter) -> None:
 
 
 def _serialise_rollup_writers() -> None:
-    """One roll-up writer at a time across processes: running totals and account sums stay exact.
+    """One roll-up writer at a time across processes: running totals and workspace sums stay exact.
     SQLite has a single writer anyway; PostgreSQL takes a transaction-scoped advisory lock."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(7273)"))
 
 
 def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
-    """Per code and per account: days (with distinct visitors), hours and breakdown values."""
+    """Per code and per workspace: days (with distinct visitors), hours and breakdown values."""
     per_day, per_hour, per_value, per_destination = Counter(), Counter(), Counter(), Counter()
     for e in kept:
         day = e.at.date()
@@ -135,7 +135,7 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
             per_destination[(e.code_id, day, DESTINATION, e.destination)] += 1
     new_visitors = visitors.count_new(kept, utcnow().date())
 
-    def by_account(counts: Counter) -> Counter:
+    def by_workspace(counts: Counter) -> Counter:
         summed = Counter()
         for (code_id, *rest), n in counts.items():
             summed[(owners[code_id], *rest)] += n
@@ -145,11 +145,13 @@ def _add_rollups(kept: list[ScanEvent], owners: dict[str, int]) -> None:
     _add_counts(ScanHour.__table__, ("code_id", "hour"), per_hour)
     _add_counts(ScanDayValue.__table__, ("code_id", "day", "dimension", "value"), per_value + per_destination)
     _add_counts(
-        AccountScanDay.__table__, ("account_id", "day"), by_account(per_day), by_account(new_visitors)
+        WorkspaceScanDay.__table__, ("workspace_id", "day"), by_workspace(per_day), by_workspace(new_visitors)
     )
-    _add_counts(AccountScanHour.__table__, ("account_id", "hour"), by_account(per_hour))
+    _add_counts(WorkspaceScanHour.__table__, ("workspace_id", "hour"), by_workspace(per_hour))
     _add_counts(
-        AccountScanDayValue.__table__, ("account_id", "day", "dimension", "value"), by_account(per_value)
+        WorkspaceScanDayValue.__table__,
+        ("workspace_id", "day", "dimension", "value"),
+        by_workspace(per_value),
     )
 
 
@@ -220,7 +222,7 @@ def store_scans(events: list[ScanEvent], stream: str | None = None) -> int:
         visitors.forget_ended_days(utcnow().date())
         fresh = _not_stored_yet(stream, events) if stream is not None and events else events
         ids = {event.code_id for event in fresh}
-        owners = dict(db.session.execute(select(Code.id, Code.account_id).where(Code.id.in_(ids))).all())
+        owners = dict(db.session.execute(select(Code.id, Code.workspace_id).where(Code.id.in_(ids))).all())
         kept = [event for event in fresh if event.code_id in owners]
         if not kept:
             db.session.commit()
@@ -238,15 +240,15 @@ def store_scans(events: list[ScanEvent], stream: str | None = None) -> int:
 
 
 def forget_code(code: Code) -> None:
-    """Take a code's scans out of its account's roll-ups; call just before deleting the code
-    (its own roll-ups go with it), so the account's numbers stay the sum of its codes'."""
+    """Take a code's scans out of its workspace's roll-ups; call just before deleting the code
+    (its own roll-ups go with it), so the workspace's numbers stay the sum of its codes'."""
     _serialise_rollup_writers()
     pairs = (
-        (ScanDay, AccountScanDay, ("day",), ("n", "visitors")),
-        (ScanHour, AccountScanHour, ("hour",), ("n",)),
-        (ScanDayValue, AccountScanDayValue, ("day", "dimension", "value"), ("n",)),
+        (ScanDay, WorkspaceScanDay, ("day",), ("n", "visitors")),
+        (ScanHour, WorkspaceScanHour, ("hour",), ("n",)),
+        (ScanDayValue, WorkspaceScanDayValue, ("day", "dimension", "value"), ("n",)),
     )
-    for per_code, per_account, keys, counted in pairs:
+    for per_code, per_workspace, keys, counted in pairs:
         columns = [getattr(per_code, name) for name in (*keys, *counted)]
         rows = [
             dict(
@@ -258,10 +260,11 @@ def forget_code(code: Code) -> None:
         ]
         if not rows:
             continue
-        table = per_account.__table__
+        table = per_workspace.__table__
         match = and_(
-            table.c.account_id == code.account_id, *(table.c[key] == bindparam(f"at_{key}") for key in keys)
+            table.c.workspace_id == code.workspace_id,
+            *(table.c[key] == bindparam(f"at_{key}") for key in keys),
         )
         values = {name: table.c[name] - bindparam(f"minus_{name}") for name in counted}
         db.session.connection().execute(update(table).where(match).values(values), rows)
-        db.session.execute(delete(table).where(table.c.account_id == code.account_id, table.c.n <= 0))
+        db.session.execute(delete(table).where(table.c.workspace_id == code.workspace_id, table.c.n <= 0))

@@ -19,15 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from flask import current_app
 from sqlalchemy import func, select
 
+from .. import audit
 from ..destinations import DestinationError, url_schema
 from ..errors import NotFound, ValidationError
 from ..extensions import db
-from ..models import Account, Code, Webhook, WebhookDelivery, find_owned, utcnow
+from ..models import Code, Webhook, WebhookDelivery, Workspace, find_owned, utcnow
 from ..text import anchored, closed, iso_z, timestamp_schema
 from . import egress
 
 EVENT_TYPES = ("scan", "code.created", "code.updated", "code.deleted")
-MAX_WEBHOOKS = 10  # per account
+MAX_WEBHOOKS = 10  # per workspace
 RECENT_DELIVERIES = 10  # rows the dashboard shows per endpoint
 # Event ids: a random prefix per process and a counter, unique without a system call per scan event.
 _ID_PREFIX = "evt_" + secrets.token_hex(8)
@@ -80,7 +81,7 @@ def clean_events(value: object) -> list[str]:
 # --- endpoints ---
 
 
-def create_webhook(account: Account, data: object) -> tuple[Webhook, str]:
+def create_webhook(workspace: Workspace, data: object) -> tuple[Webhook, str]:
     """A new endpoint and its signing secret (shown to the owner this once)."""
     if not isinstance(data, Mapping):
         raise ValidationError("The body must be a JSON object.")
@@ -89,33 +90,39 @@ def create_webhook(account: Account, data: object) -> tuple[Webhook, str]:
         raise ValidationError(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
     url = clean_url(data.get("url"))
     events = clean_events(data.get("events"))
-    count = db.session.scalar(select(func.count()).where(Webhook.account_id == account.id))
+    count = db.session.scalar(select(func.count()).where(Webhook.workspace_id == workspace.id))
     if count >= MAX_WEBHOOKS:
         raise ValidationError(
-            f"An account has at most {MAX_WEBHOOKS} webhooks; delete one first.", field="url"
+            f"A workspace has at most {MAX_WEBHOOKS} webhooks; delete one first.", field="url"
         )
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    hook = Webhook(account_id=account.id, url=url, events=events, secret=secret)
+    hook = Webhook(workspace_id=workspace.id, url=url, events=events, secret=secret)
     db.session.add(hook)
+    db.session.flush()
+    audit.record(workspace.id, "webhook.created", "webhook", hook.id, {"url": url, "events": events})
     db.session.commit()
     return hook, secret
 
 
-def list_webhooks(account: Account) -> list[Webhook]:
-    query = select(Webhook).where(Webhook.account_id == account.id).order_by(Webhook.created_at, Webhook.id)
+def list_webhooks(workspace: Workspace) -> list[Webhook]:
+    query = (
+        select(Webhook).where(Webhook.workspace_id == workspace.id).order_by(Webhook.created_at, Webhook.id)
+    )
     return list(db.session.execute(query).scalars())
 
 
-def get_webhook(account: Account, webhook_id: object) -> Webhook:
-    hook = find_owned(Webhook, account.id, webhook_id)
+def get_webhook(workspace: Workspace, webhook_id: object) -> Webhook:
+    hook = find_owned(Webhook, workspace.id, webhook_id)
     if hook is None:
         raise NotFound("No such webhook.")
     return hook
 
 
-def delete_webhook(account: Account, webhook_id: object) -> None:
+def delete_webhook(workspace: Workspace, webhook_id: object) -> None:
     """Delete an endpoint; its undelivered events go with it."""
-    db.session.delete(get_webhook(account, webhook_id))
+    hook = get_webhook(workspace, webhook_id)
+    audit.record(workspace.id, "webhook.deleted", "webhook", hook.id, {"url": hook.url})
+    db.session.delete(hook)
     db.session.commit()
 
 
@@ -129,9 +136,9 @@ def recent_deliveries(hook: Webhook, limit: int = RECENT_DELIVERIES) -> list[Web
     return list(db.session.execute(query).scalars())
 
 
-def send_test(account: Account, webhook_id: object) -> WebhookDelivery:
+def send_test(workspace: Workspace, webhook_id: object) -> WebhookDelivery:
     """Queue one `test` event for an endpoint, delivered (and retried) like any other."""
-    hook = get_webhook(account, webhook_id)
+    hook = get_webhook(workspace, webhook_id)
     event = _event(TEST_EVENT, None, {"message": "A test event from OpenQR: your endpoint is reachable."})
     row = _outbox_row(hook.id, TEST_EVENT, [event])
     db.session.commit()
@@ -172,12 +179,14 @@ def _outbox_row(webhook_id: str, kind: str, events: list[dict]) -> WebhookDelive
     return row
 
 
-def code_changed(account_id: int, kind: str, codes: Iterable[Code], as_json: Callable[[Code], dict]) -> None:
-    """Queue `code.created|updated|deleted` for the account's endpoints subscribed to it.
+def code_changed(
+    workspace_id: int, kind: str, codes: Iterable[Code], as_json: Callable[[Code], dict]
+) -> None:
+    """Queue `code.created|updated|deleted` for the workspace's endpoints subscribed to it.
 
     Called before the commit of the change; one outbox row per endpoint holds all the codes.
     """
-    hooks = [hook for hook in _account_hooks(account_id) if kind in hook.events]
+    hooks = [hook for hook in _workspace_hooks(workspace_id) if kind in hook.events]
     if not hooks:
         return
     db.session.flush()  # new codes get their ids and timestamps
@@ -186,8 +195,8 @@ def code_changed(account_id: int, kind: str, codes: Iterable[Code], as_json: Cal
         _outbox_row(hook.id, kind, events)
 
 
-def _account_hooks(account_id: int) -> list[Webhook]:
-    return list(db.session.execute(select(Webhook).where(Webhook.account_id == account_id)).scalars())
+def _workspace_hooks(workspace_id: int) -> list[Webhook]:
+    return list(db.session.execute(select(Webhook).where(Webhook.workspace_id == workspace_id)).scalars())
 
 
 def scans_stored(scan_events: list) -> None:
@@ -197,20 +206,22 @@ def scans_stored(scan_events: list) -> None:
     """
     hooks = [
         row
-        for row in db.session.execute(select(Webhook.id, Webhook.account_id, Webhook.events))
+        for row in db.session.execute(select(Webhook.id, Webhook.workspace_id, Webhook.events))
         if "scan" in row.events
     ]
     if not hooks:
         return
-    accounts = {hook.account_id for hook in hooks}
+    workspaces = {hook.workspace_id for hook in hooks}
     ids = {event.code_id for event in scan_events}
     codes = {
         row.id: row
         for row in db.session.execute(
-            select(Code.id, Code.slug, Code.account_id).where(Code.id.in_(ids), Code.account_id.in_(accounts))
+            select(Code.id, Code.slug, Code.workspace_id).where(
+                Code.id.in_(ids), Code.workspace_id.in_(workspaces)
+            )
         )
     }
-    by_account: dict[int, list[dict]] = defaultdict(list)
+    by_workspace: dict[int, list[dict]] = defaultdict(list)
     for scan in scan_events:
         code = codes.get(scan.code_id)
         if code is None:
@@ -221,10 +232,10 @@ def scans_stored(scan_events: list) -> None:
             "referrer": scan.referrer,
             "destination": scan.destination,
         }
-        by_account[code.account_id].append(_event("scan", (code.id, code.slug), data, scan.at))
+        by_workspace[code.workspace_id].append(_event("scan", (code.id, code.slug), data, scan.at))
     for hook in hooks:
-        if by_account.get(hook.account_id):
-            _outbox_row(hook.id, "scan", by_account[hook.account_id])
+        if by_workspace.get(hook.workspace_id):
+            _outbox_row(hook.id, "scan", by_workspace[hook.workspace_id])
 
 
 def outbox_depth() -> int:

@@ -17,7 +17,7 @@ def _legacy_mcp_code(app) -> str:
     """A code that took the slug `mcp` before it was reserved (written as an old version would)."""
     new_key(app, "old@example.com")
     with app.app_context():
-        code = Code(account_id=1, slug="mcp", destination="https://example.com/old-menu", style={})
+        code = Code(workspace_id=1, slug="mcp", destination="https://example.com/old-menu", style={})
         db.session.add(code)
         db.session.commit()
         return code.id

@@ -269,10 +269,10 @@ def test_stdio_another_accounts_code_is_not_found_and_a_revoked_key_stops_the_se
     _server, app, _url, _tmp = served
     owner, stranger = new_key(app, "owner-stdio@example.com"), new_key(app, "stranger-stdio@example.com")
     with app.app_context():
-        account = keys.authenticate(owner)
+        workspace = keys.authenticate(owner).workspace
         from openqr.codes import core as codes
 
-        code, _budget = codes.create_code(account, {"destination": "https://example.com/own"})
+        code, _budget = codes.create_code(workspace, {"destination": "https://example.com/own"})
         code_id = code.id
 
     async def go():

@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
+from openqr.auth.workspaces import first_workspace
 from openqr.extensions import db
 from tests.support.databases import bench_database
 
@@ -35,7 +36,7 @@ def bench_app(tmp: Path, **config):
         with app.app_context():
             upgrade()
             account = get_or_create_account("bench@example.com")
-            _key, plain = create_key(account, "bench")
+            _key, plain = create_key(first_workspace(account), "bench", created_by=account)
             db.session.commit()
         try:
             yield app, {"Authorization": f"Bearer {plain}"}

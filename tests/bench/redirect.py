@@ -104,9 +104,9 @@ def wrk(url: str, seconds: int, script: Path | None = None, agent: str | None = 
 
 
 def insert_bench_code(connection) -> None:
-    """The short link every redirect benchmark asks for: /k7Pm2qR of account 1."""
+    """The short link every redirect benchmark asks for: /k7Pm2qR of workspace 1."""
     connection.exec_driver_sql(
-        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+        "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at, "
         "updated_at) "
         "VALUES ('b3nch', 1, 'k7Pm2qR', 'https://example.com/', '{}', 'active', "
         "'2025-01-01', '2025-01-01')"
@@ -179,10 +179,13 @@ class Servers:
                 "INSERT INTO accounts (email, created_at, session_version) "
                 "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
             )
+            connection.exec_driver_sql(
+                "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'bench', '2025-01-01')"
+            )
             insert_bench_code(connection)
             connection.execute(
                 text(
-                    "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                    "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at, "
                     "updated_at, smart) VALUES ('sm4rt', 1, 'sm4rtQR', 'https://example.com/', '{}', "
                     "'active', '2025-01-01', '2025-01-01', :smart)"
                 ),
@@ -190,7 +193,7 @@ class Servers:
             )
             if self.sink:
                 connection.exec_driver_sql(
-                    "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, next_send_at) "
+                    "INSERT INTO webhooks (id, workspace_id, url, events, secret, created_at, next_send_at) "
                     f"VALUES ('b3nchhook', 1, '{self.sink.url}', '[\"scan\"]', 'whsec_bench', "
                     "'2025-01-01', '2025-01-01')"
                 )

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine
 from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
+from openqr.auth.workspaces import first_workspace
 from openqr.extensions import db
 from tests.bench.redirect import ROOT, _ms, free_port, insert_bench_code, wait_ready
 from tests.support.databases import bench_database
@@ -136,7 +137,8 @@ def _server(tmp: Path, database_url: str) -> tuple[subprocess.Popen, str, str]:
         {"OPENQR_DATABASE_URL": database_url, "OPENQR_SECRET_KEY": "bench"}, instance_path=str(tmp)
     )
     with app.app_context():
-        _key, plain = create_key(get_or_create_account("bench@example.com"), "bench")
+        account = get_or_create_account("bench@example.com")
+        _key, plain = create_key(first_workspace(account), "bench", created_by=account)
         db.session.commit()
         db.engine.dispose()
     engine = create_engine(database_url)

@@ -53,7 +53,8 @@ def seed_codes(url: str, count: int, smart: dict | None = None) -> None:
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
     smart_json = "NULL" if smart is None else "'" + json.dumps(smart).replace("'", "''") + "'"
     insert = (
-        "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, updated_at, smart) "
+        "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at, updated_at, "
+        "smart) "
         f"VALUES ({mark}, 1, {mark}, {mark}, '{{}}', 'active', '2025-01-01', '2025-01-01', {smart_json})"
     )
     try:
@@ -61,6 +62,9 @@ def seed_codes(url: str, count: int, smart: dict | None = None) -> None:
             connection.exec_driver_sql(
                 "INSERT INTO accounts (email, created_at, session_version) "
                 "VALUES ('bench@example.com', '2025-01-01 00:00:00', 0)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'bench', '2025-01-01')"
             )
             for start in range(0, count, 50_000):
                 rows = [

@@ -187,7 +187,7 @@ def test_operator_commands_on_the_binary(tmp_path, target):
     database = tmp_path / "instance" / "openqr.db"
     with sqlite3.connect(database) as connection:
         connection.execute(
-            "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at,"
+            "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at,"
             " updated_at) VALUES ('c0de', 1, 'poster', 'https://example.com/', '{}', 'active',"
             " '2025-01-01', '2025-01-01')"
         )

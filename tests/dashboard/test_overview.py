@@ -10,6 +10,7 @@ import pytest
 
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
+from openqr.auth.workspaces import first_workspace
 from openqr.extensions import db
 from openqr.models import Account, utcnow
 from openqr.scans.classify import ScanEvent
@@ -118,7 +119,7 @@ def test_api_overview_and_code_page_show_the_same_numbers(web, web_app, zone):
     with web_app.app_context():
         account = get_or_create_account("owner@example.com")
         account.timezone = zone
-        _key, plain = create_key(account, "compare")
+        _key, plain = create_key(first_workspace(account), "compare", created_by=account)
         db.session.commit()
     api = Api(web_app.test_client(), plain)
     account_json = api.get(f"/v1/scans?days=7&tz={zone}").get_json()

@@ -94,7 +94,7 @@ def test_an_account_over_its_budget_gets_429_others_still_get_drawn_in_turn(limi
     assert refused.status_code == 429
     assert refused.get_json() == {
         "error": "rate_limited",
-        "message": "Too many images at once: an account may have 2 drawn or waiting at a time. "
+        "message": "Too many images at once: a workspace may have 2 drawn or waiting at a time. "
         f"Try again in {refused.headers['Retry-After']} seconds.",
     }
     assert int(refused.headers["Retry-After"]) >= 1

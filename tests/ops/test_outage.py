@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, select, text
 from openqr import create_app
 from openqr.auth.accounts import get_or_create_account
 from openqr.auth.keys import create_key
+from openqr.auth.workspaces import first_workspace
 from openqr.extensions import db
 from openqr.models import Scan
 from tests.support import databases
@@ -80,9 +81,19 @@ def seed(url: str, tmp_path) -> tuple[dict[str, str], str, str]:
                 "VALUES ('owner@example.com', '2025-01-01 00:00:00', 0)"
             )
         )
+        # The account's workspace, as a sign-up makes it (migration 0010 numbers it as the account).
+        connection.execute(
+            text("INSERT INTO workspaces (id, name, created_at) VALUES (1, 'owner', '2025-01-01')")
+        )
         connection.execute(
             text(
-                "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                "INSERT INTO memberships (workspace_id, account_id, role, joined_at) "
+                "VALUES (1, 1, 'owner', '2025-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at, "
                 "updated_at) "
                 "VALUES (:id, 1, :slug, :destination, '{}', 'active', '2025-01-01', '2025-01-01')"
             ),
@@ -97,7 +108,7 @@ def seed(url: str, tmp_path) -> tuple[dict[str, str], str, str]:
     )
     with app.app_context():
         account = get_or_create_account("owner@example.com")
-        _key, plain = create_key(account, "outage")
+        _key, plain = create_key(first_workspace(account), "outage", created_by=account)
         cookie = app.session_interface.get_signing_serializer(app).dumps(
             {"_user_id": f"{account.id}:{account.session_version}", "_fresh": True}
         )

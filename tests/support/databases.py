@@ -106,8 +106,17 @@ def add_one_code(url: str, code_id: str = "c0de", slug: str = "load-test") -> No
                 )
             )
             connection.execute(
+                text("INSERT INTO workspaces (id, name, created_at) VALUES (1, 'load', '2025-01-01')")
+            )
+            connection.execute(
                 text(
-                    "INSERT INTO codes (id, account_id, slug, destination, style, status, created_at, "
+                    "INSERT INTO memberships (workspace_id, account_id, role, joined_at) "
+                    "VALUES (1, 1, 'owner', '2025-01-01')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO codes (id, workspace_id, slug, destination, style, status, created_at, "
                     "updated_at) VALUES (:id, 1, :slug, 'https://example.com/', '{}', 'active', "
                     "'2025-01-01', '2025-01-01')"
                 ),
