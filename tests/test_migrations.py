@@ -145,7 +145,10 @@ def _fill_every_table(app) -> None:
         tokens.issue("owner@example.com")
         db.session.add(
             Invitation(
-                workspace_id=1, email="manager@example.com", role="editor", expires_at=utcnow() + dt.timedelta(days=7)
+                workspace_id=1,
+                email="manager@example.com",
+                role="editor",
+                expires_at=utcnow() + dt.timedelta(days=7),
             )
         )
         db.session.commit()

@@ -84,7 +84,8 @@ def test_a_key_never_acts_above_its_maker_and_leaves_with_them(app, client, api)
     assert admin_key.get("/v1/webhooks").status_code == 403  # the maker is a viewer now
     assert admin_key.post("/v1/dynamic", json={"destination": "https://example.com/"}).status_code == 403
     with app.app_context():
-        db.session.delete(db.session.execute(select(Membership).where(Membership.role == "viewer")).scalar_one())
+        viewer = db.session.execute(select(Membership).where(Membership.role == "viewer")).scalar_one()
+        db.session.delete(viewer)
         db.session.commit()
     assert admin_key.get("/v1/dynamic").status_code == 401  # the maker left: the key went with them
 
