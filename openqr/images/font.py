@@ -36,6 +36,7 @@ def missing(text: str) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def advance(ch: str) -> float:
     """How far the pen moves after `ch`, in ems."""
     font, cmap, em = _font()

@@ -468,12 +468,14 @@ def _modules(data: str, ecc: str) -> int:
     return encoder.calc_matrix_size(version)
 
 
-def aspect(params: QrParams) -> float:
-    """The image's height over its width at any printed size (a frame's words make it taller),
-    judged without drawing it."""
+def extent(params: QrParams) -> tuple[float, float]:
+    """The image's width and height in modules (a frame's words make it taller), judged without
+    drawing it."""
     modules, framed = _modules(params.data, params.ecc), params.frame is not None
-    tall = geometry.height_in_modules(modules, params.margin, framed=framed)
-    return tall / geometry.width_in_modules(modules, params.margin, framed=framed)
+    return (
+        geometry.width_in_modules(modules, params.margin, framed=framed),
+        geometry.height_in_modules(modules, params.margin, framed=framed),
+    )
 
 
 def style_schema(*, saved: bool = False) -> dict:

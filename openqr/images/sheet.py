@@ -25,7 +25,7 @@ from .params import (
     _check_choice,
     _check_int,
     _parse_int,
-    aspect,
+    extent,
 )
 from .pdfdoc import Document, EmbeddedFont, num
 from .vector import POINTS_PER_MM, pdf_paint, shading_resources
@@ -98,7 +98,8 @@ def largest_size_mm(options: Options, images: Sequence[QrParams]) -> int:
     width, height = options.cell_mm()
     room_w = width - 2 * CELL_PADDING_MM
     room_h = height - 2 * CELL_PADDING_MM - options.label_mm()
-    return math.floor(min(room_w, room_h / max(aspect(image) for image in images)) + 1e-9)
+    tallest = max(height / width for width, height in map(extent, images))
+    return math.floor(min(room_w, room_h / tallest) + 1e-9)
 
 
 def check_count(count: int, field: str) -> None:
@@ -151,14 +152,16 @@ def sheet(options: Options, codes: Sequence[tuple[QrParams, str | None]], field:
 
 
 def fitted(text: str, room: float) -> str:
-    """`text` as it fits `room` ems at the label size: whole, or cut with an ellipsis."""
+    """`text` as it fits `room` points at the label size: whole, or cut with an ellipsis."""
     text = unicodedata.normalize("NFC", text)
     if _width(text) <= room:
         return text
-    cut = text
-    while cut and _width(cut.rstrip() + ELLIPSIS) > room:
-        cut = cut[:-1]
-    cut = cut.rstrip()
+    room -= _width(ELLIPSIS)
+    end, used = 0, 0.0
+    while used + _width(text[end]) <= room:
+        used += _width(text[end])
+        end += 1
+    cut = text[:end].rstrip()
     while cut and unicodedata.combining(cut[-1]):  # never end on a mark cut from its letter
         cut = cut[:-1]
     return cut + ELLIPSIS
@@ -186,21 +189,20 @@ def write(job: Sheet) -> bytes:
             place = index - first
             x = margin + (place % options.columns) * cell_w
             y = margin + (place // options.columns) * cell_h  # from the top of the page
-            drawing = layout(job.cells[index].image, size * POINTS_PER_MM, snap=False)
+            image = job.cells[index].image
+            # Drawn in modules and scaled into place: whole numbers mostly, so a short page.
+            across, _tall = extent(image)
+            drawing = layout(image, across, snap=False)
+            scale = size * POINTS_PER_MM / across
+            height = drawing.height * scale
             label_h = options.label_mm() * POINTS_PER_MM if labels[index] else 0
-            top = y + (cell_h - drawing.height - label_h) / 2
-            left = x + (cell_w - drawing.width) / 2
+            top = y + (cell_h - height - label_h) / 2
+            left = x + (cell_w - size * POINTS_PER_MM) / 2
             # The geometry's y grows downwards: each code flips its own coordinates.
-            content += [
-                "q",
-                f"1 0 0 -1 {num(left)} {num(page_h - top)} cm",
-                *pdf_paint(drawing, shadings),
-                "Q",
-            ]
+            place_it = f"{scale:.6f} 0 0 {-scale:.6f} {num(left)} {num(page_h - top)} cm"
+            content += ["q", place_it, *pdf_paint(drawing, shadings), "Q"]
             if labels[index]:
-                content.append(
-                    _label(lettering, labels[index], x + cell_w / 2, page_h - top - drawing.height)
-                )
+                content.append(_label(lettering, labels[index], x + cell_w / 2, page_h - top - height))
         resources = shading_resources(doc, shadings)
         if lettering:
             resources += f" /Font << /L {lettering.number} 0 R >>"

@@ -19,7 +19,7 @@ def _path(ops: list[tuple], names: dict[str, str], postfix: bool) -> str:
     parts = []
     for op in ops:
         name = names[op[0]]
-        coords = " ".join(num(v) for v in op[1:])
+        coords = " ".join(map(num, op[1:]))
         if postfix:
             parts.append(f"{coords} {name}" if coords else name)
         else:
