@@ -5,17 +5,18 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth import keys, roles
 from ..errors import API_PREFIX, DomainError, error_response
-from . import codes, folders, images, openapi, scans, webhooks
+from . import codes, folders, images, openapi, scans, sheets, webhooks
 from .openapi import operation
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 bp.register_blueprint(codes.bp)
 bp.register_blueprint(folders.bp)
 bp.register_blueprint(images.bp)
+bp.register_blueprint(sheets.bp)
 bp.register_blueprint(webhooks.bp)
 bp.register_blueprint(scans.bp)
 # The parent and every nested blueprint: CSRF exemption is checked per nested blueprint.
-ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp, webhooks.bp, scans.bp)
+ALL_BLUEPRINTS = (bp, codes.bp, folders.bp, images.bp, sheets.bp, webhooks.bp, scans.bp)
 
 # Paths under /v1 that anyone may read (the published contract).
 PUBLIC_ENDPOINTS: set[str] = {"api.openapi_document"}

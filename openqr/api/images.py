@@ -3,6 +3,7 @@ short URL in its style."""
 
 from flask import Blueprint, g, request
 
+from ..auth.roles import needs
 from ..codes import core as codes
 from ..images import payloads
 from ..images import render as qr
@@ -26,6 +27,7 @@ def image():
 
 
 @bp.post("/qr")
+@needs("viewer")  # computes an image, changes nothing
 @operation(
     "createStaticImage",
     body="QrCreate",

@@ -20,7 +20,7 @@ from flask import Flask
 
 from ..auth import keys
 from ..codes import core as codes
-from ..codes import folders
+from ..codes import folders, sheets
 from ..config import SETTINGS
 from ..errors import Conflict, RateLimited, error_schema
 from ..images import gate, payloads
@@ -48,6 +48,7 @@ class Operation:
     required: tuple[str, ...] = ()  # query arguments that must be given
     errors: tuple[int, ...] = ()  # beyond those the route's shape implies
     image: str | None = None  # an image answer, with this Cache-Control
+    media: Callable[[], tuple[str, ...]] | None = None  # the image's media types (else every format's)
     summary: str | None = None  # instead of the docstring's first line
 
 
@@ -141,6 +142,7 @@ def _schemas() -> dict[str, dict]:
         "CodeList": _envelope("codes", {"type": "array", "items": codes.code_schema()}),
         "ScanReport": closed(report),
         "AccountScans": analytics.workspace_schema(),
+        "SheetCreate": sheets.request_schema(),
         "FolderName": folders.name_schema(),
         "Folder": folders.folder_schema(),
         "FolderList": _envelope("folders", {"type": "array", "items": folders.folder_schema()}),
@@ -224,7 +226,7 @@ def _responses() -> dict[str, dict]:
 # --- the operations, from the URL map ---
 
 
-def _image_answers(cache_control: str, *, conditional: bool) -> dict:
+def _image_answers(cache_control: str, *, conditional: bool, media: tuple[str, ...]) -> dict:
     """The image; to a GET also 304 (other methods never answer 304 to If-None-Match)."""
     headers = _headers(
         {
@@ -236,9 +238,7 @@ def _image_answers(cache_control: str, *, conditional: bool) -> dict:
             "Cache-Control": _text(f"`{cache_control}`."),
         }
     )
-    content = {
-        media: {"schema": {"type": "string", "contentMediaType": media}} for media in qr.FORMATS.values()
-    }
+    content = {each: {"schema": {"type": "string", "contentMediaType": each}} for each in media}
     answers = {_code(HTTPStatus.OK): {"description": "The image.", "headers": headers, "content": content}}
     if conditional:
         answers[_code(HTTPStatus.NOT_MODIFIED)] = {
@@ -254,7 +254,8 @@ def _image_answers(cache_control: str, *, conditional: bool) -> dict:
 def _answers(op: Operation, *, in_path: bool, public: bool, conditional: bool) -> dict:
     """The operation's own answer, then every shared one its shape implies, by status."""
     if op.image:
-        answers = _image_answers(op.image, conditional=conditional)
+        media = op.media() if op.media else tuple(qr.FORMATS.values())
+        answers = _image_answers(op.image, conditional=conditional, media=media)
     elif op.answer == "Deleted":
         answers = {_code(op.status): _ref("Deleted", "responses")}
     else:

@@ -7,6 +7,7 @@ import base64
 
 from flask import g, request
 
+from ..auth.roles import needs
 from ..errors import DomainError
 from ..images import gate, payloads
 from ..images import render as qr
@@ -100,6 +101,7 @@ def generator():
 
 
 @bp.post("/generator")
+@needs("viewer")  # computes an image, changes nothing
 def generator_preview():
     """The preview for the form as typed: the image and the text it encodes, or why it cannot be made."""
     form = request.form
@@ -115,6 +117,7 @@ def generator_preview():
 
 
 @bp.post("/generator/download")
+@needs("viewer")  # computes an image, changes nothing
 def generator_download():
     """The code as a file in the chosen format and size (a form post: a Wi-Fi password stays out of URLs)."""
     form = request.form

@@ -1,14 +1,18 @@
-"""The frame's lettering: DejaVu Sans Bold, shipped in the package (Latin, Greek, Cyrillic and more).
+"""The lettering of frames and sheet labels: DejaVu Sans Bold, shipped in the package (Latin, Greek,
+Cyrillic and more).
 
-Vector writers draw each glyph's outline (read with fontTools); the PNG writer hands the same file to
-FreeType through Pillow. Sizes here are in ems (1 = the font size); y grows upwards, as in the font.
+Vector writers draw each frame glyph's outline (read with fontTools); the PNG writer hands the same
+file to FreeType through Pillow; a sheet's PDF embeds the glyphs of its labels (`subset`). Sizes
+here are in ems (1 = the font size); y grows upwards, as in the font.
 """
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from pathlib import Path
 
+from fontTools import subset as subsetting
 from fontTools.pens.basePen import BasePen
 from fontTools.ttLib import TTFont
 
@@ -32,6 +36,7 @@ def missing(text: str) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def advance(ch: str) -> float:
     """How far the pen moves after `ch`, in ems."""
     font, cmap, em = _font()
@@ -76,3 +81,32 @@ def outline(ch: str) -> tuple[tuple, ...]:
     pen = _Recorder(glyphs, em)
     glyphs[cmap.get(ord(ch), ".notdef")].draw(pen)
     return tuple(pen.ops)
+
+
+@lru_cache(maxsize=32)
+def subset(chars: tuple[str, ...]) -> tuple[bytes, dict[str, int], float, dict]:
+    """The font file cut down to the glyphs of `chars` (and its empty box, drawn for a character
+    it lacks), for embedding; with each character's glyph number in it, the units per em, and the
+    metrics a PDF describes it by (in font units). The same characters give the same bytes."""
+    options = subsetting.Options()
+    options.notdef_outline = True  # a character the font lacks shows as a box, not as nothing
+    options.hinting = False  # print and PDF viewers scale outlines; hints only add bytes
+    options.layout_features = []  # glyphs are placed one after another, without shaping
+    options.drop_tables += ["FFTM"]  # FontForge's own dates: of no use to a reader
+    cut = TTFont(PATH, recalcTimestamp=False)
+    subsetter = subsetting.Subsetter(options)
+    subsetter.populate(unicodes=sorted({ord(ch) for ch in chars}))
+    subsetter.subset(cut)
+    out = io.BytesIO()
+    cut.save(out)
+    cmap = cut.getBestCmap()
+    gids = {ch: cut.getGlyphID(cmap[ord(ch)]) if ord(ch) in cmap else 0 for ch in chars}
+    head, hhea = cut["head"], cut["hhea"]
+    metrics = {
+        "name": cut["name"].getDebugName(6),
+        "bbox": (head.xMin, head.yMin, head.xMax, head.yMax),
+        "ascent": hhea.ascent,
+        "descent": hhea.descent,
+        "cap": cap_height() * head.unitsPerEm,
+    }
+    return out.getvalue(), gids, float(head.unitsPerEm), metrics

@@ -1,5 +1,5 @@
 """Render isolation: every QR image this server draws passes this gate, whatever asked for it
-(`/v1/qr`, a code's image, the bulk ZIP, the assistant's `render_qr`).
+(`/v1/qr`, a code's image, the bulk ZIP, a print sheet, the assistant's `render_qr`).
 
 Drawing a large image is seconds of CPU in a busy minute, and in this process it would hold the
 interpreter (the GIL) that every redirect needs. The gate bounds that work:
@@ -10,10 +10,14 @@ interpreter (the GIL) that every redirect needs. The gate bounds that work:
 - **Waiting**: a render beyond capacity waits its turn, but at most `queue` of them per process
   and for at most `wait` seconds; beyond that it is refused with `503` and `Retry-After`
   (`RenderBusy`): waiting requests hold server threads the redirect needs.
-- **Budget**: one owner (a workspace; later a workspace) may have at most `per_owner` renders
+- **Budget**: one owner (a workspace) may have at most `per_owner` renders
   running or waiting; beyond that it is refused with `429` and `Retry-After` (`RateLimited`), so
   one workspace cannot take every slot from the others.
-- **Cache**: the images drawn last are answered from memory without passing the gate.
+- **Cache**: the images drawn last are answered from memory without passing the gate (not
+  sheets: megabytes each, and their codes change).
+
+A render job is a `QrParams`, or any picklable object whose `render()` gives its bytes (a
+`sheet.Sheet`): one admission, one slot, however many codes it holds.
 """
 
 from __future__ import annotations
@@ -101,6 +105,10 @@ class RenderGate:
                 self._remember(each, image)
         return images
 
+    def draw(self, owner: Hashable, job: workers.Job) -> bytes:
+        """A job drawn once admitted, never from or into the cache (a print sheet)."""
+        return self._admitted(owner, [job])[0]
+
     def start(self) -> None:
         """Start the worker processes now (a server about to serve), not at the first image."""
         if self.workers:
@@ -113,7 +121,7 @@ class RenderGate:
 
     # Admission --------------------------------------------------------------------
 
-    def _admitted(self, owner: Hashable, params: Sequence[qr.QrParams]) -> list[bytes]:
+    def _admitted(self, owner: Hashable, params: Sequence[workers.Job]) -> list[bytes]:
         self._enter(owner)
         try:
             started = time.monotonic()
@@ -199,7 +207,7 @@ class RenderGate:
 
     # Drawing ----------------------------------------------------------------------
 
-    def _draw(self, params: Sequence[qr.QrParams]) -> list[bytes]:
+    def _draw(self, params: Sequence[workers.Job]) -> list[bytes]:
         if self.workers:
             return self.workers.draw(params)
         return workers.draw_all(params)
@@ -249,3 +257,8 @@ def render(owner: Hashable, params: qr.QrParams) -> bytes:
 def render_many(owner: Hashable, params: Sequence[qr.QrParams]) -> list[bytes]:
     """Several images as one admission, through the current app's gate."""
     return current_services().renders.render_many(owner, params)
+
+
+def draw(owner: Hashable, job: workers.Job) -> bytes:
+    """An uncached job (a print sheet), drawn for `owner` through the current app's gate."""
+    return current_services().renders.draw(owner, job)

@@ -90,6 +90,17 @@ def width_in_modules(modules: int, margin: int, *, framed: bool) -> float:
     return units + 2 * _frame_side(units) if framed else units
 
 
+def height_in_modules(modules: int, margin: int, *, framed: bool) -> float:
+    """How many modules tall the image is when drawn to any scale (a frame adds its caption)."""
+    units = modules + 2 * margin
+    return _frame_side(units) + units + _caption(units) if framed else units
+
+
+def _caption(units: int) -> float:
+    # The band under the code that holds the frame's words.
+    return max(3.0, 0.17 * units)
+
+
 def _frame_border(units: int) -> float:
     return max(0.5, 0.025 * units)
 
@@ -111,7 +122,7 @@ def layout(params: QrParams, width: float, *, snap: bool) -> Drawing:
     height = width
     layers: list[Layer] = []
     if params.frame:
-        caption = max(3.0, 0.17 * units) * module
+        caption = _caption(units) * module
         height = left + units * module + caption
         height = math.ceil(height) if snap else height
         layers += _frame(params, width, height, module, units, bottom=left + units * module)

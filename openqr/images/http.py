@@ -38,12 +38,16 @@ def prove(params: qr.QrParams) -> None:
 def image_response(params: qr.QrParams, cache_control: str, owner: Hashable) -> Response:
     """The image drawn for `owner` through the render gate, or 304 to a GET when the client already
     holds these bytes (strong ETag). Raises the gate's RateLimited or RenderBusy beyond its limits."""
-    image = gate.render(owner, params)
+    return bytes_response(gate.render(owner, params), qr.media_type(params.format), cache_control)
+
+
+def bytes_response(image: bytes, media_type: str, cache_control: str) -> Response:
+    """Drawn bytes with their strong ETag, or 304 to a GET whose If-None-Match holds it."""
     tag = qr.etag_of(image)
     if request.method in ("GET", "HEAD") and request.if_none_match.contains(tag.strip('"')):
         response = Response(status=304)
     else:
-        response = Response(image, mimetype=qr.media_type(params.format))
+        response = Response(image, mimetype=media_type)
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = cache_control
     return response

@@ -468,6 +468,16 @@ def _modules(data: str, ecc: str) -> int:
     return encoder.calc_matrix_size(version)
 
 
+def extent(params: QrParams) -> tuple[float, float]:
+    """The image's width and height in modules (a frame's words make it taller), judged without
+    drawing it."""
+    modules, framed = _modules(params.data, params.ecc), params.frame is not None
+    return (
+        geometry.width_in_modules(modules, params.margin, framed=framed),
+        geometry.height_in_modules(modules, params.margin, framed=framed),
+    )
+
+
 def style_schema(*, saved: bool = False) -> dict:
     """The JSON Schema of a style: as sent (`saved=False`, what validate_style accepts) or as
     stored and shown (`saved=True`, normalised), from the same constants the checks use."""

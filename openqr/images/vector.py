@@ -1,30 +1,25 @@
 """The vector writers: SVG, PDF (one page, hand-written) and EPS, each filling the geometry's paths.
 
 Nothing in them depends on the clock or the machine, so the same drawing is the same bytes. The
-PDF has no Info dictionary and no ID; its page is exactly the drawing's size in points.
+PDF has no Info dictionary and no ID; its page is exactly the drawing's size in points. A print
+sheet places many drawings on its pages with `pdf_paint`.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 
 from .geometry import Drawing, Linear, Radial, layer_path
+from .pdfdoc import Document, num
 
 POINTS_PER_MM = 72 / 25.4
-
-
-def num(value: float) -> str:
-    """A coordinate in at most three decimals, without trailing zeros (and never "-0")."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def _path(ops: list[tuple], names: dict[str, str], postfix: bool) -> str:
     parts = []
     for op in ops:
         name = names[op[0]]
-        coords = " ".join(num(v) for v in op[1:])
+        coords = " ".join(map(num, op[1:]))
         if postfix:
             parts.append(f"{coords} {name}" if coords else name)
         else:
@@ -102,45 +97,36 @@ def _painting(drawing: Drawing, names: dict[str, str], flat: str, shaded) -> lis
     return out
 
 
-def pdf(drawing: Drawing) -> bytes:
-    """One page exactly `width` x `height` points, drawn in vectors."""
-    w, h = num(drawing.width), num(drawing.height)
-    shadings: list[str] = []
+def pdf_paint(drawing: Drawing, shadings: list[str]) -> list[str]:
+    """The operators that paint `drawing` in its own units, y downwards (the caller flips the
+    page's coordinates); each gradient is appended to `shadings` and named `/Sh<its index>`."""
 
     def shaded(path: str, paint) -> str:
         shadings.append(_shading(paint))
         return f"q\n{path}\nW* n\n/Sh{len(shadings) - 1} sh\nQ"
 
-    # The geometry's y grows downwards: flip the page's coordinates once.
-    content = [f"1 0 0 -1 0 {h} cm"]
+    content = []
     if drawing.background:
-        content.append(f"{_rgb(drawing.background)} rg\n0 0 {w} {h} re f")
+        content.append(f"{_rgb(drawing.background)} rg\n0 0 {num(drawing.width)} {num(drawing.height)} re f")
     names = {"M": "m", "L": "l", "C": "c", "Z": "h"}
-    content += _painting(drawing, names, "{rgb} rg\n{path}\nf*", shaded)
-    stream = zlib.compress("\n".join(content).encode("ascii"), 9)
-    resources = " ".join(f"/Sh{i} {5 + i} 0 R" for i in range(len(shadings)))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] "
-            f"/Resources << /Shading << {resources} >> >> /Contents 4 0 R >>"
-        ).encode("ascii"),
-        f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode("ascii")
-        + stream
-        + b"\nendstream",
-        *(s.encode("ascii") for s in shadings),
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode("ascii") + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
-    out += b"".join(f"{offset:010d} 00000 n \n".encode("ascii") for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
-    return bytes(out)
+    return content + _painting(drawing, names, "{rgb} rg\n{path}\nf*", shaded)
+
+
+def shading_resources(doc: Document, shadings: list[str]) -> str:
+    """The `/Shading` entry of a page's resources: each of `shadings` an object of `doc`."""
+    named = " ".join(f"/Sh{index} {doc.add(body)} 0 R" for index, body in enumerate(shadings))
+    return f"/Shading << {named} >>"
+
+
+def pdf(drawing: Drawing) -> bytes:
+    """One page exactly `width` x `height` points, drawn in vectors."""
+    shadings: list[str] = []
+    # The geometry's y grows downwards: flip the page's coordinates once.
+    content = [f"1 0 0 -1 0 {num(drawing.height)} cm", *pdf_paint(drawing, shadings)]
+    doc = Document()
+    resources = shading_resources(doc, shadings)
+    doc.pages([(drawing.width, drawing.height, "\n".join(content).encode("ascii"), resources)])
+    return doc.bytes()
 
 
 def eps(drawing: Drawing) -> bytes:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
 
 from . import render as qr
 
@@ -28,9 +29,18 @@ def _lower_priority() -> None:
     os.nice(NICENESS)
 
 
-def draw_all(params: Sequence[qr.QrParams]) -> list[bytes]:
+class Drawn(Protocol):
+    """A render job that draws itself (a print sheet), sent to a worker as it is (pickled)."""
+
+    def render(self) -> bytes: ...
+
+
+Job = qr.QrParams | Drawn
+
+
+def draw_all(params: Sequence[Job]) -> list[bytes]:
     """The images of a batch (one, or a ZIP's), in the process that calls it."""
-    return [qr.render(each) for each in params]
+    return [qr.render(each) if isinstance(each, qr.QrParams) else each.render() for each in params]
 
 
 class WorkerPool:
@@ -62,7 +72,7 @@ class WorkerPool:
         for _ in range(self.size):
             executor.submit(draw_all, [qr.QrParams(data="warm-up")])
 
-    def draw(self, params: Sequence[qr.QrParams]) -> list[bytes]:
+    def draw(self, params: Sequence[Job]) -> list[bytes]:
         """The images of a batch, drawn by a worker. A worker that died (killed, out of memory)
         takes its pool along: this batch is drawn here and the next one gets new workers."""
         executor = self._running()

@@ -17,6 +17,7 @@ BODIES = {
     "api.folders.create": {"name": "Theirs"},
     "api.folders.rename": {"name": "Stolen"},
     "api.webhooks.create": {"url": "https://hooks.example.com/in", "events": ["scan"]},
+    "api.sheets.create": {"tag": "a"},  # the owner's tag: another account's sheet finds none of it
 }
 # Path variables and which of the owner's resources fills them. A new kind fails the test.
 RESOURCES = {"code_id": "code", "folder_id": "folder", "webhook_id": "webhook"}

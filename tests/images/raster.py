@@ -116,6 +116,26 @@ def pdf_image(body: bytes, dpi: float = 300) -> Image.Image:
     )
 
 
+def pdf_pages(body: bytes, dpi: float = 150) -> list[Image.Image]:
+    """Every page of a PDF as poppler's pdftoppm draws it, in order."""
+    need("pdf")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "sheet.pdf"
+        source.write_bytes(body)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", str(dpi), source, Path(tmp) / "page"],
+            check=True,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        # pdftoppm numbers pages with as many digits as the last one needs: sort by number.
+        files = sorted(Path(tmp).glob("page-*.png"), key=lambda path: int(path.stem.rsplit("-", 1)[1]))
+        pages = [Image.open(path).convert("RGB") for path in files]
+        for page in pages:
+            page.load()
+    return pages
+
+
 def eps_image(body: bytes, dpi: float = 300) -> Image.Image:
     gs = [
         "gs",
