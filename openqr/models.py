@@ -38,9 +38,14 @@ def new_id() -> str:
 
 def find_owned(model, workspace_id: int, row_id: object):
     """The `model` row with this id that the workspace owns, or None: another workspace's row is
-    as absent as a missing one. An id with a control character is never stored (and PostgreSQL
+    as absent as a missing one. Ids are strings or, for keys and members, integers; an id with a
+    control character is never stored (and PostgreSQL
     refuses a NUL in a query)."""
-    if not isinstance(row_id, str) or has_control(row_id):
+    if (
+        isinstance(row_id, bool)
+        or not isinstance(row_id, str | int)
+        or (isinstance(row_id, str) and has_control(row_id))
+    ):
         return None
     row = db.session.get(model, row_id)
     return row if row is not None and row.workspace_id == workspace_id else None

@@ -12,9 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..errors import DomainError, NotFound, ValidationError
-from ..extensions import db
-from ..models import ROLES, Account, ApiKey, Code, Folder, Invitation, Membership, Webhook, Workspace
+from ..errors import DomainError, NotFound
+from ..models import (
+    ROLES,
+    Account,
+    ApiKey,
+    Code,
+    Folder,
+    Invitation,
+    Membership,
+    Webhook,
+    Workspace,
+    find_owned,
+)
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -82,13 +92,6 @@ PATH_OBJECTS: dict[str, tuple[type, str]] = {
 }
 
 
-def _in_workspace(model: type, workspace_id: int, object_id: object) -> bool:
-    if isinstance(object_id, str) and (not object_id or not object_id.isprintable()):
-        return False
-    row = db.session.get(model, object_id)
-    return row is not None and row.workspace_id == workspace_id
-
-
 def require_for_request(access: Access, needed: str, path_args: dict | None) -> None:
     """`require`, but an object in the path that is not the workspace's is a 404 first."""
     if access.may(needed):
@@ -98,16 +101,10 @@ def require_for_request(access: Access, needed: str, path_args: dict | None) -> 
         if (
             known is not None
             and value is not None
-            and not _in_workspace(known[0], access.workspace_id, value)
+            and find_owned(known[0], access.workspace_id, value) is None
         ):
             raise NotFound(known[1])
     raise Forbidden(MAY[access.role])
-
-
-def clean_role(raw: object, field: str = "role") -> str:
-    if raw not in RANK:
-        raise ValidationError(f"'{field}' must be one of: {', '.join(ROLES)}.", field=field)
-    return raw  # type: ignore[return-value]
 
 
 F = TypeVar("F", bound=Callable)
